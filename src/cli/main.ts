@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { SdError } from '../core/errors.ts'
+import { VERSION } from '../core/version.ts'
+import { COMMANDS } from './commands/index.ts'
+import type { Command, CommandContext } from './command.ts'
+
+const SHARED_OPTIONS = {
+  json: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+function mainHelp(): string {
+  const names = Object.keys(COMMANDS)
+  const width = Math.max(...names.map((n) => n.length), 4)
+  return [
+    `sdloom ${VERSION}: Stable Diffusion checkpoints, LoRAs and embeddings, straight from disk`,
+    '',
+    'Usage: sdloom <command> [options]',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n].summary}`),
+    '',
+    'Every command takes --help, --json (machine-readable output) and --debug (stack traces on errors).',
+  ].join('\n')
+}
+
+function commandHelp(cmd: Command): string {
+  return `${cmd.help}\n\nShared options:\n  --json   machine-readable output on stdout\n  --debug  show stack traces on errors\n  --help   this text`
+}
+
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') { console.log(mainHelp()); return 0 }
+  if (name === '--version' || name === '-v') { console.log(VERSION); return 0 }
+  const cmd = COMMANDS[name]
+  const debug = rest.includes('--debug')
+  try {
+    if (!cmd) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`)
+    let parsed
+    try {
+      parsed = parseArgs({ args: [...rest], options: { ...cmd.options, ...SHARED_OPTIONS }, allowPositionals: true, strict: true })
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/s, '')}. See: sdloom ${name} --help`)
+    }
+    if (parsed.values.help) { console.log(commandHelp(cmd)); return 0 }
+    const ctx: CommandContext = {
+      values: parsed.values as CommandContext['values'],
+      positionals: parsed.positionals,
+      json: parsed.values.json === true,
+      out: (t) => { process.stdout.write(t.endsWith('\n') ? t : `${t}\n`) },
+      warn: (t) => { process.stderr.write(t.endsWith('\n') ? t : `${t}\n`) },
+    }
+    return await cmd.run(ctx)
+  } catch (e) {
+    return reportError(e, debug)
+  }
+}
+
+class UsageError extends SdError {
+  override name = 'UsageError'
+  override readonly exitCode = 2
+}
+
+/** One line on stderr (stack only with --debug); SdErrors carry their own exit code. */
+function reportError(e: unknown, debug: boolean): number {
+  if (e instanceof SdError) {
+    process.stderr.write(`error: ${e.message}\n`)
+    if (debug && e.stack) process.stderr.write(`${e.stack}\n`)
+    return e.exitCode
+  }
+  const err = e instanceof Error ? e : new Error(String(e))
+  process.stderr.write(`error: ${err.message}${debug ? '' : ' (run with --debug for details)'}\n`)
+  if (debug && err.stack) process.stderr.write(`${err.stack}\n`)
+  return 1
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href
+  || /[\\/](main\.(ts|js)|sdloom)$/.test(process.argv[1] ?? '')
+if (isMain) {
+  runCli(process.argv.slice(2)).then((code) => { process.exitCode = code })
+}

@@ -1,0 +1,30 @@
+import type { DType } from '../core/dtype.ts'
+
+/** Where one tensor lives, known from the file's header alone. */
+export interface TensorInfo {
+  readonly dtype: DType
+  readonly shape: readonly number[]
+  /** Byte length of the tensor's data as stored. */
+  readonly byteLength: number
+}
+
+/**
+ * A lazy state dict: names, dtypes and shapes are known up front; tensor bytes are read on demand.
+ * Every model file format (safetensors, pickle .ckpt) opens as one of these.
+ */
+export interface TensorSource {
+  readonly file: string
+  readonly format: 'safetensors' | 'pickle'
+  /** `__metadata__` of safetensors files; empty for pickles. */
+  readonly metadata: Readonly<Record<string, string>>
+  /** Tensor names in file order. */
+  keys(): readonly string[]
+  has(key: string): boolean
+  /** Throws TensorFileError naming the key when absent. */
+  info(key: string): TensorInfo
+  /** The tensor converted to float32 (fresh array the caller owns). */
+  readF32(key: string): Promise<Float32Array>
+  /** The stored bytes, little-endian, contiguous. */
+  readRaw(key: string): Promise<Uint8Array>
+  close(): Promise<void>
+}

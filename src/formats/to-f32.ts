@@ -1,0 +1,37 @@
+import type { DType } from '../core/dtype.ts'
+import { f16Table, f8Table } from '../core/f16.ts'
+
+/** Converts little-endian stored bytes of any supported dtype to a fresh float32 array. */
+export function bytesToF32(dtype: DType, bytes: Uint8Array, count: number): Float32Array {
+  const out = new Float32Array(count)
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  switch (dtype) {
+    case 'F32':
+      new Uint8Array(out.buffer).set(bytes.subarray(0, count * 4))
+      return out
+    case 'F64': for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true); return out
+    case 'F16': {
+      const t = f16Table()
+      for (let i = 0; i < count; i++) out[i] = t[bytes[2 * i] | (bytes[2 * i + 1] << 8)]
+      return out
+    }
+    case 'BF16': {
+      const u = new Uint32Array(out.buffer)
+      for (let i = 0; i < count; i++) u[i] = ((bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16) >>> 0
+      return out
+    }
+    case 'F8_E4M3': case 'F8_E5M2': {
+      const t = f8Table(dtype)
+      for (let i = 0; i < count; i++) out[i] = t[bytes[i]]
+      return out
+    }
+    case 'I64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(i * 8, true)); return out
+    case 'U64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigUint64(i * 8, true)); return out
+    case 'I32': for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true); return out
+    case 'U32': for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true); return out
+    case 'I16': for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, true); return out
+    case 'U16': for (let i = 0; i < count; i++) out[i] = dv.getUint16(i * 2, true); return out
+    case 'I8': for (let i = 0; i < count; i++) out[i] = dv.getInt8(i); return out
+    case 'U8': case 'BOOL': for (let i = 0; i < count; i++) out[i] = bytes[i]; return out
+  }
+}
