@@ -1,0 +1,31 @@
+import { open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { dirname, basename, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+
+/** A sibling temp path in the same folder (so the final rename stays on one file system). */
+export const tempPathFor = (file: string): string =>
+  join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+
+/**
+ * Runs `write` against a temp file next to `file`, fsyncs, and renames it into place.
+ * On any failure the temp file is removed and `file` is left as it was.
+ */
+export async function withAtomicFile<T>(file: string, write: (fh: FileHandle, tempPath: string) => Promise<T>): Promise<T> {
+  const tmp = tempPathFor(file)
+  const fh = await open(tmp, 'wx')
+  try {
+    const result = await write(fh, tmp)
+    await fh.sync()
+    await fh.close()
+    await rename(tmp, file)
+    return result
+  } catch (e) {
+    await fh.close().catch(() => undefined)
+    await rm(tmp, { force: true })
+    throw e
+  }
+}
+
+export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  await withAtomicFile(file, async (fh) => { await fh.writeFile(data) })
+}
