@@ -1,0 +1,70 @@
+/*
+ * Runs a built Graph on onnxruntime-node (CPU execution provider, intra-op threads = cores). Weights are graph
+ * inputs named by checkpoint key and fed from a WeightSource at each run, so a LoRA switch only swaps arrays.
+ */
+import { availableParallelism } from 'node:os'
+import * as ort from 'onnxruntime-node'
+import type { Graph } from './builder.ts'
+import type { HostTensor } from '../core/host-tensor.ts'
+
+/** Float32 weights by checkpoint key; the array identity changes when a tensor is patched. */
+export interface WeightSource {
+  get(key: string): Float32Array
+  shape(key: string): readonly number[]
+}
+
+export type Feed = HostTensor | { readonly shape: readonly number[]; readonly data: BigInt64Array }
+
+export interface SessionOptions {
+  readonly threads?: number
+  /** Keys of graph inputs that are weights (fed from the WeightSource). */
+  readonly weightKeys: readonly string[]
+}
+
+export class GraphSession {
+  private readonly cache = new Map<string, { data: Float32Array; tensor: ort.Tensor }>()
+
+  private constructor(private readonly session: ort.InferenceSession, private readonly weightKeys: readonly string[]) {}
+
+  static async create(graph: Graph, opts: SessionOptions): Promise<GraphSession> {
+    const session = await ort.InferenceSession.create(graph.toModelProto(), {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: opts.threads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+    })
+    return new GraphSession(session, opts.weightKeys)
+  }
+
+  private weightTensor(key: string, weights: WeightSource): ort.Tensor {
+    const data = weights.get(key)
+    const hit = this.cache.get(key)
+    if (hit && hit.data === data) return hit.tensor
+    const tensor = new ort.Tensor('float32', data, [...weights.shape(key)])
+    this.cache.set(key, { data, tensor })
+    return tensor
+  }
+
+  async run(inputs: Readonly<Record<string, Feed>>, weights: WeightSource): Promise<Record<string, HostTensor>> {
+    const feeds: Record<string, ort.Tensor> = {}
+    for (const key of this.weightKeys) feeds[key] = this.weightTensor(key, weights)
+    for (const [name, t] of Object.entries(inputs)) {
+      feeds[name] = t.data instanceof BigInt64Array
+        ? new ort.Tensor('int64', t.data, [...t.shape])
+        : new ort.Tensor('float32', t.data, [...t.shape])
+    }
+    const out = await this.session.run(feeds)
+    const result: Record<string, HostTensor> = {}
+    for (const [name, t] of Object.entries(out)) {
+      result[name] = { shape: t.dims.map(Number), data: t.data as Float32Array }
+    }
+    return result
+  }
+
+  async release(): Promise<void> {
+    this.cache.clear()
+    await this.session.release()
+  }
+}

@@ -1,0 +1,78 @@
+/*
+ * The state dict sdloom owns: float32 arrays by checkpoint key, read once from a TensorSource.
+ * Adapters never mutate base arrays; they install patched copies of the tensors they touch (copy-on-write),
+ * and clearing the patches gives back the base arrays bit for bit.
+ */
+import type { TensorSource } from '../formats/tensor-source.ts'
+import type { WeightSource } from '../graph/session.ts'
+import type { ShapeSource } from '../nn/module.ts'
+import { TensorFileError } from '../core/errors.ts'
+import { isFloatDType } from '../core/dtype.ts'
+
+export interface LoadOptions {
+  /** Only keys starting with one of these prefixes are read (e.g. 'model.diffusion_model.'). */
+  readonly prefixes?: readonly string[]
+  /** Renames a file key to the engine's key (e.g. a separate VAE file's keys → `first_stage_model.*`). */
+  readonly rename?: (key: string) => string | undefined
+  readonly onProgress?: (done: number, total: number) => void
+}
+
+export class WeightStore implements WeightSource, ShapeSource {
+  private readonly base = new Map<string, Float32Array>()
+  private readonly shapes = new Map<string, readonly number[]>()
+  private patches = new Map<string, Float32Array>()
+
+  constructor(readonly file: string) {}
+
+  static async load(source: TensorSource, opts: LoadOptions = {}): Promise<WeightStore> {
+    const store = new WeightStore(source.file)
+    await store.merge(source, opts)
+    return store
+  }
+
+  /** Reads float tensors of `source` into this store (later sources replace earlier keys, e.g. a separate VAE). */
+  async merge(source: TensorSource, opts: LoadOptions = {}): Promise<void> {
+    const wanted = source.keys().filter((k) => !opts.prefixes || opts.prefixes.some((p) => k.startsWith(p)))
+    let done = 0
+    for (const key of wanted) {
+      const info = source.info(key)
+      const target = opts.rename ? opts.rename(key) : key
+      if (target === undefined || !isFloatDType(info.dtype)) continue
+      this.set(target, info.shape, await source.readF32(key))
+      opts.onProgress?.(++done, wanted.length)
+    }
+  }
+
+  set(key: string, shape: readonly number[], data: Float32Array): void {
+    this.base.set(key, data)
+    this.shapes.set(key, shape)
+  }
+
+  has(key: string): boolean { return this.base.has(key) }
+  keys(): IterableIterator<string> { return this.base.keys() }
+
+  shape(key: string): readonly number[] {
+    const s = this.shapes.get(key)
+    if (!s) throw new TensorFileError(this.file, key, 'not in the loaded weights')
+    return s
+  }
+
+  /** The current value: the patched copy when an adapter touches the key, else the base array. */
+  get(key: string): Float32Array {
+    const v = this.patches.get(key) ?? this.base.get(key)
+    if (!v) throw new TensorFileError(this.file, key, 'not in the loaded weights')
+    return v
+  }
+
+  /** The unpatched array (adapters compute from it). */
+  getBase(key: string): Float32Array {
+    const v = this.base.get(key)
+    if (!v) throw new TensorFileError(this.file, key, 'not in the loaded weights')
+    return v
+  }
+
+  /** Replaces the whole patch set (an empty map restores the base weights exactly). */
+  setPatches(patches: ReadonlyMap<string, Float32Array>): void { this.patches = new Map(patches) }
+
+  get patchedKeys(): readonly string[] { return [...this.patches.keys()] }
+}

@@ -1,0 +1,40 @@
+/** Parameter trees and forwards of the basic layers, in torch's layouts (weights as torch stores them). */
+import type { Graph, Value } from '../graph/builder.ts'
+import * as op from '../graph/ops.ts'
+import { param, type Bound } from './module.ts'
+
+export const linear = (inF: number, outF: number, bias = true) =>
+  (bias ? { weight: param(outF, inF), bias: param(outF) } : { weight: param(outF, inF) })
+export type Linear = { weight: ReturnType<typeof param>; bias?: ReturnType<typeof param> }
+
+/** x [..., in] → [..., out]: flattened to 2-D for Gemm (transB: the torch [out, in] weight is used as stored). */
+export function linearForward(g: Graph, p: Bound<Linear>, x: Value): Value {
+  const rank = x.shape.length
+  if (rank === 2) return op.gemmTransB(g, x, p.weight, p.bias)
+  const y = op.gemmTransB(g, op.reshape(g, x, [-1, x.shape[rank - 1] as number]), p.weight, p.bias)
+  return op.reshapeLike(g, y, x, rank - 1, [p.weight.shape[0] as number])
+}
+
+export const conv2d = (inC: number, outC: number, k: number, bias = true) =>
+  (bias ? { weight: param(outC, inC, k, k), bias: param(outC) } : { weight: param(outC, inC, k, k) })
+export type Conv2d = { weight: ReturnType<typeof param>; bias?: ReturnType<typeof param> }
+
+export function conv2dForward(g: Graph, p: Bound<Conv2d>, x: Value, a: { pad?: number; stride?: number } = {}): Value {
+  const pad = a.pad ?? 0
+  const s = a.stride ?? 1
+  return op.conv(g, x, p.weight, p.bias, { pads: [pad, pad, pad, pad], strides: [s, s] })
+}
+
+export const norm = (c: number) => ({ weight: param(c), bias: param(c) })
+export type Norm = ReturnType<typeof norm>
+
+export const groupNormForward = (g: Graph, p: Bound<Norm>, x: Value, groups = 32, eps = 1e-5): Value =>
+  op.groupNorm(g, x, p.weight, p.bias, { numGroups: groups, epsilon: eps })
+
+export const layerNormForward = (g: Graph, p: Bound<Norm>, x: Value, eps = 1e-5): Value =>
+  op.layerNorm(g, x, p.weight, p.bias, eps)
+
+export const silu = (g: Graph, x: Value): Value => op.mul(g, x, op.sigmoid(g, x))
+
+/** CLIP's quick_gelu: x · σ(1.702 x). */
+export const quickGelu = (g: Graph, x: Value): Value => op.mul(g, x, op.sigmoid(g, op.mul(g, x, op.scalarF32(g, 1.702))))
