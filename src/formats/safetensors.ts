@@ -6,12 +6,14 @@
  *   rest:    the byte buffer; offsets are relative to its start; tensors are little-endian, row-major,
  *            and the buffer is fully indexed (no holes, no overlaps).
  * Only the header is read at open; tensor bytes are read by positional reads when asked for.
+ * Every number in the header is validated before it is used (sizes, offsets, element counts below 2^53).
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { TensorFileError } from '../core/errors.ts'
-import { DTYPE_BYTES, isDType } from '../core/dtype.ts'
+import { DTYPE_BYTES, isDType, type DType } from '../core/dtype.ts'
 import type { TensorInfo, TensorSource } from './tensor-source.ts'
 import { bytesToF32 } from './to-f32.ts'
+import { openForRead, readExactly } from './file-io.ts'
 
 /** Headers above this size are refused before any allocation (the reference implementation's limit). */
 export const MAX_HEADER_BYTES = 100_000_000
@@ -19,103 +21,123 @@ export const MAX_HEADER_BYTES = 100_000_000
 export interface SafetensorsEntry extends TensorInfo {
   /** Absolute byte offset of the tensor's data in the file. */
   readonly start: number
+  /** Number of elements (product of the shape). */
+  readonly count: number
 }
 
 export interface SafetensorsHeader {
   readonly headerLength: number
   readonly dataStart: number
   readonly metadata: Readonly<Record<string, string>>
+  /** In data order (ascending offset), which is the order the bytes sit in the file. */
   readonly entries: ReadonlyMap<string, SafetensorsEntry>
 }
 
-async function readExactly(fh: FileHandle, file: string, length: number, position: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(length)
-  let done = 0
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done)
-    if (bytesRead === 0) throw new TensorFileError(file, undefined, `file is truncated: expected ${length} bytes at offset ${position}`)
-    done += bytesRead
+interface Span { readonly name: string; readonly begin: number; readonly end: number; readonly entry: SafetensorsEntry }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Element count of a shape, refusing products that are not exact in a double (above 2^53). */
+export function checkedCount(shape: readonly number[], fail: (detail: string) => never): number {
+  let count = 1
+  for (const d of shape) {
+    count *= d
+    if (!Number.isSafeInteger(count)) fail(`shape [${shape.join(', ')}] has more than 2^53 elements`)
   }
-  return buf
+  return count
+}
+
+function parseEntry(file: string, name: string, raw: unknown, dataStart: number): Span {
+  const fail = (detail: string): never => { throw new TensorFileError(file, name, detail) }
+  if (!isPlainObject(raw)) return fail(`header entry is ${JSON.stringify(raw)?.slice(0, 40)}, expected {dtype, shape, data_offsets}`)
+  const { dtype, shape, data_offsets: offsets } = raw
+  if (!isDType(dtype)) fail(`unknown dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`)
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`)
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+    fail(`data_offsets ${JSON.stringify(offsets)} is not [begin, end] with non-negative integers`)
+  }
+  const dims = shape as number[]
+  const count = checkedCount(dims, fail)
+  const byteLength = count * DTYPE_BYTES[dtype as DType]
+  if (!Number.isSafeInteger(byteLength)) fail(`shape [${dims.join(', ')}] of ${dtype} is more than 2^53 bytes`)
+  const [begin, end] = offsets as [number, number]
+  if (end < begin) fail(`data_offsets [${begin}, ${end}] end before they begin`)
+  if (end - begin !== byteLength) fail(`data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} [${dims.join(', ')}] needs ${byteLength}`)
+  const entry = { dtype: dtype as DType, shape: dims, byteLength, count, start: dataStart + begin }
+  return { name, begin, end, entry }
 }
 
 /** Parses and validates the header; throws TensorFileError naming the file and tensor at the first problem. */
 export function parseSafetensorsHeader(file: string, json: unknown, headerLength: number, fileSize: number): SafetensorsHeader {
-  const fail = (detail: string, tensor?: string): never => { throw new TensorFileError(file, tensor, detail) }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('header is not a JSON object')
+  if (!isPlainObject(json)) {
+    throw new TensorFileError(file, undefined, `header is ${Array.isArray(json) ? 'a JSON array' : `JSON ${typeof json}`}, expected a JSON object of tensors`)
+  }
   const dataStart = 8 + headerLength
   const dataSize = fileSize - dataStart
   let metadata: Record<string, string> = {}
-  const entries = new Map<string, SafetensorsEntry>()
-  const spans: { name: string; begin: number; end: number }[] = []
-  for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
-    if (name === '__metadata__') { metadata = parseMetadata(file, raw); continue }
-    const { dtype, shape, data_offsets: offsets } = (typeof raw === 'object' && raw !== null ? raw : fail('entry is not an object', name)) as Record<string, unknown>
-    if (!isDType(dtype)) fail(`unknown dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`, name)
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`, name)
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) fail(`data_offsets ${JSON.stringify(offsets)} is not [begin, end]`, name)
-    const dims = shape as number[]
-    let count = 1
-    for (const d of dims) { count *= d; if (!Number.isSafeInteger(count)) fail(`shape [${dims.join(', ')}] has more than 2^53 elements`, name) }
-    const byteLength = count * DTYPE_BYTES[dtype as keyof typeof DTYPE_BYTES]
-    if (!Number.isSafeInteger(byteLength)) fail(`shape [${dims.join(', ')}] is too large`, name)
-    const [begin, end] = offsets as [number, number]
-    if (end < begin) fail(`data_offsets [${begin}, ${end}] end before they begin`, name)
-    if (end - begin !== byteLength) fail(`data_offsets span ${end - begin} bytes but ${dtype} [${dims.join(', ')}] needs ${byteLength}`, name)
-    if (end > dataSize) fail(`data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes; the file may be truncated)`, name)
-    entries.set(name, { dtype: dtype as TensorInfo['dtype'], shape: dims, byteLength, start: dataStart + begin })
-    spans.push({ name, begin, end })
+  const spans: Span[] = []
+  for (const [name, raw] of Object.entries(json)) {
+    if (name === '__metadata__') metadata = parseMetadata(file, raw)
+    else spans.push(parseEntry(file, name, raw, dataStart))
   }
   checkCoverage(file, spans, dataSize)
-  return { headerLength, dataStart, metadata, entries }
+  return { headerLength, dataStart, metadata, entries: new Map(spans.map((s) => [s.name, s.entry])) }
 }
 
 function parseMetadata(file: string, raw: unknown): Record<string, string> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new TensorFileError(file, '__metadata__', 'is not a JSON object')
+  if (!isPlainObject(raw)) throw new TensorFileError(file, '__metadata__', `is ${JSON.stringify(raw)?.slice(0, 40)}, expected a JSON object of strings`)
+  const out: Record<string, string> = Object.create(null) as Record<string, string>
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== 'string') throw new TensorFileError(file, '__metadata__', `value of "${k}" is not a string`)
+    if (typeof v !== 'string') throw new TensorFileError(file, '__metadata__', `value of "${k}" is ${JSON.stringify(v)?.slice(0, 40)}, expected a string`)
+    out[k] = v
   }
-  return raw as Record<string, string>
+  return out
 }
 
-/** The data area must be tiled exactly: sorted spans touch end to start, first at 0, last at the end. */
-function checkCoverage(file: string, spans: { name: string; begin: number; end: number }[], dataSize: number): void {
+/** The data area must be tiled exactly: sorted spans touch end to start, first at 0, last at the end. Sorts `spans`. */
+function checkCoverage(file: string, spans: Span[], dataSize: number): void {
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end)
   let pos = 0
   for (const s of spans) {
+    if (s.end > dataSize) {
+      throw new TensorFileError(file, s.name, `data_offsets [${s.begin}, ${s.end}] run past the end of the data area (${dataSize} bytes); the file may be truncated`)
+    }
     if (s.end === s.begin && s.begin <= pos) continue
-    if (s.begin < pos) throw new TensorFileError(file, s.name, `data_offsets [${s.begin}, ${s.end}] overlap the previous tensor (which ends at ${pos})`)
-    if (s.begin > pos) throw new TensorFileError(file, s.name, `there is a hole of ${s.begin - pos} bytes before this tensor's data (offset ${pos})`)
+    if (s.begin < pos) throw new TensorFileError(file, s.name, `data_offsets [${s.begin}, ${s.end}] overlap the previous tensor's data (which ends at ${pos})`)
+    if (s.begin > pos) throw new TensorFileError(file, s.name, `hole of ${s.begin - pos} unindexed bytes before this tensor's data (offsets ${pos} to ${s.begin})`)
     pos = s.end
   }
   if (pos !== dataSize) throw new TensorFileError(file, undefined, `${dataSize - pos} bytes after the last tensor are not indexed by the header`)
 }
 
-/** Reads only the 8-byte length and the JSON header. */
-export async function readSafetensorsHeader(file: string, fh: FileHandle): Promise<SafetensorsHeader> {
-  const { size } = await fh.stat()
+/** Reads only the 8-byte length and the JSON header, and validates both against the file size. */
+export async function readSafetensorsHeader(file: string, fh: FileHandle, size: number): Promise<SafetensorsHeader> {
   if (size < 8) throw new TensorFileError(file, undefined, `file is ${size} bytes, too short for a safetensors header`)
   const lenBytes = await readExactly(fh, file, 8, 0)
   const n = new DataView(lenBytes.buffer).getBigUint64(0, true)
-  if (n > BigInt(MAX_HEADER_BYTES)) throw new TensorFileError(file, undefined, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit; this is not a valid safetensors file`)
+  if (n > BigInt(MAX_HEADER_BYTES)) {
+    throw new TensorFileError(file, undefined, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit; this is not a valid safetensors file`)
+  }
   const headerLength = Number(n)
-  if (8 + headerLength > size) throw new TensorFileError(file, undefined, `header length ${headerLength} runs past the end of the ${size}-byte file (truncated or not safetensors)`)
-  const text = new TextDecoder('utf-8', { fatal: true })
+  if (8 + headerLength > size) {
+    throw new TensorFileError(file, undefined, `header length ${headerLength} runs past the end of the ${size}-byte file (truncated, or not a safetensors file)`)
+  }
+  const bytes = await readExactly(fh, file, headerLength, 8)
   let json: unknown
   try {
-    json = JSON.parse(text.decode(await readExactly(fh, file, headerLength, 8)))
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (e) {
-    if (e instanceof TensorFileError) throw e
     throw new TensorFileError(file, undefined, `header is not valid UTF-8 JSON (${(e as Error).message})`)
   }
   return parseSafetensorsHeader(file, json, headerLength, size)
 }
 
 export async function openSafetensors(file: string): Promise<SafetensorsSource> {
-  let fh: FileHandle
-  try { fh = await open(file, 'r') } catch (e) { throw new TensorFileError(file, undefined, `cannot open: ${(e as Error).message}`) }
+  const { fh, size } = await openForRead(file)
   try {
-    return new SafetensorsSource(file, fh, await readSafetensorsHeader(file, fh))
+    return new SafetensorsSource(file, fh, await readSafetensorsHeader(file, fh, size))
   } catch (e) {
     await fh.close()
     throw e
@@ -139,8 +161,7 @@ export class SafetensorsSource implements TensorSource {
   }
   async readF32(key: string): Promise<Float32Array> {
     const e = this.info(key)
-    const count = e.shape.reduce((a, b) => a * b, 1)
-    return bytesToF32(e.dtype, await this.readRaw(key), count)
+    return bytesToF32(e.dtype, await this.readRaw(key), e.count)
   }
   async close(): Promise<void> { await this.fh.close() }
 }

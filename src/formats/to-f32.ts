@@ -1,13 +1,19 @@
-import type { DType } from '../core/dtype.ts'
+import { DTYPE_BYTES, type DType } from '../core/dtype.ts'
 import { f16Table, f8Table } from '../core/f16.ts'
 
-/** Converts little-endian stored bytes of any supported dtype to a fresh float32 array. */
+/**
+ * Converts little-endian stored bytes of any supported dtype to a fresh float32 array.
+ * 64-bit integers beyond 2^24 lose precision, as they do in torch's `.float()`.
+ */
 export function bytesToF32(dtype: DType, bytes: Uint8Array, count: number): Float32Array {
+  if (bytes.byteLength !== count * DTYPE_BYTES[dtype]) {
+    throw new RangeError(`bytesToF32: ${bytes.byteLength} bytes for ${count} ${dtype} values (expected ${count * DTYPE_BYTES[dtype]})`)
+  }
   const out = new Float32Array(count)
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   switch (dtype) {
     case 'F32':
-      new Uint8Array(out.buffer).set(bytes.subarray(0, count * 4))
+      new Uint8Array(out.buffer).set(bytes)
       return out
     case 'F64': for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true); return out
     case 'F16': {
