@@ -1,0 +1,55 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { refTensors } from '../../../test/golden.ts'
+import { ImageRng, batchSeeds, createGenerator } from './image-rng.ts'
+
+const PHILOX = ['rng', 'philox.safetensors'] as const
+const SD1 = ['sd1', 'goldens', 'sd1_goldens.safetensors'] as const
+const sameBits = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((v, i) => Object.is(v, b[i]))
+
+test('a batch holds one generator per image: first() then next() (NV source)', async () => {
+  const src = await refTensors(...PHILOX)
+  const rng = new ImageRng({ shape: [4, 8, 8], seeds: [42, 43], source: 'nv' })
+  assert.ok(sameBits(rng.next(), await src.readF32('philox.batch.seeds42_43.first')))
+  assert.ok(sameBits(rng.next(), await src.readF32('philox.batch.seeds42_43.second')))
+})
+
+test("'gpu' (the default) draws the NV Philox stream", async () => {
+  const src = await refTensors(...PHILOX)
+  const rng = new ImageRng({ shape: [4, 8, 8], seeds: [0] })
+  assert.equal(rng.source, 'gpu')
+  const seq = await src.readF32('philox.seed0.sequence3x4x8x8')
+  for (let i = 0; i < 3; i++) assert.ok(sameBits(rng.next(), seq.subarray(i * 256, (i + 1) * 256)), `draw ${i}`)
+})
+
+test('CPU source: the initial noise and the ancestral draws of the sd1 sampler goldens', async () => {
+  const src = await refTensors(...SD1)
+  const rng = new ImageRng({ shape: [4, 8, 8], seeds: [42], source: 'cpu' })
+  const seq = await src.readF32('rng.seed42.sequence3x4x8x8')
+  assert.ok(sameBits(rng.next(), await src.readF32('sample.euler_ancestral.64x64.noise')))
+  assert.ok(sameBits(rng.next(), seq.subarray(256, 512)))
+  const tall = new ImageRng({ shape: [4, 12, 8], seeds: [1234], source: 'cpu' })
+  assert.ok(sameBits(tall.first(), await src.readF32('sample.euler.h96w64.noise')))
+})
+
+test('ENSD: draws after the first come from generators seeded seed + ENSD', async () => {
+  const src = await refTensors(...PHILOX)
+  const rng = new ImageRng({ shape: [4, 8, 8], seeds: [0], source: 'nv', ensd: 42 })
+  assert.ok(sameBits(rng.first(), await src.readF32('philox.seed0.4x8x8')))
+  assert.ok(sameBits(rng.next(), await src.readF32('philox.seed42.4x8x8')))
+})
+
+test('seed + i: image i of a batch gets the noise of a single run with its seed', () => {
+  assert.deepEqual(batchSeeds(4294967295, 2), [4294967295, 4294967296])
+  assert.deepEqual(batchSeeds(10, 2, 4), [14, 15])
+  for (const source of ['cpu', 'nv'] as const) {
+    const batch = new ImageRng({ shape: [4, 3, 5], seeds: batchSeeds(7, 2), source })
+    const single = new ImageRng({ shape: [4, 3, 5], seeds: [8], source })
+    for (let k = 0; k < 3; k++) assert.ok(sameBits(batch.next().subarray(60), single.next()), `${source} draw ${k}`)
+  }
+  assert.throws(() => createGenerator('cpu', -1), {
+    name: 'InputError',
+    message: 'seed -1 is not a whole number in [0, 2^53). Hint: pick a seed such as 42; '
+      + 'A1111 turns -1 into a random seed before drawing noise.',
+  })
+})
