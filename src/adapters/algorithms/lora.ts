@@ -1,0 +1,31 @@
+/**
+ * LoRA and LoCon (kohya `networks.lora`, LyCORIS `locon`), incl. the Tucker core `lora_mid`.
+ * Port of A1111 `network_lora.py` `calc_updown` (webui v1.8, pinned c8a5322d):
+ *   updown = (up.flatten(1) @ down.flatten(1)).reshape(weight shape)          up [out, r(, 1, 1)], down [r, in(, kh, kw)]
+ *   with mid: einsum('n m k l, i n, m j -> i j k l', mid, up, down)          mid [r, r, kh, kw]
+ *   scale = alpha / r (r = down.shape[0]).
+ */
+import { cols, matmulFlat, rebuildCp, scaleInPlace } from '../tensor-math.ts'
+import type { AdapterAlgorithm } from '../types.ts'
+import { checkOutInner, describe, hasAll, moduleScale, part } from './common.ts'
+
+export const lora: AdapterAlgorithm = {
+  name: 'lora',
+  layers: ['linear', 'conv'],
+  claims: (parts) => hasAll(parts, ['lora_up.weight', 'lora_down.weight']),
+  check(module, shape) {
+    const up = part(module, 'lora_up.weight')
+    const down = part(module, 'lora_down.weight')
+    const mid = module.parts.get('lora_mid.weight')
+    const inner = mid ? down.shape[0] === mid.shape[1] ? cols(down) * mid.shape[2] * mid.shape[3] : NaN : cols(down)
+    if (cols(up) !== (mid ? mid.shape[0] : down.shape[0])) return `${describe(module, 'lora_up.weight')} does not chain with ${describe(module, 'lora_down.weight')}`
+    return checkOutInner(`${describe(module, 'lora_up.weight')} × ${describe(module, 'lora_down.weight')}`, up.shape[0], inner, shape)
+  },
+  delta(module) {
+    const up = part(module, 'lora_up.weight')
+    const down = part(module, 'lora_down.weight')
+    const mid = module.parts.get('lora_mid.weight')
+    const updown = mid ? rebuildCp(up, down, mid) : matmulFlat(up, down)
+    return { weight: scaleInPlace(updown, moduleScale(module, down.shape[0])) }
+  },
+}

@@ -1,0 +1,201 @@
+/**
+ * Applies a list of adapters to the base weights, copy-on-write, as A1111 merges them (`network_apply_weights`):
+ *   W' = W + Σ_i fround(m_i · delta_i)        in list order, float32, m_i = te or unet multiplier of adapter i.
+ * Only touched tensors are materialised; the base arrays are never written. Each adapter's deltas are computed once
+ * and cached, so changing one multiplier (or removing one adapter) recomputes only the tensors that adapter touches,
+ * from the base and the cached deltas (no matmul). With no adapter left every key reads the base array itself.
+ */
+import { basename } from 'node:path'
+import { ModelMismatchError } from '../core/errors.ts'
+import { applyDora } from './dora.ts'
+import { ARCH_NAMES, layerShape, planAdapter, type AdapterPlan, type SkippedModule } from './plan.ts'
+import type { Adapter, Arch, BaseWeights, Component } from './types.ts'
+
+export interface PatchEntry {
+  readonly adapter: Adapter
+  /** Multiplier for text-encoder layers (A1111 `<lora:name:te:unet>`). */
+  readonly te: number
+  readonly unet: number
+}
+
+export interface PatchSetOptions {
+  /** Throw ModelMismatchError instead of reporting unmatched keys and skipped modules. */
+  readonly strict?: boolean
+}
+
+export interface AdapterReport {
+  readonly adapter: string
+  readonly file: string
+  /** Modules applied per network (q/k/v/out of one open_clip attention count as four). */
+  readonly applied: { readonly unet: number; readonly te1: number; readonly te2: number }
+  readonly unmatchedKeys: readonly string[]
+  readonly skipped: readonly SkippedModule[]
+  /** DoRA modules by magnitude axis; `ambiguous` lists modules whose `dora_scale` shape could not decide it. */
+  readonly dora: { readonly input: number; readonly output: number; readonly ambiguous: readonly string[] }
+}
+
+export interface PatchResult {
+  /** Patched tensors by LDM key: only keys some adapter touches; every other key reads from the base. */
+  readonly tensors: ReadonlyMap<string, Float32Array>
+  /** Keys whose value changed in this update (recomputed, or restored to the base array). */
+  readonly changed: readonly string[]
+  readonly reports: readonly AdapterReport[]
+}
+
+interface Contribution { readonly adapter: Adapter; readonly multiplier: number }
+
+export class PatchSet {
+  readonly #base: BaseWeights
+  readonly #arch: Arch
+  readonly #strict: boolean
+  readonly #plans = new Map<Adapter, AdapterPlan & { readonly keys: ReadonlyMap<string, Component> }>()
+  readonly #deltas = new Map<Adapter, Map<string, Float32Array>>()
+  readonly #ids = new Map<Adapter, number>()
+  #nextId = 0
+  readonly #patched = new Map<string, Float32Array>()
+  readonly #signature = new Map<string, string>()
+
+  constructor(base: BaseWeights, arch: Arch, options: PatchSetOptions = {}) {
+    this.#base = base
+    this.#arch = arch
+    this.#strict = options.strict ?? false
+  }
+
+  /** Makes the patched weights equal base + the given adapters; returns what changed. Throws before changing anything. */
+  update(entries: readonly PatchEntry[]): PatchResult {
+    const plans = entries.map((e) => this.#plan(e.adapter))
+    if (this.#strict) for (const p of plans) this.#checkStrict(p)
+    const want = new Map<string, Contribution[]>()
+    entries.forEach((e, i) => {
+      for (const [key, component] of plans[i].keys) {
+        const multiplier = component === 'unet' ? e.unet : e.te
+        if (multiplier === 0) continue
+        let list = want.get(key)
+        if (!list) { list = []; want.set(key, list) }
+        list.push({ adapter: e.adapter, multiplier })
+      }
+    })
+    const changed: string[] = []
+    for (const [key, list] of want) {
+      const signature = list.map((c) => `${this.#id(c.adapter)}:${c.multiplier}`).join('|')
+      if (this.#signature.get(key) === signature) continue
+      this.#patched.set(key, this.#compose(key, list))
+      this.#signature.set(key, signature)
+      changed.push(key)
+    }
+    for (const key of [...this.#signature.keys()]) {
+      if (want.has(key)) continue
+      this.#patched.delete(key)
+      this.#signature.delete(key)
+      changed.push(key)
+    }
+    this.#evict(new Set(entries.map((e) => e.adapter)))
+    return { tensors: this.#patched, changed, reports: plans.map(report) }
+  }
+
+  /** The current value of a tensor: patched if an adapter touches it, else the base array itself. */
+  get(key: string): Float32Array {
+    return this.#patched.get(key) ?? this.#base.get(key)
+  }
+
+  #compose(key: string, list: readonly Contribution[]): Float32Array {
+    const out = this.#base.get(key).slice()
+    for (const c of list) {
+      const d = this.#deltasOf(c.adapter).get(key)!
+      const m = Math.fround(c.multiplier)
+      for (let i = 0; i < out.length; i++) out[i] += Math.fround(m * d[i])
+    }
+    return out
+  }
+
+  #id(adapter: Adapter): number {
+    let id = this.#ids.get(adapter)
+    if (id === undefined) { id = this.#nextId++; this.#ids.set(adapter, id) }
+    return id
+  }
+
+  #plan(adapter: Adapter): AdapterPlan & { readonly keys: ReadonlyMap<string, Component> } {
+    let p = this.#plans.get(adapter)
+    if (!p) {
+      const plan = planAdapter(adapter, this.#arch, this.#base)
+      const keys = new Map<string, Component>()
+      for (const m of plan.modules) {
+        keys.set(m.target.key, m.target.component)
+        if (m.target.biasKey && (m.module.parts.has('diff_b') || m.module.parts.has('b_norm'))) keys.set(m.target.biasKey, m.target.component)
+      }
+      p = { ...plan, keys }
+      this.#plans.set(adapter, p)
+    }
+    return p
+  }
+
+  #deltasOf(adapter: Adapter): Map<string, Float32Array> {
+    let d = this.#deltas.get(adapter)
+    if (!d) { d = computeDeltas(this.#plans.get(adapter)!, this.#base); this.#deltas.set(adapter, d) }
+    return d
+  }
+
+  #evict(keep: ReadonlySet<Adapter>): void {
+    for (const a of [...this.#plans.keys()]) {
+      if (keep.has(a)) continue
+      this.#plans.delete(a)
+      this.#deltas.delete(a)
+      this.#ids.delete(a)
+    }
+  }
+
+  #checkStrict(plan: AdapterPlan): void {
+    const problems = [...plan.unmatchedKeys.map((k) => `"${k}"`), ...plan.skipped.map((s) => `${s.module} (${s.reason})`)]
+    if (problems.length === 0) return
+    throw new ModelMismatchError(plan.adapter.file, `${problems.length} adapter key(s) or module(s) cannot be applied to this `
+      + `${ARCH_NAMES[this.#arch]} model (strict): ${problems.slice(0, 5).join(', ')}${problems.length > 5 ? ', …' : ''}. `
+      + 'Hint: run without strict to apply the rest and list them as warnings.')
+  }
+}
+
+/** Every delta of one adapter (before multipliers), summed per tensor key. */
+function computeDeltas(plan: AdapterPlan, base: BaseWeights): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>()
+  const add = (key: string, d: Float32Array, offset: number, total: number) => {
+    const acc = out.get(key)
+    if (!acc && offset === 0 && d.length === total) { out.set(key, d); return }
+    const target = acc ?? new Float32Array(total)
+    for (let i = 0; i < d.length; i++) target[offset + i] += d[i]
+    out.set(key, target)
+  }
+  for (const m of plan.modules) {
+    const t = m.target
+    const full = base.get(t.key)
+    const rowLen = full.length / t.shape[0]
+    const layer = { shape: layerShape(t), data: t.rows ? full.subarray(t.rows.start * rowLen, t.rows.end * rowLen) : full }
+    const d = m.algorithm.delta(m.module, layer)
+    if (d.weight) {
+      const w = m.dora ? applyDora(d.weight, layer, m.module.parts.get('dora_scale')!, m.dora.axis) : d.weight
+      add(t.key, w, t.rows ? t.rows.start * rowLen : 0, full.length)
+    }
+    if (d.bias && t.biasKey) add(t.biasKey, d.bias, 0, base.get(t.biasKey).length)
+  }
+  return out
+}
+
+function report(plan: AdapterPlan): AdapterReport {
+  const applied = { unet: 0, te1: 0, te2: 0 }
+  const ambiguous: string[] = []
+  let input = 0
+  let output = 0
+  for (const m of plan.modules) {
+    applied[m.target.component]++
+    if (!m.dora) continue
+    if (m.dora.axis === 'input') input++
+    else output++
+    if (m.dora.ambiguous) ambiguous.push(m.module.name)
+  }
+  return {
+    adapter: plan.adapter.name,
+    file: basename(plan.adapter.file),
+    applied,
+    unmatchedKeys: plan.unmatchedKeys,
+    skipped: plan.skipped,
+    dora: { input, output, ambiguous },
+  }
+}
