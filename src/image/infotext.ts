@@ -10,6 +10,10 @@
  * `re_param` finds at least 3 fields in it; `Size: WxH` splits into width and height; quoted values are JSON-decoded.
  * Pinned: https://github.com/AUTOMATIC1111/stable-diffusion-webui/blob/v1.10.1/modules/infotext_utils.py
  */
+import { VERSION } from '../core/version.ts'
+
+/** What sdloom writes as `Version:` (A1111 writes its git tag, e.g. "v1.10.1"). */
+export const INFOTEXT_VERSION = `sdloom ${VERSION}`
 
 export interface NetworkHash {
   readonly name: string
