@@ -3,7 +3,8 @@ import type { Graph, Value } from '../graph/builder.ts'
 import * as op from '../graph/ops.ts'
 import { param, type Bound } from './module.ts'
 
-export const linear = (inF: number, outF: number, bias = true) =>
+// Typed as Linear/Conv2d (bias?: Param) so trees built from them stay assignable to module.ts's Tree.
+export const linear = (inF: number, outF: number, bias = true): Linear =>
   (bias ? { weight: param(outF, inF), bias: param(outF) } : { weight: param(outF, inF) })
 export type Linear = { weight: ReturnType<typeof param>; bias?: ReturnType<typeof param> }
 
@@ -15,7 +16,7 @@ export function linearForward(g: Graph, p: Bound<Linear>, x: Value): Value {
   return op.reshapeLike(g, y, x, rank - 1, [p.weight.shape[0] as number])
 }
 
-export const conv2d = (inC: number, outC: number, k: number, bias = true) =>
+export const conv2d = (inC: number, outC: number, k: number, bias = true): Conv2d =>
   (bias ? { weight: param(outC, inC, k, k), bias: param(outC) } : { weight: param(outC, inC, k, k) })
 export type Conv2d = { weight: ReturnType<typeof param>; bias?: ReturnType<typeof param> }
 
