@@ -1,0 +1,112 @@
+/*
+ * Classifier-free guidance as A1111's CFGDenoiser (modules/sd_samplers_cfg_denoiser.py @ c8a5322d): ONE batched
+ * model call over [cond rows of image 0, cond rows of image 1, …, uncond of image 0, uncond of image 1, …], each
+ * row denoised on its own, then per image
+ *     denoised = uncond + Σ_j (cond_j − uncond) · (w_j · scale)
+ * where the j are the prompt's AND-parts with their weights (`a cat :1.2 AND a dog :0.8`); plain CFG is one part
+ * of weight 1. The combination is affine in the model output, so the same function serves eps-space CFG (DDIM).
+ */
+import { InputError, SdError } from '../core/errors.ts'
+import { compVisScalings, scaleInput, toDenoised } from './denoiser.ts'
+import type { BatchRow, Denoiser, ModelFn, Parameterization } from './denoiser.ts'
+import type { ModelSchedule } from './schedules.ts'
+import { sigmaToT } from './schedules.ts'
+import { fr } from './torch-f32.ts'
+
+export interface CfgSpec {
+  /** A1111 "CFG Scale". */
+  readonly scale: number
+  /** weights[image] = the weights of that image's AND-parts, in prompt order (plain CFG: [1]). */
+  readonly weights: readonly (readonly number[])[]
+}
+
+/** The row layout of the batched call: all cond rows (image-major), then one uncond row per image. */
+export function cfgRows(cfg: CfgSpec): BatchRow[] {
+  if (cfg.weights.length === 0) throw new InputError('CFG needs at least one image (cfg.weights is empty).')
+  const rows: BatchRow[] = []
+  cfg.weights.forEach((parts, image) => {
+    if (parts.length === 0) throw new InputError(`CFG: image ${image} has no prompt parts; give at least [1].`)
+    parts.forEach((_, part) => rows.push({ kind: 'cond', image, part }))
+  })
+  cfg.weights.forEach((_, image) => rows.push({ kind: 'uncond', image }))
+  return rows
+}
+
+/** Copies image rows of x [B, …] into the batch layout [rows, …]. */
+export function gatherRows(x: Float32Array, rows: readonly BatchRow[], per: number): Float32Array {
+  const out = new Float32Array(rows.length * per)
+  rows.forEach((r, k) => out.set(x.subarray(r.image * per, (r.image + 1) * per), k * per))
+  return out
+}
+
+/** A1111 combine_denoised over per-row outputs [rows, …] → [B, …]. */
+export function combineCfg(out: Float32Array, rows: readonly BatchRow[], cfg: CfgSpec, per: number): Float32Array {
+  const b = cfg.weights.length
+  const unconds = rows.length - b
+  const result = Float32Array.from(out.subarray(unconds * per))
+  rows.slice(0, unconds).forEach((row, k) => {
+    if (row.kind !== 'cond') return
+    const factor = fr(cfg.weights[row.image][row.part] * cfg.scale)
+    const cond = out.subarray(k * per, (k + 1) * per)
+    const base = row.image * per
+    for (let i = 0; i < per; i++) {
+      const u = out[unconds * per + base + i]
+      result[base + i] = fr(result[base + i] + fr(fr(cond[i] - u) * factor))
+    }
+  })
+  return result
+}
+
+const perImage = (x: Float32Array, images: number): number => {
+  if (x.length % images !== 0) throw new InputError(`latent of ${x.length} values does not split into ${images} images.`)
+  return x.length / images
+}
+
+export interface DenoiserOptions {
+  readonly model: ModelFn
+  readonly schedule: ModelSchedule
+  readonly parameterization: Parameterization
+}
+
+/** CompVis(V)Denoiser wrapped in A1111's CFGDenoiser: x [B, …] → guided denoised [B, …]. */
+export function cfgDenoiser(opts: DenoiserOptions & { readonly cfg: CfgSpec }): Denoiser {
+  const { model, schedule, parameterization, cfg } = opts
+  const rows = cfgRows(cfg)
+  return async (x, sigma) => {
+    const per = perImage(x, cfg.weights.length)
+    const s = compVisScalings(parameterization, sigma)
+    const xRows = gatherRows(x, rows, per)
+    const out = await model(scaleInput(xRows, s.cIn), sigmaToT(schedule, sigma), { rows, sigma })
+    return combineCfg(toDenoised(parameterization, xRows, Float32Array.from(checkOut(out, xRows.length)), s), rows, cfg, per)
+  }
+}
+
+/** A denoiser without guidance (every image one cond row): `images` images in x. */
+export function plainDenoiser(opts: DenoiserOptions & { readonly images: number }): Denoiser {
+  const { model, schedule, parameterization, images } = opts
+  const rows: BatchRow[] = Array.from({ length: images }, (_, image) => ({ kind: 'cond', image, part: 0 }))
+  return async (x, sigma) => {
+    perImage(x, images)
+    const s = compVisScalings(parameterization, sigma)
+    const out = await model(scaleInput(x, s.cIn), sigmaToT(schedule, sigma), { rows, sigma })
+    return toDenoised(parameterization, x, Float32Array.from(checkOut(out, x.length)), s)
+  }
+}
+
+/** Guidance in the model's own output space at integer timesteps (diffusers-style DDIM): x_t rows are not scaled. */
+export function cfgModelOutput(model: ModelFn, cfg: CfgSpec): (x: Float32Array, t: number, sigma: number) => Promise<Float32Array> {
+  const rows = cfgRows(cfg)
+  return async (x, t, sigma) => {
+    const per = perImage(x, cfg.weights.length)
+    const xRows = gatherRows(x, rows, per)
+    return combineCfg(checkOut(await model(xRows, t, { rows, sigma }), xRows.length), rows, cfg, per)
+  }
+}
+
+function checkOut(out: Float32Array, expected: number): Float32Array {
+  if (out.length !== expected) {
+    throw new SdError(`the model returned ${out.length} values for a batch of ${expected}. `
+      + 'Hint: the model function must return one output row per input row, in the same order.')
+  }
+  return out
+}

@@ -1,0 +1,37 @@
+/**
+ * sampling/: noise, schedules, denoisers and samplers (k-diffusion @ ab527a9 as A1111 @ c8a5322d runs it).
+ *
+ * Glossary (used throughout this folder):
+ *   x          the noisy latent [B, C, H, W], float32, in k-diffusion's scaling (x = x0 + σ·noise)
+ *   sigma (σ)  the noise level; a schedule `sigmas` is descending and ends with 0
+ *   sigmaNext  sigmas[i + 1]
+ *   sigmaHat   σ after churn (= σ here: churn is off, as in A1111)
+ *   t          the model's (fractional) training timestep, sigma_to_t(σ) ∈ [0, 999]
+ *   ᾱ (alphasCumprod)  the DDPM cumulative product of (1 − β); σ = √((1 − ᾱ)/ᾱ)
+ *   denoised   D(x; σ), the model's estimate of the clean latent x0
+ *   d          (x − denoised)/σ, the probability-flow ODE slope dx/dσ
+ *   eps / v    what the network predicts: noise (SD1, SDXL) or velocity (SD2 768-v)
+ *   cond/uncond  rows of a batched model call with the prompt's / the negative prompt's conditioning
+ */
+export { ImageRng, RANDN_SOURCES, batchSeeds, createGenerator } from './rng/image-rng.ts'
+export type { ImageRngOptions, NoiseGenerator, RandnSource } from './rng/image-rng.ts'
+export { TorchCpuGenerator, torchRandn } from './rng/torch-cpu.ts'
+export { PhiloxGenerator } from './rng/philox.ts'
+export {
+  TRAIN_STEPS, getSigmasDiscrete, getSigmasExponential, getSigmasKarras, getSigmasPolyexponential,
+  getSigmasSgmUniform, getSigmasSimple, modelSchedule, scaledLinearAlphasCumprod, sigmaToT, tToSigma,
+} from './schedules.ts'
+export type { ModelSchedule } from './schedules.ts'
+export { SCHEDULERS, resolveScheduler, sigmasFor } from './schedulers.ts'
+export type { ConcreteSchedulerId, SchedulerId } from './schedulers.ts'
+export { compVisScalings } from './denoiser.ts'
+export type { BatchRow, Denoiser, ModelBatch, ModelFn, Parameterization, Scalings } from './denoiser.ts'
+export { cfgDenoiser, cfgModelOutput, cfgRows, plainDenoiser } from './cfg.ts'
+export type { CfgSpec, DenoiserOptions } from './cfg.ts'
+export { SAMPLERS, resolveSampler, resolveSamplerId } from './samplers/index.ts'
+export type { DdimSampler, KDiffusionSampler, SamplerEntry, SamplerId } from './samplers/index.ts'
+export type { Sampler, SamplerOptions, StepInfo } from './samplers/common.ts'
+export { ddimTimesteps, diffusersScaledLinearAlphasCumprod, sampleDdim } from './samplers/ddim.ts'
+export type { DdimOptions, TimestepModel } from './samplers/ddim.ts'
+export { effectiveScheduler, img2imgSigmas, sample } from './run.ts'
+export type { Img2ImgStart, SampleRequest, SampleResult } from './run.ts'
