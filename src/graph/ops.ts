@@ -216,3 +216,14 @@ export function reshapeLike(g: Graph, x: Value, like: Value, keep: number, tail:
   if (isKnown(total) && isKnown(known) && total !== known) g.fail('Reshape', `cannot reshape ${fmtShape(x.shape)} to ${fmtShape([...lead, ...tail])}`)
   return one(g, 'Reshape', [x, target], x.dtype, [...lead, ...tail])
 }
+
+/** Reshape x to the full (possibly symbolic) shape of `like`; element counts must agree. */
+export function reshapeAs(g: Graph, x: Value, like: Value): Value {
+  const a = product(x.shape); const b = product(like.shape)
+  if (isKnown(a) && isKnown(b) && a !== b) g.fail('Reshape', `cannot reshape ${fmtShape(x.shape)} to ${fmtShape(like.shape)}`)
+  return one(g, 'Reshape', [x, shapeOf(g, like)], x.dtype, like.shape)
+}
+
+/** Clip-13: clamp x to [min, max] (torch.clamp). */
+export const clip = (g: Graph, x: Value, min: number, max: number): Value =>
+  one(g, 'Clip', [x, scalarF32(g, min), scalarF32(g, max)], x.dtype, x.shape)

@@ -1,0 +1,76 @@
+/*
+ * VAE sessions: config measured from the weights, graph built once with symbolic batch/height/width, ORT session.
+ * Latents here are UNSCALED (divide a sampler latent by the family's scale factor, 0.18215 SD1/SD2, 0.13025 SDXL,
+ * before decode; multiply an encoded mean by it).
+ * Memory: activations peak at the full-resolution level (a 512×512 decode holds [1, 128, 512, 512] fp32 = 128 MB
+ * tensors; 1024×1024 four times that) and the mid attention holds [B, hw, hw] (64×64 latent: 64 MB; 128×128: 1 GB).
+ */
+import { InputError } from '../../core/errors.ts'
+import type { HostTensor } from '../../core/host-tensor.ts'
+import { GraphSession, type WeightSource } from '../../graph/session.ts'
+import type { ShapeSource } from '../../nn/module.ts'
+import { measureVaeDecoder, measureVaeEncoder, type VaeHalfConfig } from './config.ts'
+import { buildVaeDecoderGraph } from './decoder.ts'
+import { buildVaeEncoderGraph } from './encoder.ts'
+
+export const VAE_PREFIX = 'first_stage_model.'
+
+export type VaeWeights = WeightSource & ShapeSource
+
+export interface VaeSessionOptions {
+  /** Key prefix of the autoencoder (default 'first_stage_model.'). */
+  readonly prefix?: string
+  readonly threads?: number
+}
+
+function checkInput(what: string, t: HostTensor, channels: number, multiple: number): void {
+  const [, c, h, w] = t.shape
+  if (t.shape.length !== 4 || c !== channels || h % multiple !== 0 || w % multiple !== 0 || h === 0 || w === 0) {
+    throw new InputError(`VAE ${what}: expected [B, ${channels}, H, W]${multiple > 1 ? ` with H and W multiples of ${multiple}` : ''}, `
+      + `got [${t.shape.join(', ')}]`)
+  }
+}
+
+export class VaeDecoderSession {
+  private constructor(readonly config: VaeHalfConfig, private readonly session: GraphSession, private readonly weights: VaeWeights) {}
+
+  static async create(weights: VaeWeights, opts: VaeSessionOptions = {}): Promise<VaeDecoderSession> {
+    const config = measureVaeDecoder(weights, opts.prefix ?? VAE_PREFIX)
+    const built = buildVaeDecoderGraph(weights, config)
+    return new VaeDecoderSession(config, await GraphSession.create(built.graph, { weightKeys: built.weightKeys, threads: opts.threads }), weights)
+  }
+
+  /** z [B, zChannels, h, w] (unscaled) → image [B, 3, 8h, 8w], about [-1, 1], not clamped. */
+  async decode(z: HostTensor): Promise<HostTensor> {
+    checkInput('decode', z, this.config.zChannels, 1)
+    return (await this.session.run({ z }, this.weights)).image
+  }
+
+  async release(): Promise<void> { await this.session.release() }
+}
+
+export interface Posterior {
+  /** [B, z, H/8, W/8], unscaled */
+  readonly mean: HostTensor
+  /** [B, z, H/8, W/8], clamped to [-30, 20] */
+  readonly logvar: HostTensor
+}
+
+export class VaeEncoderSession {
+  private constructor(readonly config: VaeHalfConfig, private readonly session: GraphSession, private readonly weights: VaeWeights) {}
+
+  static async create(weights: VaeWeights, opts: VaeSessionOptions = {}): Promise<VaeEncoderSession> {
+    const config = measureVaeEncoder(weights, opts.prefix ?? VAE_PREFIX)
+    const built = buildVaeEncoderGraph(weights, config)
+    return new VaeEncoderSession(config, await GraphSession.create(built.graph, { weightKeys: built.weightKeys, threads: opts.threads }), weights)
+  }
+
+  /** image [B, 3, H, W] in [-1, 1], H and W multiples of 8 → posterior moments. */
+  async encode(image: HostTensor): Promise<Posterior> {
+    checkInput('encode', image, this.config.imageChannels, 2 ** (this.config.levels.length - 1))
+    const out = await this.session.run({ image }, this.weights)
+    return { mean: out.mean, logvar: out.logvar }
+  }
+
+  async release(): Promise<void> { await this.session.release() }
+}
