@@ -156,7 +156,7 @@ export function mismatch(adapter: Adapter, arch: Arch, evidence: string, made?: 
   const other = made ?? guessAdapterArch(adapter)
   if (other && other !== arch) {
     return new ModelMismatchError(adapter.file, `adapter "${adapter.name}" is for ${ARCH_NAMES[other]} but the base model is ${ARCH_NAMES[arch]}: ${evidence}. `
-      + `Hint: load a ${ARCH_NAMES[other]} checkpoint, or use an adapter made for ${ARCH_NAMES[arch]}.`)
+      + `Hint: load an ${ARCH_NAMES[other]} checkpoint, or use an adapter made for ${ARCH_NAMES[arch]}.`)
   }
   return new ModelMismatchError(adapter.file, `adapter "${adapter.name}" does not fit this ${ARCH_NAMES[arch]} model: ${evidence}. `
     + `Hint: it was probably made for another architecture (SD1.x, SD2.x or SDXL) or another model variant.`)

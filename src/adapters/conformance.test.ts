@@ -1,0 +1,96 @@
+/**
+ * Conformance suite run over every algorithm of the registry (testing/conformance-cases.ts): through the real
+ * key mapping and patch set, the merged weight must equal the bypass form on random inputs, for Linear, Conv and Norm
+ * layers; stacking is additive; the multiplier is linear; removing restores the base bit for bit.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { HostTensor } from '../core/host-tensor.ts'
+import { adapterFromTensors } from './adapter-file.ts'
+import { ALGORITHMS } from './index.ts'
+import { MemoryBaseWeights } from './memory-base.ts'
+import { PatchSet } from './patch-set.ts'
+import { CASES, IN, OUT, baseForward, type CaseLayer, type ConformanceCase } from './testing/conformance-cases.ts'
+import { activation, maxAbsDiff64, normalize, randomTensor, rng, type Activation } from './testing/reference-ops.ts'
+import type { Adapter } from './types.ts'
+
+const LAYERS: Readonly<Record<CaseLayer, { module: string; kohya: string; weight: number[] }>> = {
+  linear: { module: 'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.ff.net.2', kohya: 'lora_unet_input_blocks_1_1_transformer_blocks_0_ff_net_2', weight: [OUT, IN] },
+  conv: { module: 'model.diffusion_model.input_blocks.1.0.in_layers.2', kohya: 'lora_unet_down_blocks_0_resnets_0_conv1', weight: [OUT, IN, 3, 3] },
+  norm: { module: 'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.norm1', kohya: 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_norm1', weight: [IN] },
+}
+
+function syntheticBase(seed: number): MemoryBaseWeights {
+  const next = rng(seed)
+  const t = new Map<string, HostTensor>()
+  for (const l of Object.values(LAYERS)) {
+    t.set(`${l.module}.weight`, randomTensor(l.weight, next))
+    t.set(`${l.module}.bias`, randomTensor([l.weight[0]], next))
+  }
+  return new MemoryBaseWeights('synthetic-sd1.safetensors', t)
+}
+
+function makeAdapter(c: ConformanceCase, seed: number, name = 'case'): { adapter: Adapter; parts: Record<string, HostTensor> } {
+  const parts = c.parts(rng(seed))
+  const tensors = new Map(Object.entries(parts).map(([p, t]) => [`${LAYERS[c.layer].kohya}.${p}`, t] as const))
+  return { adapter: adapterFromTensors({ file: `${name}.safetensors`, tensors }), parts }
+}
+
+function forward(c: ConformanceCase, x: Activation, w: HostTensor, b: Float32Array): Float64Array {
+  if (c.layer === 'norm') return normalize(x.data).map((v, i) => v * w.data[i] + b[i])
+  return baseForward(c.layer, x, w, b).data
+}
+
+const input = (layer: CaseLayer, seed: number): Activation => {
+  const [h, w] = layer === 'conv' ? [5, 5] : [1, 1]
+  return activation(IN, h, w, randomTensor([IN * h * w], rng(seed)).data)
+}
+
+test('every registry algorithm has a conformance case', () => {
+  assert.deepEqual([...new Set(CASES.map((c) => c.algorithm))].sort(), Object.keys(ALGORITHMS).sort())
+})
+
+for (const c of CASES) {
+  test(`${c.name}: merged weight equals the bypass form`, () => {
+    const base = syntheticBase(1)
+    const { adapter, parts } = makeAdapter(c, 2)
+    const set = new PatchSet(base, 'sd1', { strict: true })
+    const m = 0.8
+    const { reports } = set.update([{ adapter, te: 0.3, unet: m }])
+    assert.deepEqual(reports[0].applied, { unet: 1, te1: 0, te2: 0 })
+    const l = LAYERS[c.layer]
+    const w = { shape: l.weight, data: set.get(`${l.module}.weight`) }
+    for (const seed of [3, 4]) {
+      const x = input(c.layer, seed)
+      const merged = forward(c, x, w, set.get(`${l.module}.bias`))
+      const bypassed = c.bypass({ x, w: { shape: l.weight, data: base.get(`${l.module}.weight`) }, b: base.get(`${l.module}.bias`), p: parts, m })
+      const expected = bypassed instanceof Float64Array ? bypassed : bypassed.data
+      assert.ok(maxAbsDiff64(merged, expected) < 2e-5, `${c.name}: max diff ${maxAbsDiff64(merged, expected)}`)
+      assert.ok(maxAbsDiff64(merged, forward(c, x, { shape: l.weight, data: base.get(`${l.module}.weight`) }, base.get(`${l.module}.bias`))) > 1e-3, 'the adapter changes the output')
+    }
+  })
+
+  test(`${c.name}: stacking adds, the multiplier is linear, removing restores the base bit for bit`, () => {
+    const base = syntheticBase(5)
+    const a = makeAdapter(c, 6, 'a').adapter
+    const b = makeAdapter(c, 7, 'b').adapter
+    const set = new PatchSet(base, 'sd1')
+    const key = `${LAYERS[c.layer].module}.weight`
+    const w0 = base.get(key)
+    const delta = (entries: Parameters<PatchSet['update']>[0]) => {
+      set.update(entries)
+      return Float64Array.from(set.get(key), (v, i) => v - w0[i])
+    }
+    const da = delta([{ adapter: a, te: 1, unet: 0.6 }])
+    const db = delta([{ adapter: b, te: 1, unet: 0.6 }])
+    const both = delta([{ adapter: a, te: 1, unet: 0.6 }, { adapter: b, te: 1, unet: 0.6 }])
+    assert.ok(maxAbsDiff64(both, da.map((v, i) => v + db[i])) < 1e-5, 'stacking is additive')
+    const half = delta([{ adapter: a, te: 1, unet: 0.3 }, { adapter: b, te: 1, unet: 0.6 }])
+    assert.ok(maxAbsDiff64(half, da.map((v, i) => v / 2 + db[i])) < 1e-5, 'multiplier is linear')
+    const { changed, tensors } = set.update([])
+    assert.ok(changed.includes(key))
+    assert.equal(tensors.size, 0)
+    assert.equal(set.get(key), w0, 'the base array itself')
+    assert.equal(set.get(`${LAYERS[c.layer].module}.bias`), base.get(`${LAYERS[c.layer].module}.bias`))
+  })
+}
