@@ -94,3 +94,29 @@ for (const c of CASES) {
     assert.equal(set.get(`${LAYERS[c.layer].module}.bias`), base.get(`${LAYERS[c.layer].module}.bias`))
   })
 }
+
+test('kohya OFT (oft_blocks + alpha): Cayley rotation (I + Q)(I − Q)⁻¹ per block, norm of Q clamped to alpha·out', () => {
+  const base = syntheticBase(21)
+  const key = `${LAYERS.linear.module}.weight`
+  const blocks = randomTensor([3, 2, 2], rng(22))
+  const w = base.get(key)
+  for (const alpha of [100, 0.01]) {
+    const adapter = adapterFromTensors({ file: 'oft.safetensors', tensors: new Map([
+      [`${LAYERS.linear.kohya}.oft_blocks`, blocks], [`${LAYERS.linear.kohya}.alpha`, { shape: [], data: Float32Array.of(alpha) }],
+    ]) })
+    const set = new PatchSet(base, 'sd1')
+    set.update([{ adapter, te: 1, unet: 1 }])
+    const q = [0, 1, 2].map((j) => blocks.data[j * 4 + 1] - blocks.data[j * 4 + 2])
+    const norm = Math.sqrt(q.reduce((s, v) => s + 2 * v * v, 0))
+    const f = (Math.min(norm, alpha * OUT) + 1e-8) / (norm + 1e-8)
+    const expected = new Float64Array(w.length)
+    for (let j = 0; j < 3; j++) {
+      const t = q[j] * f // 2×2 skew block [[0, t], [−t, 0]]: R = [[1 − t², 2t], [−2t, 1 − t²]] / (1 + t²)
+      const r = [[1 - t * t, 2 * t], [-2 * t, 1 - t * t]].map((row) => row.map((v) => v / (1 + t * t)))
+      for (let m = 0; m < 2; m++) for (let c = 0; c < IN; c++) {
+        expected[(j * 2 + m) * IN + c] = r[0][m] * w[(j * 2) * IN + c] + r[1][m] * w[(j * 2 + 1) * IN + c]
+      }
+    }
+    assert.ok(maxAbsDiff64(set.get(key), expected) < 1e-6, `alpha ${alpha}`)
+  }
+})
