@@ -85,15 +85,17 @@ export function measuredSignature(c: UnetConfig): UnetSignature | undefined {
   }
 }
 
+const describe = (s: UnetSignature): string =>
+  `${s.levels} levels, attention at [${s.attention.map((a) => (a ? 1 : 0)).join(',')}], ${s.projIn} proj_in, ${s.labelEmb ? 'label_emb' : 'no label_emb'}`
+
 export function identifyUnet(c: UnetConfig): FamilyMatch {
   const sig = measuredSignature(c)
   const fam = sig && UNET_FAMILIES.find((f) => sameSignature(f.signature, sig))
   const v = UNET_VARIANTS.find((x) => x.inChannels === c.inChannels.value)
   const variant: Measured<UnetVariantId> = { value: v?.id ?? 'unknown', from: c.inChannels.from }
-  if (!fam) {
-    const shape = sig ? `${sig.levels} levels, attention at [${sig.attention.map((a) => (a ? 1 : 0)).join(',')}], ${sig.projIn} proj_in${sig.labelEmb ? ', label_emb' : ''}` : 'no attention blocks'
+  if (!sig || !fam) {
     return { family: 'unknown', label: 'unknown UNet', variant, supported: false, standardWidths: false,
-      note: `UNet structure matches no known family (${shape})` }
+      note: `UNet structure matches no known family (${sig ? describe(sig) : 'no attention blocks'})` }
   }
   const standardWidths = c.modelChannels.value === fam.standard.modelChannels && c.contextDim?.value === fam.standard.contextDim
   const variantOk = v !== undefined && (v.id !== 'depth' || fam.id === 'sd2')
@@ -101,6 +103,6 @@ export function identifyUnet(c: UnetConfig): FamilyMatch {
   const supported = fam.supported && variantOk
   const note = !fam.supported ? `${fam.label} is recognised but not supported`
     : !variantOk ? `${c.inChannels.value} UNet input channels (${c.inChannels.from}) is not a known ${fam.label} variant`
-      : 'supported'
+      : `UNet structure (${describe(sig)}) and ${c.inChannels.value} input channels`
   return { family: fam.id, label, variant, supported, standardWidths, note }
 }

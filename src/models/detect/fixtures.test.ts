@@ -82,7 +82,7 @@ test('a text encoder that does not fit the UNet is a note', async () => {
     const sd2te = await tinyCheckpoint(join(dir, 'b.safetensors'), { family: 'sd2', parts: ['te'] })
     await writeSpecs(f, [...sd1, ...sd2te])
   })
-  assert.equal(r.architecture.note, 'supported; text encoder layout (cond_stage_model.model.) is not what a SD1.x checkpoint carries '
+  assert.equal(r.architecture.note, 'UNet structure (4 levels, attention at [1,1,1,0], conv proj_in, no label_emb) and 4 input channels; text encoder layout (cond_stage_model.model.) is not what a SD1.x checkpoint carries '
     + '(cond_stage_model.transformer.); UNet context width 16 (model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight) '
     + "differs from the text encoders' total width 24")
 })
