@@ -15,7 +15,10 @@ export interface TensorInfo {
 export interface TensorSource {
   readonly file: string
   readonly format: 'safetensors' | 'pickle'
-  /** `__metadata__` of safetensors files; empty for pickles. */
+  /**
+   * `__metadata__` of safetensors files; for pickles, the non-tensor leaves (str, int, float, bool) as strings under
+   * their dotted path (an A1111 embedding: `name`, `step`, `string_to_token.*`).
+   */
   readonly metadata: Readonly<Record<string, string>>
   /** Tensor names in file order. */
   keys(): readonly string[]
