@@ -4,6 +4,8 @@
  * nested dicts join their keys with '.'. Non-tensor leaves (str, int, float, bool) become metadata strings under their
  * dotted path (an A1111 embedding gives `name`, `step`, `string_to_token.*`). Beside an unwrapped state_dict only
  * those scalars are kept: its sibling tensors (optimizer state, EMA copies kept apart) are dropped, as A1111 drops them.
+ * Lists and tuples are walked for tensors (segments 0, 1, …) but give no metadata: beside a state_dict they hold
+ * optimizer bookkeeping (parameter indices), thousands of numbers that describe nothing about the model.
  * None, bytes, sets and opaque objects carry no weights and are skipped. Walks are depth-limited and cycle-safe.
  */
 import { TensorFileError } from '../core/errors.ts'
@@ -47,7 +49,7 @@ function children(v: unknown): [string, unknown][] | undefined {
   return undefined
 }
 
-interface Walk { readonly file: string; readonly out: FlatCheckpoint; readonly keepTensors: boolean; readonly path: Set<unknown> }
+interface Walk { readonly file: string; readonly out: FlatCheckpoint; readonly keepTensors: boolean; readonly path: Set<unknown>; inList: boolean }
 
 function add(w: Walk, key: string, v: unknown): void {
   if (v instanceof NpArray && v.data instanceof Uint8Array) v = tensorFromNumpy(v, { fail: (d) => { throw new TensorFileError(w.file, key, d) } })
@@ -57,7 +59,7 @@ function add(w: Walk, key: string, v: unknown): void {
     w.out.tensors.set(key, v)
     return
   }
-  const s = scalarString(v)
+  const s = w.inList ? undefined : scalarString(v)
   if (s !== undefined) w.out.metadata[key] = s
 }
 
@@ -67,7 +69,10 @@ function walk(w: Walk, v: unknown, prefix: string, depth: number): void {
   if (depth > MAX_DEPTH) throw new TensorFileError(w.file, prefix, `nested more than ${MAX_DEPTH} levels deep; not a state dict`)
   if (w.path.has(v)) throw new TensorFileError(w.file, prefix, 'contains itself (a reference cycle); not a state dict')
   w.path.add(v)
+  const wasInList = w.inList
+  w.inList ||= Array.isArray(v)
   for (const [seg, x] of kids) walk(w, x, prefix ? `${prefix}.${seg}` : seg, depth + 1)
+  w.inList = wasInList
   w.path.delete(v)
 }
 
@@ -78,10 +83,10 @@ export function flattenCheckpoint(file: string, root: unknown): FlatCheckpoint {
   }
   const inner = root instanceof Map ? root.get('state_dict') : undefined
   if (inner instanceof Map) {
-    walk({ file, out, keepTensors: true, path: new Set([root]) }, inner, '', 1)
-    for (const [seg, x] of children(root) ?? []) if (seg !== 'state_dict') walk({ file, out, keepTensors: false, path: new Set([root]) }, x, seg, 1)
+    walk({ file, out, keepTensors: true, path: new Set([root]), inList: false }, inner, '', 1)
+    for (const [seg, x] of children(root) ?? []) if (seg !== 'state_dict') walk({ file, out, keepTensors: false, path: new Set([root]), inList: false }, x, seg, 1)
   } else {
-    walk({ file, out, keepTensors: true, path: new Set() }, root, '', 0)
+    walk({ file, out, keepTensors: true, path: new Set(), inList: false }, root, '', 0)
   }
   return out
 }

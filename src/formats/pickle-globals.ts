@@ -12,7 +12,7 @@ import { NpArray, NpDtype, PyGlobal, TorchStorage, TorchTensor, type CallContext
 const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
   DoubleStorage: 'F64', FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16',
   LongStorage: 'I64', IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
-  UntypedStorage: 'U8',
+  UntypedStorage: 'U8', Float8_e4m3fnStorage: 'F8_E4M3', Float8_e5m2Storage: 'F8_E5M2',
 }
 const TORCH_DTYPES = ['float64', 'float32', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool', 'float', 'half', 'double', 'long']
 
@@ -42,7 +42,7 @@ function unwrapParameter(args: readonly unknown[], ctx: CallContext): TorchTenso
 }
 
 export function numpyDType(dt: unknown): DType | undefined {
-  return dt instanceof NpDtype ? NUMPY_DTYPES[dt.code] : undefined
+  return dt instanceof NpDtype && Object.hasOwn(NUMPY_DTYPES, dt.code) ? NUMPY_DTYPES[dt.code] : undefined
 }
 
 /** Little-endian bytes of an array stored in `byteorder`. */
