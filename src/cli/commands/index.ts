@@ -1,7 +1,13 @@
 import type { Command } from '../command.ts'
 import { pngInfo } from './png-info.ts'
+import { inspect } from './inspect.ts'
+import { hash } from './hash.ts'
+import { convert } from './convert.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
   'png-info': pngInfo,
+  'inspect': inspect,
+  'hash': hash,
+  'convert': convert,
 }
