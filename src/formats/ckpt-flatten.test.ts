@@ -26,7 +26,7 @@ test('a ParameterDict (as older A1111 embeddings pickle string_to_param) flatten
 
 test('beside a state_dict: scalars kept as metadata, list contents and tensors dropped', () => {
   const root = new Map<unknown, unknown>([
-    ['state_dict', new Map<unknown, unknown>([['w', tensor()], ['nested', new Map([['b', tensor()], [3, 'x']])]])],
+    ['state_dict', new Map<unknown, unknown>([['w', tensor()], ['nested', new Map<unknown, unknown>([['b', tensor()], [3, 'x']])]])],
     ['optimizer_states', [new Map<unknown, unknown>([['lr', 0.1], ['params', [0, 1, 2]], ['m', tensor()]])]],
     ['global_step', 5n],
     ['model_ema', new Map([['w', tensor()]])],
