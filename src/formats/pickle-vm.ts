@@ -28,7 +28,12 @@ export interface UnpickleOptions {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
-const LATIN1 = new TextDecoder('latin1')
+/** True ISO-8859-1 (TextDecoder's 'latin1' is windows-1252, which remaps 0x80–0x9f). */
+function latin1(b: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192))
+  return s
+}
 
 /** The pickle ran past the bytes it was given (callers reading a prefix of a file may retry with more). */
 export class PickleTruncatedError extends TensorFileError {}
@@ -75,7 +80,7 @@ export class Vm implements CallContext {
   line(): string {
     const end = this.bytes.indexOf(0x0a, this.pos)
     if (end < 0) this.truncated('a text argument has no terminating newline (truncated pickle)')
-    const s = LATIN1.decode(this.bytes.subarray(this.pos, end))
+    const s = latin1(this.bytes.subarray(this.pos, end))
     this.pos = end + 1
     return s
   }

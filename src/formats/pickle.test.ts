@@ -126,3 +126,7 @@ test('numpy scalars and arrays (C order, Fortran order, big-endian) are rebuilt 
     assert.deepEqual([...new Int16Array(be.storage.bytes!.slice().buffer)], [1, -2])
   }
 })
+
+test('protocol 0 text arguments are ISO-8859-1, not windows-1252', () => {
+  assert.equal(load(P('V\x80\\u20ac\n.')), '\u0080\u20ac')
+})
