@@ -132,6 +132,7 @@ const MULTIARRAY: Readonly<Record<string, GlobalBehaviour>> = {
 
 const TABLE: Readonly<Record<string, Readonly<Record<string, GlobalBehaviour>>>> = {
   collections: { OrderedDict: call(orderedDict) },
+  typing: { OrderedDict: call(orderedDict) },
   'torch._utils': {
     _rebuild_tensor: call(rebuildTensor),
     _rebuild_tensor_v2: call(rebuildTensor),

@@ -30,6 +30,7 @@ const SIG_EOCD = 0x06054b50
 const SIG_ZIP64_LOCATOR = 0x07064b50
 const SIG_ZIP64_EOCD = 0x06064b50
 const MAX_COMMENT = 0xffff
+const LOCAL_EXTRA_GUESS = 128
 
 let crcTable: Uint32Array | undefined
 /** CRC-32 (polynomial 0xEDB88320), as zip stores it. */
@@ -77,13 +78,16 @@ export class ZipArchive {
     if (cached !== undefined) return cached
     const fail = (detail: string): never => { throw new TensorFileError(this.file, undefined, `zip entry "${e.name}": ${detail}`) }
     if (e.localHeaderOffset + 30 > this.centralOffset) fail(`local header offset ${e.localHeaderOffset} is past the entries area`)
-    const head = await readExactly(this.fh, this.file, 30, e.localHeaderOffset)
+    // One read covers the header, the name and (usually) the extra field; torch pads the extra to align data to 64.
+    const guess = Math.min(30 + new TextEncoder().encode(e.name).length + LOCAL_EXTRA_GUESS, this.centralOffset - e.localHeaderOffset)
+    const head = await readExactly(this.fh, this.file, guess, e.localHeaderOffset)
     const dv = new DataView(head.buffer)
     if (dv.getUint32(0, true) !== SIG_LOCAL) fail(`no local header signature at offset ${e.localHeaderOffset}`)
     if (dv.getUint16(8, true) !== e.method) fail(`local header says method ${dv.getUint16(8, true)}, central directory says ${e.method}`)
     const nameLength = dv.getUint16(26, true)
     const start = e.localHeaderOffset + 30 + nameLength + dv.getUint16(28, true)
-    const name = new TextDecoder().decode(await readExactly(this.fh, this.file, nameLength, e.localHeaderOffset + 30))
+    const nameBytes = 30 + nameLength <= guess ? head.subarray(30, 30 + nameLength) : await readExactly(this.fh, this.file, nameLength, e.localHeaderOffset + 30)
+    const name = new TextDecoder().decode(nameBytes)
     if (name !== e.name) fail(`local header names "${name}"`)
     if (start + e.compressedSize > this.centralOffset) {
       fail(`data (${e.compressedSize} bytes at offset ${start}) runs past the end of the entries area (${this.centralOffset}); the file is truncated or corrupt`)
