@@ -130,3 +130,11 @@ test('numpy scalars and arrays (C order, Fortran order, big-endian) are rebuilt 
 test('protocol 0 text arguments are ISO-8859-1, not windows-1252', () => {
   assert.equal(load(P('V\x80\\u20ac\n.')), '\u0080\u20ac')
 })
+
+test('an OrderedDict state dict keeps its items; BUILD attributes (_metadata) are set aside', async () => {
+  // od = OrderedDict([('w', 1), ('b', 2)]); od._metadata = OrderedDict([('', {'version': 1})]); pickle.dumps(od, 2)
+  const od = load(hex('800263636f6c6c656374696f6e730a4f726465726564446963740a7100295271012858010000007771024b0158010000006271034b02757d710458090000005f6d657461646174617105680029527106580000000071077d7108580700000076657273696f6e71094b01737373622e'))
+  assert.deepEqual(od, new Map([['w', 1], ['b', 2]]))
+  const { dictAttributes } = await import('./pickle.ts')
+  assert.deepEqual(dictAttributes.get(od as Map<unknown, unknown>), new Map([['_metadata', new Map([['', new Map([['version', 1]])]])]]))
+})
