@@ -51,12 +51,12 @@ test('every registry algorithm has a conformance case', () => {
 })
 
 for (const c of CASES) {
-  test(`${c.name}: merged weight equals the bypass form`, () => {
+  test(`${c.name}: merged weight equals the bypass form`, async () => {
     const base = syntheticBase(1)
     const { adapter, parts } = makeAdapter(c, 2)
     const set = new PatchSet(base, 'sd1', { strict: true })
     const m = 0.8
-    const { reports } = set.update([{ adapter, te: 0.3, unet: m }])
+    const { reports } = await set.update([{ adapter, te: 0.3, unet: m }])
     assert.deepEqual(reports[0].applied, { unet: 1, te1: 0, te2: 0 })
     const l = LAYERS[c.layer]
     const w = { shape: l.weight, data: set.get(`${l.module}.weight`) }
@@ -70,24 +70,24 @@ for (const c of CASES) {
     }
   })
 
-  test(`${c.name}: stacking adds, the multiplier is linear, removing restores the base bit for bit`, () => {
+  test(`${c.name}: stacking adds, the multiplier is linear, removing restores the base bit for bit`, async () => {
     const base = syntheticBase(5)
     const a = makeAdapter(c, 6, 'a').adapter
     const b = makeAdapter(c, 7, 'b').adapter
     const set = new PatchSet(base, 'sd1')
     const key = `${LAYERS[c.layer].module}.weight`
     const w0 = base.get(key)
-    const delta = (entries: Parameters<PatchSet['update']>[0]) => {
-      set.update(entries)
+    const delta = async (entries: Parameters<PatchSet['update']>[0]) => {
+      await set.update(entries)
       return Float64Array.from(set.get(key), (v, i) => v - w0[i])
     }
-    const da = delta([{ adapter: a, te: 1, unet: 0.6 }])
-    const db = delta([{ adapter: b, te: 1, unet: 0.6 }])
-    const both = delta([{ adapter: a, te: 1, unet: 0.6 }, { adapter: b, te: 1, unet: 0.6 }])
+    const da = await delta([{ adapter: a, te: 1, unet: 0.6 }])
+    const db = await delta([{ adapter: b, te: 1, unet: 0.6 }])
+    const both = await delta([{ adapter: a, te: 1, unet: 0.6 }, { adapter: b, te: 1, unet: 0.6 }])
     assert.ok(maxAbsDiff64(both, da.map((v, i) => v + db[i])) < 1e-5, 'stacking is additive')
-    const half = delta([{ adapter: a, te: 1, unet: 0.3 }, { adapter: b, te: 1, unet: 0.6 }])
+    const half = await delta([{ adapter: a, te: 1, unet: 0.3 }, { adapter: b, te: 1, unet: 0.6 }])
     assert.ok(maxAbsDiff64(half, da.map((v, i) => v / 2 + db[i])) < 1e-5, 'multiplier is linear')
-    const { changed, tensors } = set.update([])
+    const { changed, tensors } = await set.update([])
     assert.ok(changed.includes(key))
     assert.equal(tensors.size, 0)
     assert.equal(set.get(key), w0, 'the base array itself')
@@ -95,7 +95,7 @@ for (const c of CASES) {
   })
 }
 
-test('kohya OFT (oft_blocks + alpha): Cayley rotation (I + Q)(I − Q)⁻¹ per block, norm of Q clamped to alpha·out', () => {
+test('kohya OFT (oft_blocks + alpha): Cayley rotation (I + Q)(I − Q)⁻¹ per block, norm of Q clamped to alpha·out', async () => {
   const base = syntheticBase(21)
   const key = `${LAYERS.linear.module}.weight`
   const blocks = randomTensor([3, 2, 2], rng(22))
@@ -105,7 +105,7 @@ test('kohya OFT (oft_blocks + alpha): Cayley rotation (I + Q)(I − Q)⁻¹ per 
       [`${LAYERS.linear.kohya}.oft_blocks`, blocks], [`${LAYERS.linear.kohya}.alpha`, { shape: [], data: Float32Array.of(alpha) }],
     ]) })
     const set = new PatchSet(base, 'sd1')
-    set.update([{ adapter, te: 1, unet: 1 }])
+    await set.update([{ adapter, te: 1, unet: 1 }])
     const q = [0, 1, 2].map((j) => blocks.data[j * 4 + 1] - blocks.data[j * 4 + 2])
     const norm = Math.sqrt(q.reduce((s, v) => s + 2 * v * v, 0))
     const f = (Math.min(norm, alpha * OUT) + 1e-8) / (norm + 1e-8)

@@ -13,7 +13,7 @@ test('SD1 LoRA / LoHa / LoKr merged at 0.7 equal the goldens (1e-6)', async () =
   for (const kind of ['lora', 'loha', 'lokr'] as const) {
     const adapter = await loadAdapter(ref('sd1', 'adapters', `tiny${kind}.safetensors`))
     const set = new PatchSet(base, 'sd1')
-    const { reports } = set.update([{ adapter, te: 0.7, unet: 0.7 }])
+    const { reports } = await set.update([{ adapter, te: 0.7, unet: 0.7 }])
     assert.deepEqual(reports[0].unmatchedKeys, [], kind)
     assert.deepEqual(reports[0].skipped, [], kind)
     assert.equal(reports[0].applied.te1 + reports[0].applied.unet, adapter.modules.length, kind)
@@ -29,7 +29,7 @@ test('SDXL LoRA merged at 0.7 equals A1111 (te1, bigG q/k/v rows + out_proj, UNe
   const meta = readRefJson('sdxl', 'adapters', 'sdxl_adapter_goldens.json')
   const adapter = await loadAdapter(ref('sdxl', 'adapters', 'tinyxl_lora.safetensors'))
   const set = new PatchSet(base, 'sdxl', { strict: true })
-  const { reports, tensors } = set.update([{ adapter, te: 0.7, unet: 0.7 }])
+  const { reports, tensors } = await set.update([{ adapter, te: 0.7, unet: 0.7 }])
   assert.equal(tensors.size, meta.merged.weights_changed)
   assert.deepEqual(reports[0].applied, { unet: meta.lora_file.unet, te1: meta.lora_file.te1, te2: meta.lora_file.te2 })
   for (const entry of meta.merged.entries as { key: string; ldm_key: string }[]) {

@@ -27,19 +27,19 @@ test('a multiplier change or removal recomputes only the tensors of that adapter
   const next = rng(11)
   const one = adapterFromTensors({ file: 'one.safetensors', tensors: new Map(loraParts('lora_unet_mid_block_attentions_0_proj_in', 96, 96, next)) })
   const set = new PatchSet(base, 'sd1')
-  const first = set.update([{ adapter: lora, te: 1, unet: 1 }, { adapter: one, te: 1, unet: 1 }])
+  const first = await set.update([{ adapter: lora, te: 1, unet: 1 }, { adapter: one, te: 1, unet: 1 }])
   assert.equal(first.changed.length, first.tensors.size)
   const before = new Map([...first.tensors].map(([k, v]) => [k, v]))
-  const second = set.update([{ adapter: lora, te: 1, unet: 1 }, { adapter: one, te: 1, unet: 0.5 }])
+  const second = await set.update([{ adapter: lora, te: 1, unet: 1 }, { adapter: one, te: 1, unet: 0.5 }])
   assert.deepEqual(second.changed, ['model.diffusion_model.middle_block.1.proj_in.weight'])
   const te = 'cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight'
   assert.equal(second.tensors.get(te), before.get(te), 'untouched tensors are the same arrays')
-  const third = set.update([{ adapter: lora, te: 0, unet: 1 }, { adapter: one, te: 1, unet: 0.5 }])
+  const third = await set.update([{ adapter: lora, te: 0, unet: 1 }, { adapter: one, te: 1, unet: 0.5 }])
   assert.equal(third.changed.length, 24, 'te multiplier 0: the 24 text-encoder weights go back to the base')
   assert.equal(set.get(te), base.get(te))
-  const fourth = set.update([{ adapter: lokr, te: 1, unet: 1 }])
+  const fourth = await set.update([{ adapter: lokr, te: 1, unet: 1 }])
   assert.equal(fourth.reports[0].adapter, 'tinylokr')
-  assert.equal(set.update([]).tensors.size, 0)
+  assert.equal((await set.update([])).tensors.size, 0)
   for (const key of fourth.tensors.keys()) assert.equal(set.get(key), base.get(key))
 })
 
@@ -52,13 +52,13 @@ test('unmatched keys are reported; strict turns them into an error', async () =>
     ['some_other_tensor', randomTensor([3], next)] as [string, HostTensor],
   ])
   const adapter = adapterFromTensors({ file: '/x/odd.safetensors', tensors })
-  const { reports } = new PatchSet(base, 'sd1').update([{ adapter, te: 1, unet: 1 }])
+  const { reports } = await new PatchSet(base, 'sd1').update([{ adapter, te: 1, unet: 1 }])
   assert.deepEqual(reports[0].applied, { unet: 1, te1: 0, te2: 0 })
   assert.deepEqual([...reports[0].unmatchedKeys].sort(), [
     'lora_unet_input_blocks_99_1_proj_in.alpha', 'lora_unet_input_blocks_99_1_proj_in.lora_down.weight',
     'lora_unet_input_blocks_99_1_proj_in.lora_up.weight', 'some_other_tensor',
   ])
-  assert.throws(() => new PatchSet(base, 'sd1', { strict: true }).update([{ adapter, te: 1, unet: 1 }]), {
+  await assert.rejects(() => new PatchSet(base, 'sd1', { strict: true }).update([{ adapter, te: 1, unet: 1 }]), {
     name: 'ModelMismatchError',
     message: 'odd.safetensors: 4 adapter key(s) or module(s) cannot be applied to this SD1.x model (strict): '
       + '"some_other_tensor", "lora_unet_input_blocks_99_1_proj_in.lora_down.weight", '
@@ -71,21 +71,21 @@ test('an SDXL LoRA on SD1 is a ModelMismatchError naming both architectures', as
   const base = await sd1Base()
   const adapter = await loadAdapter(ref('sdxl', 'adapters', 'tinyxl_lora.safetensors'))
   const set = new PatchSet(base, 'sd1')
-  assert.throws(() => set.update([{ adapter, te: 1, unet: 1 }]), (e: unknown) => {
+  await assert.rejects(() => set.update([{ adapter, te: 1, unet: 1 }]), (e: unknown) => {
     assert.ok(e instanceof ModelMismatchError)
     assert.equal(e.message, 'tinyxl_lora.safetensors: adapter "tinyxl_lora" is for SDXL but the base model is SD1.x: '
       + 'it has 24 modules with the prefix lora_te2_ (SDXL\'s second text encoder, OpenCLIP bigG). '
       + 'Hint: load an SDXL checkpoint, or use an adapter made for SD1.x.')
     return true
   })
-  assert.equal(set.update([]).tensors.size, 0, 'a failed update changes nothing')
+  assert.equal((await set.update([])).tensors.size, 0, 'a failed update changes nothing')
 })
 
 test('an SD1 LoRA on SDXL and a cross-attention width mismatch are ModelMismatchErrors', async () => {
   const lora = await loadAdapter(ref('sd1', 'adapters', 'tinylora.safetensors'))
   const xl = await sdxlBase()
   const one = await sd1Base()
-  assert.throws(() => new PatchSet(xl, 'sdxl').update([{ adapter: lora, te: 1, unet: 1 }]), {
+  await assert.rejects(() => new PatchSet(xl, 'sdxl').update([{ adapter: lora, te: 1, unet: 1 }]), {
     message: 'tinylora.safetensors: adapter "tinylora" is for SD1.x but the base model is SDXL: it has 24 text-encoder '
       + 'modules with the SD1.x/SD2.x prefix lora_te_ (SDXL LoRAs use lora_te1_ and lora_te2_). '
       + 'Hint: load an SD1.x checkpoint, or use an adapter made for SDXL.',
@@ -95,7 +95,7 @@ test('an SD1 LoRA on SDXL and a cross-attention width mismatch are ModelMismatch
     file: 'wide.safetensors',
     tensors: new Map(loraParts('lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k', 32, 2048, next)),
   })
-  assert.throws(() => new PatchSet(one, 'sd1').update([{ adapter: wide, te: 1, unet: 1 }]), {
+  await assert.rejects(() => new PatchSet(one, 'sd1').update([{ adapter: wide, te: 1, unet: 1 }]), {
     message: 'wide.safetensors: adapter "wide" is for SDXL but the base model is SD1.x: module '
       + 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k → '
       + 'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight: lora_up.weight [32, 2] × '
@@ -112,12 +112,12 @@ test('bigG attention traps: q/k/v without out_proj, or out_proj alone, change no
     file: 'trap.safetensors', tensors: new Map(projs.flatMap((p) => loraParts(`${layer}_${p}`, 32, 32, next))),
   })
   for (const projs of [['q_proj', 'k_proj', 'v_proj'], ['out_proj']]) {
-    const { tensors, reports } = new PatchSet(base, 'sdxl').update([{ adapter: make(projs), te: 1, unet: 1 }])
+    const { tensors, reports } = await new PatchSet(base, 'sdxl').update([{ adapter: make(projs), te: 1, unet: 1 }])
     assert.equal(tensors.size, 0, projs.join(','))
     assert.equal(reports[0].skipped.length, projs.length)
     assert.match(reports[0].skipped[0].reason, /patched only when q_proj, k_proj, v_proj and out_proj are all present/)
   }
-  const all = new PatchSet(base, 'sdxl').update([{ adapter: make(['q_proj', 'k_proj', 'v_proj', 'out_proj']), te: 1, unet: 1 }])
+  const all = await new PatchSet(base, 'sdxl').update([{ adapter: make(['q_proj', 'k_proj', 'v_proj', 'out_proj']), te: 1, unet: 1 }])
   assert.deepEqual([...all.tensors.keys()].sort(), [
     'conditioner.embedders.1.model.transformer.resblocks.0.attn.in_proj_weight',
     'conditioner.embedders.1.model.transformer.resblocks.0.attn.out_proj.weight',
@@ -142,7 +142,7 @@ test('SD2: lora_te_ modules land on open_clip resblocks (q/k/v rows of in_proj, 
   }
   for (const [tensors, scale] of [[kohya, 0.5], [peft, 1]] as const) {
     const set = new PatchSet(base, 'sd2', { strict: true })
-    set.update([{ adapter: adapterFromTensors({ file: 'sd2.safetensors', tensors }), te: 0.6, unet: 1 }])
+    await set.update([{ adapter: adapterFromTensors({ file: 'sd2.safetensors', tensors }), te: 0.6, unet: 1 }])
     const inProj = set.get(`${rb}.attn.in_proj_weight`)
     const w = base.get(`${rb}.attn.in_proj_weight`)
     ;['q', 'k', 'v'].forEach((p, j) => {
@@ -164,8 +164,22 @@ test('DoRA orientation is reported; a flat dora_scale on a square layer is ambig
   const next = rng(16)
   const name = 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q'
   const tensors = (scaleShape: number[]) => new Map([...loraParts(name, 32, 32, next), [`${name}.dora_scale`, randomTensor(scaleShape, next)] as [string, HostTensor]])
-  const report = (shape: number[]) => new PatchSet(base, 'sd1').update([{ adapter: adapterFromTensors({ file: 'd.safetensors', tensors: tensors(shape) }), te: 1, unet: 1 }]).reports[0].dora
-  assert.deepEqual(report([32, 1]), { input: 0, output: 1, ambiguous: [] })
-  assert.deepEqual(report([1, 32]), { input: 1, output: 0, ambiguous: [] })
-  assert.deepEqual(report([32]), { input: 1, output: 0, ambiguous: [name] })
+  const report = async (shape: number[]) => (await new PatchSet(base, 'sd1').update([{ adapter: adapterFromTensors({ file: 'd.safetensors', tensors: tensors(shape) }), te: 1, unet: 1 }])).reports[0].dora
+  assert.deepEqual(await report([32, 1]), { input: 0, output: 1, ambiguous: [] })
+  assert.deepEqual(await report([1, 32]), { input: 1, output: 0, ambiguous: [] })
+  assert.deepEqual(await report([32]), { input: 1, output: 0, ambiguous: [name] })
+})
+
+test('without the delta cache the results are bit-identical', async () => {
+  const base = await sd1Base()
+  const loha = await loadAdapter(ref('sd1', 'adapters', 'tinyloha.safetensors'))
+  const lora = await loadAdapter(ref('sd1', 'adapters', 'tinylora.safetensors'))
+  const cached = new PatchSet(base, 'sd1')
+  const uncached = new PatchSet(base, 'sd1', { cacheDeltas: false })
+  for (const entries of [[{ adapter: loha, te: 1, unet: 0.5 }], [{ adapter: loha, te: 0.2, unet: 0.5 }, { adapter: lora, te: 1, unet: -1 }]]) {
+    const a = await cached.update(entries)
+    const b = await uncached.update(entries)
+    assert.deepEqual(b.changed, a.changed)
+    for (const [key, t] of a.tensors) assert.deepEqual(b.tensors.get(key), t, key)
+  }
 })

@@ -8,8 +8,9 @@
 import { basename } from 'node:path'
 import { ModelMismatchError } from '../core/errors.ts'
 import { applyDora } from './dora.ts'
-import { ARCH_NAMES, layerShape, planAdapter, type AdapterPlan, type SkippedModule } from './plan.ts'
-import type { Adapter, Arch, BaseWeights, Component } from './types.ts'
+import { ARCH_NAMES, layerShape, planAdapter, type AdapterPlan, type PlannedModule, type SkippedModule } from './plan.ts'
+import { matmul, scaleInPlace } from './tensor-math.ts'
+import type { Adapter, Arch, BaseWeights, Component, LayerWeight, MatmulBackend } from './types.ts'
 
 export interface PatchEntry {
   readonly adapter: Adapter
@@ -21,7 +22,17 @@ export interface PatchEntry {
 export interface PatchSetOptions {
   /** Throw ModelMismatchError instead of reporting unmatched keys and skipped modules. */
   readonly strict?: boolean
+  /** Where low-rank products (LoRA up @ down) are computed; default: plain JS (`ortMatmul()` is much faster). */
+  readonly matmul?: MatmulBackend
+  /**
+   * Keep each adapter's deltas (one float32 copy of every tensor it touches) so a multiplier change needs no matmul.
+   * Default true; false halves the memory the patch set holds and recomputes the products on every change.
+   */
+  readonly cacheDeltas?: boolean
 }
+
+/** The default backend: float32 products in JS (accumulated in float64). */
+export const JS_MATMUL: MatmulBackend = { matmul: async (a, b, m, k, n) => matmul(a, b, m, k, n) }
 
 export interface AdapterReport {
   readonly adapter: string
@@ -48,6 +59,9 @@ export class PatchSet {
   readonly #base: BaseWeights
   readonly #arch: Arch
   readonly #strict: boolean
+  readonly #matmul: MatmulBackend
+  readonly #cacheDeltas: boolean
+  #queue: Promise<unknown> = Promise.resolve()
   readonly #plans = new Map<Adapter, AdapterPlan & { readonly keys: ReadonlyMap<string, Component> }>()
   readonly #deltas = new Map<Adapter, Map<string, Float32Array>>()
   readonly #ids = new Map<Adapter, number>()
@@ -59,10 +73,21 @@ export class PatchSet {
     this.#base = base
     this.#arch = arch
     this.#strict = options.strict ?? false
+    this.#matmul = options.matmul ?? JS_MATMUL
+    this.#cacheDeltas = options.cacheDeltas ?? true
   }
 
-  /** Makes the patched weights equal base + the given adapters; returns what changed. Throws before changing anything. */
-  update(entries: readonly PatchEntry[]): PatchResult {
+  /**
+   * Makes the patched weights equal base + the given adapters; returns what changed. A ModelMismatchError (wrong
+   * architecture, strict) is thrown before anything changes. Calls are serialised.
+   */
+  update(entries: readonly PatchEntry[]): Promise<PatchResult> {
+    const run = this.#queue.then(() => this.#update(entries))
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #update(entries: readonly PatchEntry[]): Promise<PatchResult> {
     const plans = entries.map((e) => this.#plan(e.adapter))
     if (this.#strict) for (const p of plans) this.#checkStrict(p)
     const want = new Map<string, Contribution[]>()
@@ -75,21 +100,24 @@ export class PatchSet {
         list.push({ adapter: e.adapter, multiplier })
       }
     })
+    // Evict first: a switch to another adapter then holds one set of deltas at a time, not two.
+    this.#evict(new Set(entries.map((e) => e.adapter)))
+    const stale = [...want].map(([key, list]) => ({ key, list, signature: this.#signatureOf(list) }))
+      .filter((s) => this.#signature.get(s.key) !== s.signature)
+    for (const a of new Set(stale.flatMap((s) => s.list.map((c) => c.adapter)))) await this.#ensureDeltas(a)
     const changed: string[] = []
-    for (const [key, list] of want) {
-      const signature = list.map((c) => `${this.#id(c.adapter)}:${c.multiplier}`).join('|')
-      if (this.#signature.get(key) === signature) continue
+    for (const { key, list, signature } of stale) {
       this.#patched.set(key, this.#compose(key, list))
       this.#signature.set(key, signature)
       changed.push(key)
     }
+    if (!this.#cacheDeltas) this.#deltas.clear()
     for (const key of [...this.#signature.keys()]) {
       if (want.has(key)) continue
       this.#patched.delete(key)
       this.#signature.delete(key)
       changed.push(key)
     }
-    this.#evict(new Set(entries.map((e) => e.adapter)))
     return { tensors: this.#patched, changed, reports: plans.map(report) }
   }
 
@@ -101,11 +129,15 @@ export class PatchSet {
   #compose(key: string, list: readonly Contribution[]): Float32Array {
     const out = this.#base.get(key).slice()
     for (const c of list) {
-      const d = this.#deltasOf(c.adapter).get(key)!
+      const d = this.#deltas.get(c.adapter)!.get(key)!
       const m = Math.fround(c.multiplier)
       for (let i = 0; i < out.length; i++) out[i] += Math.fround(m * d[i])
     }
     return out
+  }
+
+  #signatureOf(list: readonly Contribution[]): string {
+    return list.map((c) => `${this.#id(c.adapter)}:${c.multiplier}`).join('|')
   }
 
   #id(adapter: Adapter): number {
@@ -129,10 +161,8 @@ export class PatchSet {
     return p
   }
 
-  #deltasOf(adapter: Adapter): Map<string, Float32Array> {
-    let d = this.#deltas.get(adapter)
-    if (!d) { d = computeDeltas(this.#plans.get(adapter)!, this.#base); this.#deltas.set(adapter, d) }
-    return d
+  async #ensureDeltas(adapter: Adapter): Promise<void> {
+    if (!this.#deltas.has(adapter)) this.#deltas.set(adapter, await computeDeltas(this.#plans.get(adapter)!, this.#base, this.#matmul))
   }
 
   #evict(keep: ReadonlySet<Adapter>): void {
@@ -154,7 +184,7 @@ export class PatchSet {
 }
 
 /** Every delta of one adapter (before multipliers), summed per tensor key. */
-function computeDeltas(plan: AdapterPlan, base: BaseWeights): Map<string, Float32Array> {
+async function computeDeltas(plan: AdapterPlan, base: BaseWeights, backend: MatmulBackend): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>()
   const add = (key: string, d: Float32Array, offset: number, total: number) => {
     const acc = out.get(key)
@@ -168,7 +198,7 @@ function computeDeltas(plan: AdapterPlan, base: BaseWeights): Map<string, Float3
     const full = base.get(t.key)
     const rowLen = full.length / t.shape[0]
     const layer = { shape: layerShape(t), data: t.rows ? full.subarray(t.rows.start * rowLen, t.rows.end * rowLen) : full }
-    const d = m.algorithm.delta(m.module, layer)
+    const d = await moduleDelta(m, layer, backend)
     if (d.weight) {
       const w = m.dora ? applyDora(d.weight, layer, m.module.parts.get('dora_scale')!, m.dora.axis) : d.weight
       add(t.key, w, t.rows ? t.rows.start * rowLen : 0, full.length)
@@ -176,6 +206,12 @@ function computeDeltas(plan: AdapterPlan, base: BaseWeights): Map<string, Float3
     if (d.bias && t.biasKey) add(t.biasKey, d.bias, 0, base.get(t.biasKey).length)
   }
   return out
+}
+
+async function moduleDelta(m: PlannedModule, layer: LayerWeight, backend: MatmulBackend): Promise<{ weight?: Float32Array; bias?: Float32Array }> {
+  const f = m.algorithm.lowRank?.(m.module)
+  if (!f) return m.algorithm.delta(m.module, layer)
+  return { weight: scaleInPlace(await backend.matmul(f.up, f.down, f.out, f.rank, f.inner), f.scale) }
 }
 
 function report(plan: AdapterPlan): AdapterReport {

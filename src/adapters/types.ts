@@ -85,6 +85,26 @@ export interface AdapterAlgorithm {
    * before DoRA (the patch set applies `dora_scale` generically, as A1111's `finalize_updown` does).
    */
   delta(module: AdapterModule, layer: LayerWeight): ModuleDelta
+  /**
+   * When the delta is a plain product `scale · (up @ down)`, its factors, so the patch set can hand the product to a
+   * faster matmul backend (e.g. onnxruntime); `delta` must give the same result.
+   */
+  lowRank?(module: AdapterModule): LowRankFactors | undefined
+}
+
+/** `scale · (up [out, rank] @ down [rank, inner])`, inner = in·kh·kw. */
+export interface LowRankFactors {
+  readonly up: Float32Array
+  readonly down: Float32Array
+  readonly out: number
+  readonly rank: number
+  readonly inner: number
+  readonly scale: number
+}
+
+/** Computes [m, k] @ [k, n]; the patch set sends every low-rank product through one. */
+export interface MatmulBackend {
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Promise<Float32Array>
 }
 
 /** linear: [out, in]; conv: [out, in, kh, kw]; norm: [C] (GroupNorm/LayerNorm weight). */

@@ -28,4 +28,10 @@ export const lora: AdapterAlgorithm = {
     const updown = mid ? rebuildCp(up, down, mid) : matmulFlat(up, down)
     return { weight: scaleInPlace(updown, moduleScale(module, down.shape[0])) }
   },
+  lowRank(module) {
+    if (module.parts.has('lora_mid.weight')) return undefined
+    const up = part(module, 'lora_up.weight')
+    const down = part(module, 'lora_down.weight')
+    return { up: up.data, down: down.data, out: up.shape[0], rank: down.shape[0], inner: cols(down), scale: moduleScale(module, down.shape[0]) }
+  },
 }
