@@ -6,6 +6,9 @@
  * Env: SDLOOM_BENCH_VAE_RUNS (default 2 timed decodes).
  */
 import { numel, type HostTensor } from '../../src/core/host-tensor.ts'
+import { Graph } from '../../src/graph/builder.ts'
+import * as op from '../../src/graph/ops.ts'
+import { GraphSession } from '../../src/graph/session.ts'
 import { paramKeys, type Tree } from '../../src/nn/module.ts'
 import { conv2d, norm } from '../../src/nn/layers.ts'
 import { param } from '../../src/nn/module.ts'
@@ -72,6 +75,20 @@ function decoderGflop(c: VaeHalfConfig, latent: number): number {
   return f / 1e9
 }
 
+/** GFLOP/s of one float32 n³ MatMul through onnxruntime-node (best of 3 after a warm-up): the machine's ceiling now. */
+async function matmulCeiling(n = 4096): Promise<number> {
+  const g = new Graph('ceiling')
+  g.output('c', op.matmul(g, g.input('a', 'float32', [n, n]), g.input('b', 'float32', [n, n])))
+  const s = await GraphSession.create(g, { weightKeys: [] })
+  const feeds = { a: randn([n, n]), b: randn([n, n]) }
+  const none = { get: () => new Float32Array(), shape: () => [] }
+  await s.run(feeds, none)
+  let best = Infinity
+  for (let i = 0; i < 3; i++) best = Math.min(best, (await timed(() => s.run(feeds, none))).s)
+  await s.release()
+  return (2 * n ** 3) / best / 1e9
+}
+
 async function benchClip(rows: BenchRow[]): Promise<void> {
   const w = randomWeights([
     { tree: clipTextTree(CLIP_L, CLIP_L.layers), prefix: CLIP_L.prefix },
@@ -124,6 +141,8 @@ export const section: BenchSection = {
   title: 'Text encoder (CLIP-L) and VAE decoder, SD1.5 size',
   async run() {
     const rows: BenchRow[] = []
+    const ceiling = await matmulCeiling()
+    rows.push({ measure: 'MatMul 4096³ ceiling', value: `${ceiling.toFixed(0)} GFLOP/s`, note: 'same process, before the runs below' })
     await benchClip(rows)
     await benchVae(rows)
     return rows
