@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openSafetensors } from '../../formats/safetensors.ts'
 import { identifyModel, readLoraAlphas, type Identification } from './index.ts'
-import { tinyCheckpoint, tinyUnetOnly, tinyVae, writeSpecs, type TinyCheckpointOptions } from '../../../test/fixtures/tiny-files.ts'
+import { tinyCheckpoint, tinyUnetOnly, tinyVae, writeSpecs, type TensorSpec, type TinyCheckpointOptions } from '../../../test/fixtures/tiny-files.ts'
+import { unetSpecs, TINY_SD1_UNET } from '../../../test/fixtures/tiny-layouts.ts'
 import { SD2_MODULES, SDXL_MODULES, tinyDiffusersLora, tinyEmbedding, tinyLora, tinySdxlEmbedding, type TinyLoraOptions } from '../../../test/fixtures/tiny-adapters.ts'
 
 let dir = ''
@@ -180,4 +181,42 @@ test('a file of unrelated tensors is unknown, with the reason', async () => {
   const r = await identify((f) => writeSpecs(f, [{ name: 'foo.bar', dtype: 'F32', shape: [2] }]))
   assert.ok(r.kind === 'unknown')
   assert.equal(r.reason, 'no UNet, VAE, text-encoder, LoRA or embedding keys found (1 tensors, first: "foo.bar")')
+})
+
+/** The tensors of a diffusers-layout UNet that detection looks at (widths per level, attention, proj_in, add_embedding). */
+function diffusersUnet(channels: number[], attention: boolean[], projIn: 'conv' | 'linear', adm?: number): TensorSpec[] {
+  const t = (name: string, shape: number[]): TensorSpec => ({ name, dtype: 'F16', shape })
+  const specs = [t('conv_in.weight', [channels[0], 4, 3, 3]), t('conv_out.weight', [4, channels[0], 3, 3])]
+  channels.forEach((c, i) => {
+    for (const r of [0, 1]) specs.push(t(`down_blocks.${i}.resnets.${r}.conv2.weight`, [c, c, 3, 3]))
+    if (!attention[i]) return
+    specs.push(t(`down_blocks.${i}.attentions.0.proj_in.weight`, projIn === 'conv' ? [c, c, 1, 1] : [c, c]))
+    specs.push(t(`down_blocks.${i}.attentions.0.transformer_blocks.0.attn2.to_k.weight`, [c, 16]))
+  })
+  if (adm !== undefined) specs.push(t('add_embedding.linear_1.weight', [32, adm]))
+  return specs
+}
+
+test('diffusers-layout UNets', async () => {
+  const sd1 = await identify((f) => writeSpecs(f, diffusersUnet([8, 16, 32, 32], [true, true, true, false], 'conv')))
+  assert.ok(sd1.kind === 'unet-only' && sd1.components)
+  assert.deepEqual([sd1.architecture.id, sd1.components.unet?.layout, sd1.components.unet?.contextDim?.value], ['sd1', 'diffusers', 16])
+  const xl = await identify((f) => writeSpecs(f, diffusersUnet([8, 16, 16], [false, true, true], 'linear', 40)))
+  assert.deepEqual([xl.kind, xl.architecture.id], ['unet-only', 'sdxl-base'])
+})
+
+test('ControlNet: recognised, family from its UNet half, not supported', async () => {
+  const r = await identify((f) => writeSpecs(f, [...unetSpecs(TINY_SD1_UNET, 'control_model.', 'F16'),
+    { name: 'control_model.input_hint_block.0.weight', dtype: 'F16', shape: [16, 3, 3, 3] },
+    { name: 'control_model.zero_convs.0.0.weight', dtype: 'F16', shape: [8, 8, 1, 1] }]))
+  assert.deepEqual([r.kind, r.architecture.id, r.architecture.supported], ['controlnet', 'sd1', false])
+  assert.match(r.architecture.note, /; ControlNet models are recognised but not supported yet$/)
+})
+
+test('modelspec and sshs metadata', async () => {
+  const { r } = await loraReport({ metadata: { 'modelspec.architecture': 'stable-diffusion-xl-v1-base/lora', 'modelspec.title': 'My LoRA', 'sshs_model_hash': 'abc' } })
+  assert.deepEqual([r.architecture.id, r.architecture.note], ['sdxl-base', 'metadata modelspec.architecture = "stable-diffusion-xl-v1-base/lora"'])
+  assert.deepEqual(r.metadata.modelspec, { 'modelspec.architecture': 'stable-diffusion-xl-v1-base/lora', 'modelspec.title': 'My LoRA' })
+  assert.deepEqual(r.metadata.hashes, { sshs_model_hash: 'abc' })
+  assert.equal(r.metadata.kohya, undefined)
 })
