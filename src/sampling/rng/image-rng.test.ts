@@ -53,3 +53,41 @@ test('seed + i: image i of a batch gets the noise of a single run with its seed'
       + 'A1111 turns -1 into a random seed before drawing noise.',
   })
 })
+
+test('variation seed: strength 0 is the plain noise, 1 the subseed noise, 0.5 a norm-keeping blend', () => {
+  const shape = [4, 6, 5]
+  const plain = new ImageRng({ shape, seeds: [3], source: 'cpu' }).first()
+  const sub = createGenerator('cpu', 9).randn(shape)
+  const at = (strength: number) => new ImageRng({ shape, seeds: [3], source: 'cpu', variation: { subseeds: [9], strength } }).first()
+  assert.deepEqual(at(0), plain)
+  assert.ok(at(1).every((v, i) => Math.abs(v - sub[i]) < 1e-5))
+  const half = at(0.5)
+  const colNorm = (x: Float32Array, c: number, w: number) => Math.hypot(...Array.from({ length: 6 }, (_, y) => x[(c * 6 + y) * 5 + w]))
+  for (let c = 0; c < 4; c++) {
+    for (let w = 0; w < 5; w++) {
+      const [a, b, m] = [colNorm(plain, c, w), colNorm(sub, c, w), colNorm(half, c, w)]
+      assert.ok(m > Math.min(a, b) * 0.7 && m < Math.max(a, b) * 1.01, `column ${c},${w}`)
+    }
+  }
+})
+
+test('resize seed from: the smaller draw sits centred in the full-size draw of the same seed', () => {
+  const rng = new ImageRng({ shape: [4, 8, 6], seeds: [5], source: 'nv', resizeFrom: [4, 4, 4] })
+  const got = rng.first()
+  const full = createGenerator('nv', 5).randn([4, 8, 6])
+  const small = createGenerator('nv', 5).randn([4, 4, 4])
+  for (let c = 0; c < 4; c++) {
+    for (let y = 0; y < 8; y++) {
+      for (let x = 0; x < 6; x++) {
+        const inside = y >= 2 && y < 6 && x >= 1 && x < 5
+        const expected = inside ? small[(c * 4 + y - 2) * 4 + x - 1] : full[(c * 8 + y) * 6 + x]
+        assert.equal(got[(c * 8 + y) * 6 + x], expected, `${c},${y},${x}`)
+      }
+    }
+  }
+  assert.deepEqual(rng.next(), createGenerator('nv', 5).randn([4, 8, 6]), 'the image generator was not used by first()')
+  assert.deepEqual(new ImageRng({ shape: [4, 8, 6], seeds: [5], resizeFrom: [4, 8, 6] }).first(), full)
+  assert.throws(() => new ImageRng({ shape: [4, 8, 6], seeds: [5], resizeFrom: [3, 8, 6] }), {
+    name: 'InputError', message: 'resizeFrom [3, 8, 6] must be a latent shape [C, h, w] with C = 4.',
+  })
+})

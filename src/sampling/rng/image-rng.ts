@@ -12,6 +12,7 @@
 import { InputError } from '../../core/errors.ts'
 import { PhiloxGenerator } from './philox.ts'
 import { TorchCpuGenerator } from './torch-cpu.ts'
+import { pasteCentred, slerp } from './variation.ts'
 
 export const RANDN_SOURCES = ['gpu', 'nv', 'cpu'] as const
 export type RandnSource = (typeof RANDN_SOURCES)[number]
@@ -42,6 +43,10 @@ export interface ImageRngOptions {
   readonly source?: RandnSource
   /** A1111's "Eta noise seed delta": when non-zero, draws after the first come from fresh generators seeded seed + ENSD. */
   readonly ensd?: number
+  /** A1111 "Variation seed": per-image subseeds (missing ones are 0) blended in by slerp with this strength. */
+  readonly variation?: { readonly subseeds: readonly number[]; readonly strength: number }
+  /** A1111 "Resize seed from": the latent shape [C, h, w] the initial noise is drawn at, pasted centred. */
+  readonly resizeFrom?: readonly number[]
 }
 
 export class ImageRng {
@@ -49,6 +54,8 @@ export class ImageRng {
   readonly seeds: readonly number[]
   readonly source: RandnSource
   private readonly ensd: number
+  private readonly variation: ImageRngOptions['variation']
+  private readonly resizeFrom: readonly number[] | undefined
   private generators: NoiseGenerator[]
   private isFirst = true
 
@@ -60,6 +67,12 @@ export class ImageRng {
     this.seeds = [...opts.seeds]
     this.source = opts.source ?? 'gpu'
     this.ensd = ensd
+    this.variation = opts.variation
+    const from = opts.resizeFrom
+    if (from && (from.length !== 3 || this.shape.length !== 3 || from[0] !== this.shape[0])) {
+      throw new InputError(`resizeFrom [${from.join(', ')}] must be a latent shape [C, h, w] with C = ${this.shape[0]}.`)
+    }
+    this.resizeFrom = from && from.some((d, i) => d !== this.shape[i]) ? [...from] : undefined
     this.generators = this.seeds.map((s) => createGenerator(this.source, s))
   }
 
@@ -73,7 +86,7 @@ export class ImageRng {
    */
   first(): Float32Array {
     this.isFirst = false
-    const out = this.drawAll()
+    const out = this.variation?.strength || this.resizeFrom ? this.drawFirstVaried() : this.drawAll()
     if (this.ensd !== 0) this.generators = this.seeds.map((s) => createGenerator(this.source, s + this.ensd))
     return out
   }
@@ -81,6 +94,24 @@ export class ImageRng {
   /** The next draw of every image's generator, [B, ...shape] (the first call returns first()). */
   next(): Float32Array {
     return this.isFirst ? this.first() : this.drawAll()
+  }
+
+  /** ImageRNG.first with a variation seed and/or a seed resize: fresh per-seed draws, as A1111 makes them. */
+  private drawFirstVaried(): Float32Array {
+    const per = this.shape.reduce((a, b) => a * b, 1)
+    const out = new Float32Array(per * this.seeds.length)
+    const noiseShape = this.resizeFrom ?? this.shape
+    this.seeds.forEach((seed, i) => {
+      let noise = this.resizeFrom ? createGenerator(this.source, seed).randn(noiseShape) : this.generators[i].randn(this.shape)
+      const v = this.variation
+      if (v && v.strength !== 0) {
+        const subnoise = createGenerator(this.source, v.subseeds[i] ?? 0).randn(noiseShape)
+        noise = slerp(v.strength, noise, subnoise, noiseShape)
+      }
+      if (this.resizeFrom) noise = pasteCentred(createGenerator(this.source, seed).randn(this.shape), this.shape, noise, noiseShape)
+      out.set(noise, i * per)
+    })
+    return out
   }
 
   private drawAll(): Float32Array {
