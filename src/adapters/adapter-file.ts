@@ -12,7 +12,7 @@
 import { basename, extname } from 'node:path'
 import type { HostTensor } from '../core/host-tensor.ts'
 import type { TensorSource } from '../formats/tensor-source.ts'
-import { openSafetensors } from '../formats/safetensors.ts'
+import { openTensorFile } from '../formats/open.ts'
 import { kohyaModuleName } from './kohya-keys.ts'
 import type { Adapter, AdapterModule } from './types.ts'
 
@@ -23,6 +23,8 @@ const PEFT_PARTS: readonly (readonly [string, string])[] = [
   ['.lora_linear_layer.down.weight', 'lora_down.weight'], ['.lora_linear_layer.up.weight', 'lora_up.weight'],
   ['.lora_down.weight', 'lora_down.weight'], ['.lora_up.weight', 'lora_up.weight'], ['.lora_mid.weight', 'lora_mid.weight'],
   ['.alpha', 'alpha'], ['.dora_scale', 'dora_scale'],
+  // PEFT DoRA: the magnitude of each OUTPUT row, stored flat [out]; reshaped to [out, 1] below so it is not ambiguous.
+  ['.lora_magnitude_vector', 'dora_scale'], ['.lora_magnitude_vector.weight', 'dora_scale'],
 ]
 const PROCESSOR = /^(.*)\.processor\.(to_q|to_k|to_v|to_out)_lora\.(down|up)\.weight$/
 
@@ -64,7 +66,8 @@ export function adapterFromTensors(input: AdapterTensors): Adapter & { readonly 
     let m = modules.get(name)
     if (!m) { m = { keys: [], parts: new Map() }; modules.set(name, m) }
     m.keys.push(key)
-    m.parts.set(split.part, t)
+    const perOutput = key.includes('.lora_magnitude_vector') && t.shape.length === 1
+    m.parts.set(split.part, perOutput ? { shape: [t.shape[0], 1], data: t.data } : t)
   }
   const list: AdapterModule[] = [...modules].map(([name, m]) => ({ name, keys: m.keys, parts: m.parts }))
   return {
@@ -84,8 +87,8 @@ export async function readAllF32(source: TensorSource): Promise<Map<string, Host
   return out
 }
 
-/** Opens and reads an adapter file. `open` defaults to the safetensors reader; pass `openTensorFile` for pickles. */
-export async function loadAdapter(file: string, open: (f: string) => Promise<TensorSource> = openSafetensors): Promise<Adapter & { readonly unparsedKeys: readonly string[] }> {
+/** Opens and reads an adapter file (safetensors or torch pickle, by content). */
+export async function loadAdapter(file: string, open: (f: string) => Promise<TensorSource> = openTensorFile): Promise<Adapter & { readonly unparsedKeys: readonly string[] }> {
   const source = await open(file)
   try {
     return adapterFromTensors({ file, metadata: source.metadata, tensors: await readAllF32(source) })

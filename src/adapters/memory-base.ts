@@ -2,7 +2,7 @@
 import type { HostTensor } from '../core/host-tensor.ts'
 import { TensorFileError } from '../core/errors.ts'
 import type { TensorSource } from '../formats/tensor-source.ts'
-import { openSafetensors } from '../formats/safetensors.ts'
+import { openTensorFile } from '../formats/open.ts'
 import { isFloatDType } from '../core/dtype.ts'
 import type { BaseWeights } from './types.ts'
 
@@ -20,7 +20,7 @@ export class MemoryBaseWeights implements BaseWeights {
 }
 
 /** Reads a whole checkpoint (only float tensors) into memory. */
-export async function loadBaseWeights(file: string, open: (f: string) => Promise<TensorSource> = openSafetensors): Promise<MemoryBaseWeights> {
+export async function loadBaseWeights(file: string, open: (f: string) => Promise<TensorSource> = openTensorFile): Promise<MemoryBaseWeights> {
   const source = await open(file)
   try {
     const tensors = new Map<string, HostTensor>()

@@ -5,7 +5,7 @@ import type { HostTensor } from '../core/host-tensor.ts'
 import { ModelMismatchError } from '../core/errors.ts'
 import { ref } from '../../test/golden.ts'
 import { adapterFromTensors, loadAdapter } from './adapter-file.ts'
-import { loadBaseWeights, type MemoryBaseWeights } from './memory-base.ts'
+import { loadBaseWeights, MemoryBaseWeights } from './memory-base.ts'
 import { PatchSet } from './patch-set.ts'
 import { mm, randomTensor, rng } from './testing/reference-ops.ts'
 
@@ -181,5 +181,43 @@ test('without the delta cache the results are bit-identical', async () => {
     const b = await uncached.update(entries)
     assert.deepEqual(b.changed, a.changed)
     for (const [key, t] of a.tensors) assert.deepEqual(b.tensors.get(key), t, key)
+  }
+})
+
+test('an inpainting UNet (9 input channels) takes a 4-channel conv_in LoRA on its first 4 channels', async () => {
+  const next = rng(17)
+  const key = 'model.diffusion_model.input_blocks.0.0.weight'
+  const base = new MemoryBaseWeights('inpaint.safetensors', new Map([[key, randomTensor([6, 9, 3, 3], next)]]))
+  const down = randomTensor([2, 4, 3, 3], next)
+  const up = randomTensor([6, 2, 1, 1], next)
+  const adapter = adapterFromTensors({ file: 'c.safetensors', tensors: new Map([['lora_unet_conv_in.lora_down.weight', down], ['lora_unet_conv_in.lora_up.weight', up]]) })
+  const set = new PatchSet(base, 'sd1', { strict: true })
+  await set.update([{ adapter, te: 1, unet: 0.5 }])
+  const d = mm(up.data, down.data, 6, 2, 36)
+  const got = set.get(key)
+  const w = base.get(key)
+  for (let o = 0; o < 6; o++) for (let c = 0; c < 9; c++) for (let e = 0; e < 9; e++) {
+    const i = (o * 9 + c) * 9 + e
+    const expected = c < 4 ? w[i] + Math.fround(0.5 * Math.fround(d[(o * 4 + c) * 9 + e])) : w[i]
+    assert.ok(Math.abs(got[i] - expected) < 1e-6, `o${o} c${c}`)
+  }
+})
+
+test('PEFT DoRA lora_magnitude_vector is a per-output magnitude, even on a square layer', async () => {
+  const base = await sd1Base()
+  const next = rng(18)
+  const m = 'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q'
+  const magnitude = randomTensor([32], next)
+  const adapter = adapterFromTensors({ file: 'peft.safetensors', tensors: new Map([
+    [`${m}.lora_A.weight`, randomTensor([2, 32], next)], [`${m}.lora_B.weight`, randomTensor([32, 2], next)], [`${m}.lora_magnitude_vector`, magnitude],
+  ]) })
+  const set = new PatchSet(base, 'sd1', { strict: true })
+  const { reports } = await set.update([{ adapter, te: 1, unet: 1 }])
+  assert.deepEqual(reports[0].dora, { input: 0, output: 1, ambiguous: [] })
+  const w = set.get('model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight')
+  for (let o = 0; o < 32; o++) {
+    let n = 0
+    for (let i = 0; i < 32; i++) n += w[o * 32 + i] ** 2
+    assert.ok(Math.abs(Math.sqrt(n) - Math.abs(magnitude.data[o])) < 1e-5, `row ${o} has the stored magnitude`)
   }
 })

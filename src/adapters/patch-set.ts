@@ -197,15 +197,34 @@ async function computeDeltas(plan: AdapterPlan, base: BaseWeights, backend: Matm
     const t = m.target
     const full = base.get(t.key)
     const rowLen = full.length / t.shape[0]
-    const layer = { shape: layerShape(t), data: t.rows ? full.subarray(t.rows.start * rowLen, t.rows.end * rowLen) : full }
+    const sliced = { shape: layerShape(t), data: t.rows ? full.subarray(t.rows.start * rowLen, t.rows.end * rowLen) : full }
+    const layer = m.inpaint ? inputChannels(sliced, 0, 4) : sliced
     const d = await moduleDelta(m, layer, backend)
     if (d.weight) {
       const w = m.dora ? applyDora(d.weight, layer, m.module.parts.get('dora_scale')!, m.dora.axis) : d.weight
-      add(t.key, w, t.rows ? t.rows.start * rowLen : 0, full.length)
+      add(t.key, m.inpaint ? padInputChannels(w, layer.shape, t.shape[1]) : w, t.rows ? t.rows.start * rowLen : 0, full.length)
     }
     if (d.bias && t.biasKey) add(t.biasKey, d.bias, 0, base.get(t.biasKey).length)
   }
   return out
+}
+
+/** Input channels [from, to) of a conv weight [out, in, kh, kw], copied. */
+function inputChannels(layer: LayerWeight, from: number, to: number): LayerWeight {
+  const [out, inp, kh, kw] = layer.shape
+  const kk = kh * kw
+  const data = new Float32Array(out * (to - from) * kk)
+  for (let o = 0; o < out; o++) data.set(layer.data.subarray((o * inp + from) * kk, (o * inp + to) * kk), o * (to - from) * kk)
+  return { shape: [out, to - from, kh, kw], data }
+}
+
+/** Zero-pads a conv delta [out, c, kh, kw] to [out, channels, kh, kw] (new channels after the existing ones). */
+function padInputChannels(d: Float32Array, shape: readonly number[], channels: number): Float32Array {
+  const [out, c, kh, kw] = shape
+  const kk = kh * kw
+  const padded = new Float32Array(out * channels * kk)
+  for (let o = 0; o < out; o++) padded.set(d.subarray(o * c * kk, (o + 1) * c * kk), o * channels * kk)
+  return padded
 }
 
 async function moduleDelta(m: PlannedModule, layer: LayerWeight, backend: MatmulBackend): Promise<{ weight?: Float32Array; bias?: Float32Array }> {

@@ -16,6 +16,11 @@ export interface PlannedModule {
   readonly algorithm: AdapterAlgorithm
   readonly target: WeightTarget
   readonly dora?: DoraOrientation
+  /**
+   * Set for an SD inpainting UNet's 9-channel input conv patched by a 4-channel adapter: the module sees the first
+   * 4 input channels and the delta is zero-padded to 9 (A1111 `network_apply_weights`).
+   */
+  readonly inpaint?: true
 }
 
 export interface SkippedModule { readonly module: string; readonly reason: string }
@@ -111,15 +116,18 @@ function planModule(adapter: Adapter, arch: Arch, module: AdapterModule, target:
     return undefined
   }
   const problem = algorithm.check(module, shape)
-  if (problem) throw mismatch(adapter, arch, `module ${module.name} → ${target.key}: ${problem}`)
+  const inpaint = problem !== undefined && shape.length === 4 && shape[1] === 9
+    && algorithm.check(module, [shape[0], 4, shape[2], shape[3]]) === undefined
+  if (problem && !inpaint) throw mismatch(adapter, arch, `module ${module.name} → ${target.key}: ${problem}`)
+  const extra = inpaint ? { inpaint: true as const } : {}
   if (!target.biasKey && (module.parts.has('diff_b') || module.parts.has('b_norm'))) {
     skipped.push({ module: module.name, reason: `its bias delta is not applied: ${target.key} has no bias in the base model` })
   }
   const doraScale = module.parts.get('dora_scale')
-  if (!doraScale) return { module, algorithm, target }
-  const dora = doraOrientation(doraScale.shape, shape)
+  if (!doraScale) return { module, algorithm, target, ...extra }
+  const dora = doraOrientation(doraScale.shape, inpaint ? [shape[0], 4, shape[2], shape[3]] : shape)
   if (typeof dora === 'string') throw mismatch(adapter, arch, `module ${module.name} → ${target.key}: ${dora}`)
-  return { module, algorithm, target, dora }
+  return { module, algorithm, target, dora, ...extra }
 }
 
 const countPrefix = (adapter: Adapter, prefix: string): number => adapter.modules.filter((m) => m.name.startsWith(prefix)).length
