@@ -4,8 +4,9 @@
  *               (the pickle reader flattens nested dicts with '.', so the tensor is `string_to_param.*`);
  *   .safetensors {emb_params: [n, dim]};
  *   SDXL        {clip_l: [n, 768], clip_g: [n, 1280]} (both required, as A1111 checks);
- *   diffusers   .bin {"<token>": [dim] or [n, dim]} (one tensor named after the token).
+ *   diffusers   learned_embeds.bin/.safetensors {"<token>": [dim] or [n, dim]} (one float tensor named after the token).
  */
+import { isFloatDType } from '../../core/dtype.ts'
 import type { KeyIndex, Measured } from './key-index.ts'
 
 export type EmbeddingFormat = 'a1111-pt' | 'a1111-safetensors' | 'sdxl' | 'diffusers'
@@ -53,6 +54,8 @@ export function detectEmbedding(ix: KeyIndex): EmbeddingReport | undefined {
   const pt = keys.filter((k) => k.startsWith('string_to_param.'))
   if (pt.length === 1) { const v = vec(ix, pt[0], 'clip'); if (v) return single('a1111-pt', v) }
   if (keys.length === 1 && keys[0] === 'emb_params') { const v = vec(ix, 'emb_params', 'clip'); if (v) return single('a1111-safetensors', v) }
-  if (keys.length === 1 && ix.source.format === 'pickle') { const v = vec(ix, keys[0], 'clip'); if (v) return single('diffusers', v) }
+  // diffusers' textual inversion saves {token: vector} as learned_embeds.bin (pickle) or .safetensors; a dotted
+  // name is a module path, not a token, so such single-tensor files are left to the other detectors.
+  if (keys.length === 1 && !keys[0].includes('.') && isFloatDType(ix.info(keys[0]).dtype)) { const v = vec(ix, keys[0], 'clip'); if (v) return single('diffusers', v) }
   return undefined
 }
