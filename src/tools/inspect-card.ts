@@ -36,7 +36,7 @@ function componentRows(c: ComponentsReport): [string, string][] {
       + `model channels ${u.modelChannels.value}; levels [${levels.map((l) => l.channels).join(', ')}]; `
       + `transformer depth [${levels.map((l) => l.transformerDepth).join(', ')}] + middle ${u.middleTransformerDepth}; `
       + `context ${u.contextDim?.value ?? '-'}${u.admInChannels ? `; adm ${u.admInChannels.value}` : ''}; ${u.projIn?.value ?? '?'} proj_in`])
-    if (c.family && c.family.family !== 'unknown') rows.push(['widths', c.family.standardWidths ? 'as released' : 'differ from the released model (test or pruned model?)'])
+    if (c.family && c.family.family !== 'unknown') rows.push(['widths', c.family.standardWidths ? 'as released' : 'differ from the released model (a test or distilled model?)'])
   }
   if (c.vae) rows.push(['VAE', `${c.vae.layout} layout${c.vae.prefix ? ` under ${c.vae.prefix}` : ''}; base channels ${c.vae.baseChannels.value}; ${c.vae.latentChannels.value}-channel latent; ${c.vae.levels} levels${c.vae.hasEncoder ? '' : '; decoder only'}`])
   c.textEncoders.forEach((e, i) => rows.push([i === 0 ? 'text encoder' : '', encoderLine(e)]))

@@ -56,7 +56,7 @@ test('pickle fixtures: diffusers .bin embedding, SD1.5-width .pt, checkpoint wit
   await writeTorchCkpt(pt, { string_to_token: { '*': 265 }, string_to_param: { '*': zeros([3, 1024]) }, name: 'wide', step: 5 })
   const p = await inspectFile(pt)
   assert.ok(p.kind === 'embedding')
-  assert.deepEqual([p.embedding.format, p.embedding.vectorCount, p.architecture.label], ['a1111-pt', 3, 'SD2.x (width 1024)'])
+  assert.deepEqual([p.embedding.format, p.embedding.vectorCount, p.architecture.label], ['a1111-pt', 3, 'SD2.x'])
   const ckpt = join(dir, 'ema.ckpt')
   const key = 'model.diffusion_model.input_blocks.0.0.weight'
   await writeTorchCkpt(ckpt, { state_dict: { [key]: zeros([8, 4, 3, 3]), [emaKeyFor(key)]: zeros([8, 4, 3, 3]) } })

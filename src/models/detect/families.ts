@@ -25,6 +25,8 @@ export interface UnetFamily {
   readonly signature: UnetSignature
   /** Widths of the released models, for the report (tiny test models differ). */
   readonly standard: { readonly modelChannels: number; readonly contextDim: number; readonly admInChannels?: number }
+  /** What the weights cannot tell, said in the report. */
+  readonly caveat?: string
 }
 
 const T = true
@@ -36,7 +38,8 @@ export const UNET_FAMILIES = [
     standard: { modelChannels: 320, contextDim: 768 } },
   { id: 'sd2', label: 'SD2.x', supported: true,
     signature: { levels: 4, attention: [T, T, T, F], projIn: 'linear', labelEmb: false },
-    standard: { modelChannels: 320, contextDim: 1024 } },
+    standard: { modelChannels: 320, contextDim: 1024 },
+    caveat: 'epsilon vs v-prediction is not visible in the weights (768-v models need v; A1111 probes the model)' },
   { id: 'sdxl-base', label: 'SDXL base', supported: true,
     signature: { levels: 3, attention: [F, T, T], projIn: 'linear', labelEmb: true },
     standard: { modelChannels: 320, contextDim: 2048, admInChannels: 2816 } },
@@ -103,6 +106,6 @@ export function identifyUnet(c: UnetConfig): FamilyMatch {
   const supported = fam.supported && variantOk
   const note = !fam.supported ? `${fam.label} is recognised but not supported`
     : !variantOk ? `${c.inChannels.value} UNet input channels (${c.inChannels.from}) is not a known ${fam.label} variant`
-      : `UNet structure (${describe(sig)}) and ${c.inChannels.value} input channels`
+      : `UNet structure (${describe(sig)}) and ${c.inChannels.value} input channels${'caveat' in fam ? `; ${fam.caveat}` : ''}`
   return { family: fam.id, label, variant, supported, standardWidths, note }
 }

@@ -153,7 +153,7 @@ test('bundled embeddings in a LoRA', async () => {
 test('embeddings: width decides SD1 / SD2 compatibility, SDXL by layout', async () => {
   const sd1 = await identify((f) => tinyEmbedding(f, 4, 768))
   assert.ok(sd1.kind === 'embedding')
-  assert.deepEqual([sd1.embedding.vectorCount, sd1.embedding.compatible, sd1.architecture.label], [4, ['sd1'], 'SD1.x (width 768)'])
+  assert.deepEqual([sd1.embedding.vectorCount, sd1.embedding.compatible, sd1.architecture.label], [4, ['sd1'], 'SD1.x'])
   const sd2 = await identify((f) => tinyEmbedding(f, 1, 1024))
   assert.ok(sd2.kind === 'embedding')
   assert.deepEqual(sd2.embedding.compatible, ['sd2'])

@@ -94,8 +94,10 @@ function componentsIdentity(c: ComponentsReport): ModelIdentity & { architecture
   return { kind: c.kind, components: c, foreign: undefined, architecture: arch }
 }
 
+const EMBEDDING_LABELS = { sd1: 'SD1.x', sd2: 'SD2.x', sdxl: 'SDXL' } as const
+
 function embeddingIdentity(e: EmbeddingReport): ModelIdentity & { architecture: Architecture } {
-  const label = e.compatible.length > 0 ? e.compatibility : 'embedding of non-standard width'
+  const label = e.compatible.map((c) => EMBEDDING_LABELS[c]).join(' or ') || 'embedding of non-standard width'
   return { kind: 'embedding', embedding: e, architecture: { id: e.compatible.join('|') || 'unknown', label, supported: true, note: e.compatibility } }
 }
 

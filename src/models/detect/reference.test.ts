@@ -50,6 +50,8 @@ test('tiny-sd1.safetensors: SD1.x checkpoint with CLIP-L text encoder and VAE', 
 test('tiny-sd2-v.safetensors: SD2.x checkpoint with OpenCLIP text encoder', async () => {
   const r = identifyModel(await refTensors('sd2', 'tiny-sd2-v.safetensors'))
   assert.deepEqual([r.kind, r.architecture.id, r.architecture.label], ['checkpoint', 'sd2', 'SD2.x'])
+  assert.equal(r.architecture.note, 'UNet structure (4 levels, attention at [1,1,1,0], linear proj_in, no label_emb) and 4 input channels; '
+    + 'epsilon vs v-prediction is not visible in the weights (768-v models need v; A1111 probes the model)')
   checkUnet(r, readRefJson('sd2', 'diffusers_unet_config.json'))
   const oc = readRefJson('sd2', 'open_clip_text_config.json')
   assert.deepEqual(components(r).textEncoders.map((e) => [e.layout.prefix, e.width.value, e.layers, e.projectionDim?.value]),
