@@ -9,7 +9,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { createHash, type Hash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { NetworkError } from './errors.ts'
@@ -127,6 +127,38 @@ function bodyRange(r: Response, start: number): { from: number; total: number | 
 
 interface Attempt { readonly total: number | undefined; readonly received: number }
 
+/**
+ * Appends the body to the file as it arrives, in flowing mode, so bytes already received are kept when the
+ * connection drops (an async iterator would discard its buffer). Resolves with the stream error, if any, once the
+ * file is written and closed.
+ */
+function appendBody(res: IncomingMessage, file: { path: string; flags: 'a' | 'w' }, onChunk: (b: Buffer) => void): Promise<Error | undefined> {
+  return new Promise((resolve, reject) => {
+    // A deep write buffer: pausing `res` leaves bytes in its own buffer, which a dropped connection discards.
+    const out = createWriteStream(file.path, { flags: file.flags, highWaterMark: 8 << 20 })
+    let failure: Error | undefined
+    let ended = false
+    const finish = (): void => { if (!ended) { ended = true; out.end() } }
+    out.on('error', (e) => { res.destroy(); reject(e) })
+    out.on('drain', () => res.resume())
+    res.on('data', (buf: Buffer) => { onChunk(buf); if (!out.write(buf)) res.pause() })
+    res.on('error', (e) => { failure ??= e; finish() })
+    res.on('end', finish)
+    res.on('close', () => { if (!res.complete) failure ??= new Error('connection closed'); finish() })
+    out.on('close', () => resolve(failure))
+  })
+}
+
+/** fsync through a second descriptor: the data reaches the disk before the rename makes the file visible. */
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
 /** One request: resumes from the part's size when it has one, appends the body, returns the byte counts. */
 async function attempt(opts: DownloadOptions, part: string, hash: { h: Hash }, report: (n: number, t?: number) => void): Promise<Attempt> {
   let start = await fileSize(part)
@@ -145,22 +177,16 @@ async function attempt(opts: DownloadOptions, part: string, hash: { h: Hash }, r
   if (range === 'complete') { r.res.resume(); hash.h = createHash('sha256'); await hashFile(part, hash.h); return { total: start, received: start } }
   hash.h = createHash('sha256')
   if (range.from > 0) await hashFile(part, hash.h)
-  const fh = await open(part, range.from > 0 ? 'a' : 'w')
   let received = range.from
-  try {
-    for await (const chunk of r.res) {
-      const buf = chunk as Buffer
-      await fh.write(buf)
-      hash.h.update(buf)
-      received += buf.length
-      report(received, range.total)
-    }
-    await fh.sync()
-  } catch (e) {
+  const failure = await appendBody(r.res, { path: part, flags: range.from > 0 ? 'a' : 'w' }, (buf) => {
+    hash.h.update(buf)
+    received += buf.length
+    report(received, range.total)
+  })
+  await syncFile(part)
+  if (failure) {
     opts.signal?.throwIfAborted()
-    throw new DroppedError(`connection dropped after ${received} bytes (${(e as Error).message})`)
-  } finally {
-    await fh.close()
+    throw new DroppedError(`connection dropped after ${received} bytes (${failure.message})`)
   }
   if (range.total !== undefined && received < range.total) throw new DroppedError(`connection closed after ${received} of ${range.total} bytes`)
   return { total: range.total, received }
