@@ -170,17 +170,23 @@ test('DoRA orientation is reported; a flat dora_scale on a square layer is ambig
   assert.deepEqual(await report([32]), { input: 1, output: 0, ambiguous: [name] })
 })
 
-test('without the delta cache the results are bit-identical', async () => {
+test('without the delta cache, or patching in place, the results are bit-identical', async () => {
   const base = await sd1Base()
   const loha = await loadAdapter(ref('sd1', 'adapters', 'tinyloha.safetensors'))
   const lora = await loadAdapter(ref('sd1', 'adapters', 'tinylora.safetensors'))
   const cached = new PatchSet(base, 'sd1')
-  const uncached = new PatchSet(base, 'sd1', { cacheDeltas: false })
+  const others = [new PatchSet(base, 'sd1', { cacheDeltas: false }), new PatchSet(base, 'sd1', { inPlace: true })]
+  const key = 'model.diffusion_model.middle_block.1.proj_in.weight'
+  let inPlaceArray: Float32Array | undefined
   for (const entries of [[{ adapter: loha, te: 1, unet: 0.5 }], [{ adapter: loha, te: 0.2, unet: 0.5 }, { adapter: lora, te: 1, unet: -1 }]]) {
     const a = await cached.update(entries)
-    const b = await uncached.update(entries)
-    assert.deepEqual(b.changed, a.changed)
-    for (const [key, t] of a.tensors) assert.deepEqual(b.tensors.get(key), t, key)
+    for (const other of others) {
+      const b = await other.update(entries)
+      assert.deepEqual(b.changed, a.changed)
+      for (const [k, t] of a.tensors) assert.deepEqual(b.tensors.get(k), t, k)
+    }
+    inPlaceArray ??= others[1].get(key)
+    assert.equal(others[1].get(key), inPlaceArray, 'in place keeps the array')
   }
 })
 
