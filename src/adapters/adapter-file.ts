@@ -37,7 +37,7 @@ export function splitAdapterKey(key: string): SplitKey | undefined {
   const first = key.indexOf('.')
   if (first < 0) return undefined
   const head = key.slice(0, first)
-  if (/^(lora|lyco|oft)_/.test(head)) return { module: head, part: key.slice(first + 1), dotted: false }
+  if (/^(lora|lycoris|oft)_/.test(head)) return { module: head, part: key.slice(first + 1), dotted: false }
   for (const [suffix, part] of PEFT_PARTS) {
     if (key.endsWith(suffix)) return { module: key.slice(0, -suffix.length), part, dotted: true }
   }

@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { assertClose, readRefJson, ref, refTensors } from '../../test/golden.ts'
-import { loadAdapter } from './adapter-file.ts'
+import { adapterFromTensors, loadAdapter } from './adapter-file.ts'
 import { loadBaseWeights } from './memory-base.ts'
 import { PatchSet } from './patch-set.ts'
 
@@ -47,4 +47,26 @@ test('SDXL LoRA merged at 0.7 equals A1111 (te1, bigG q/k/v rows + out_proj, UNe
   const bias = 'conditioner.embedders.1.model.transformer.resblocks.1.attn.in_proj_bias'
   assert.equal(set.get(bias), base.get(bias))
   assert.deepEqual([...set.get(bias)], [...await golden.readF32(`delta.${inProj}.bias_unchanged`)])
+})
+
+test('the SDXL LoRA with diffusers/PEFT text-encoder names (text_encoder. / text_encoder_2.) merges the same', async () => {
+  const base = await loadBaseWeights(ref('sdxl', 'tiny-sdxl-base.safetensors'))
+  const golden = await refTensors('sdxl', 'adapters', 'sdxl_adapter_goldens.safetensors')
+  const meta = readRefJson('sdxl', 'adapters', 'sdxl_adapter_goldens.json')
+  const source = await loadAdapter(ref('sdxl', 'adapters', 'tinyxl_lora.safetensors'))
+  const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>()
+  const parts: Record<string, string> = { 'lora_down.weight': 'lora_A.weight', 'lora_up.weight': 'lora_B.weight', alpha: 'alpha' }
+  for (const m of source.modules) {
+    const te = /^lora_te([12])_text_model_encoder_layers_(\d+)_(self_attn|mlp)_(.+)$/.exec(m.name)
+    if (!te) continue
+    const path = `text_encoder${te[1] === '2' ? '_2' : ''}.text_model.encoder.layers.${te[2]}.${te[3]}.${te[4]}`
+    for (const [p, t] of m.parts) tensors.set(`${path}.${parts[p]}`, t)
+  }
+  const adapter = adapterFromTensors({ file: 'peft-xl.safetensors', tensors })
+  const set = new PatchSet(base, 'sdxl', { strict: true })
+  const { reports } = await set.update([{ adapter, te: 0.7, unet: 0.7 }])
+  assert.deepEqual(reports[0].applied, { unet: 0, te1: meta.lora_file.te1, te2: meta.lora_file.te2 })
+  for (const entry of meta.merged.entries as { key: string; ldm_key: string }[]) {
+    if (entry.ldm_key.startsWith('conditioner.')) assertClose(set.get(entry.ldm_key), await golden.readF32(entry.key), 1e-6, entry.key)
+  }
 })

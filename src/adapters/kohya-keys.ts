@@ -10,7 +10,8 @@
  *    `1_model_transformer_…`);
  * 3. `…_[qkv]_proj` falls back to the parent (open_clip `nn.MultiheadAttention`, rows of `in_proj_weight`);
  * 4. `lora_unet` → `diffusion_model` (LDM-style names, e.g. every SDXL kohya LoRA), `lora_te1_text_model` →
- *    `0_transformer_text_model`, then → `transformer_text_model` (SD1 files written with the te1 prefix).
+ *    `0_transformer_text_model`, then → `transformer_text_model` (SD1 files written with the te1 prefix),
+ *    `oft_unet` → `diffusion_model` (kohya OFT), `lycoris_` removed (LyCORIS OFT names; A1111 v1.9).
  * A1111 name → LDM key is done with a data table of the multi-word identifiers that appear in LDM module paths.
  */
 import type { Arch, Component } from './types.ts'
@@ -140,6 +141,7 @@ export function resolveModuleName(name: string, arch: Arch, base: KeyLookup): Re
       ?? lookup(name.replace('lora_te1_text_model', 'transformer_text_model'), arch, base)
   }
   if (name.includes('oft_unet')) return lookup(name.replace('oft_unet', 'diffusion_model'), arch, base)
+  if (name.includes('lycoris_')) return lookup(name.replace('lycoris_', ''), arch, base)
   return undefined
 }
 

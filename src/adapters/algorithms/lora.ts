@@ -17,8 +17,9 @@ export const lora: AdapterAlgorithm = {
     const up = part(module, 'lora_up.weight')
     const down = part(module, 'lora_down.weight')
     const mid = module.parts.get('lora_mid.weight')
-    const inner = mid ? down.shape[0] === mid.shape[1] ? cols(down) * mid.shape[2] * mid.shape[3] : NaN : cols(down)
-    if (cols(up) !== (mid ? mid.shape[0] : down.shape[0])) return `${describe(module, 'lora_up.weight')} does not chain with ${describe(module, 'lora_down.weight')}`
+    const chains = mid ? cols(up) === mid.shape[0] && mid.shape[1] === down.shape[0] : cols(up) === down.shape[0]
+    if (!chains) return `${describe(module, 'lora_up.weight')} does not chain with ${describe(module, 'lora_down.weight')}${mid ? ` through ${describe(module, 'lora_mid.weight')}` : ''}`
+    const inner = mid ? cols(down) * mid.shape[2] * mid.shape[3] : cols(down)
     return checkOutInner(`${describe(module, 'lora_up.weight')} × ${describe(module, 'lora_down.weight')}`, up.shape[0], inner, shape)
   },
   delta(module) {
