@@ -101,11 +101,12 @@ test('a wrong SHA-256 is an error and removes the partial file', async () => {
   assert.equal(existsSync(f.dest), false)
 })
 
-test('a wrong size is an error', async () => {
+test('a wrong size is an error, before the body is fetched when the server announces it', async () => {
   const f = fresh({ body: BODY.subarray(0, 1000) })
   await assert.rejects(download({ url: f.url, dest: f.dest, expectedSize: 999 }), {
-    message: `cannot download f${n}.bin (expected 999 bytes, received 1000; the partial file was removed)`,
+    message: `cannot download f${n}.bin (the server offers 1000 bytes, expected 999)`,
   })
+  assert.equal(existsSync(`${f.dest}.part`), false)
 })
 
 test('offline / unreachable: one-line NetworkError with the caller\'s hint', async () => {

@@ -175,6 +175,10 @@ async function attempt(opts: DownloadOptions, part: string, hash: { h: Hash }, r
     throw e
   }
   if (range === 'complete') { r.res.resume(); hash.h = createHash('sha256'); await hashFile(part, hash.h); return { total: start, received: start } }
+  if (range.total !== undefined && opts.expectedSize !== undefined && range.total !== opts.expectedSize) {
+    r.res.destroy() // not the file we want: fail before fetching it
+    throw new ConnectError(`the server offers ${range.total} bytes, expected ${opts.expectedSize}`)
+  }
   hash.h = createHash('sha256')
   if (range.from > 0) await hashFile(part, hash.h)
   let received = range.from
