@@ -36,11 +36,11 @@ test('format writes A1111\'s field order, omissions and quoting', () => {
 test('format omits defaults: empty negative prompt, clip skip 1, GPU RNG; extra params sit before the hashes', () => {
   const text = formatInfotext({
     prompt: 'cat', negativePrompt: '', steps: 8, sampler: 'DPM++ 2M', cfgScale: 7.5, seed: 1, width: 64, height: 96,
-    clipSkip: 1, rng: 'GPU', denoisingStrength: 0.75, extra: { 'Hires upscale': 2, 'Hires upscaler': 'Latent', NGMS: 'NGMS', Tiling: true },
+    clipSkip: 1, rng: 'GPU', denoisingStrength: 0.75, ensd: 31337, extra: { 'Hires upscale': 2, 'Hires upscaler': 'Latent', NGMS: 'NGMS', Tiling: true },
     loraHashes: [{ name: 'l', hash: '0123456789ab' }],
   })
   assert.equal(text, 'cat\nSteps: 8, Sampler: DPM++ 2M, CFG scale: 7.5, Seed: 1, Size: 64x96, Denoising strength: 0.75, '
-    + 'Hires upscale: 2, Hires upscaler: Latent, NGMS, Tiling: True, Lora hashes: "l: 0123456789ab"')
+    + 'ENSD: 31337, Hires upscale: 2, Hires upscaler: Latent, NGMS, Tiling: True, Lora hashes: "l: 0123456789ab"')
 })
 
 test('quote/unquote follow infotext_utils (JSON, non-ASCII kept)', () => {

@@ -41,6 +41,8 @@ export interface GenerationInfo {
   readonly denoisingStrength?: number
   /** Written only when > 1, as A1111 does. */
   readonly clipSkip?: number
+  /** eta_noise_seed_delta, written when non-zero (and the sampler uses it, the caller decides). */
+  readonly ensd?: number
   /** Noise source; A1111 omits the field for its default, GPU. */
   readonly rng?: 'CPU' | 'NV' | 'GPU'
   /** A1111's `extra_generation_params` (hires settings, …), written after RNG and before the hashes. */
@@ -96,6 +98,7 @@ export function infotextFields(info: GenerationInfo): [string, FieldValue][] {
     ['VAE', info.vae],
     ['Denoising strength', info.denoisingStrength],
     ['Clip skip', info.clipSkip !== undefined && info.clipSkip > 1 ? info.clipSkip : undefined],
+    ['ENSD', info.ensd ? info.ensd : undefined],
     ['RNG', info.rng === 'GPU' ? undefined : info.rng],
     ...Object.entries(info.extra ?? {}),
     ['Lora hashes', info.loraHashes?.length ? formatNetworkHashes(info.loraHashes) : undefined],
@@ -160,7 +163,7 @@ const num = (s: string | undefined): number | undefined => {
 }
 
 const KNOWN = new Set(['Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Model hash', 'Model', 'VAE hash',
-  'VAE', 'Denoising strength', 'Clip skip', 'RNG', 'Lora hashes', 'TI hashes', 'Version'])
+  'VAE', 'Denoising strength', 'Clip skip', 'ENSD', 'RNG', 'Lora hashes', 'TI hashes', 'Version'])
 
 function typedInfo(prompt: string, negativePrompt: string, f: Readonly<Record<string, string>>): Partial<GenerationInfo> {
   const size = RE_IMAGE_SIZE.exec(f.Size ?? '')
@@ -171,7 +174,7 @@ function typedInfo(prompt: string, negativePrompt: string, f: Readonly<Record<st
     steps: num(f.Steps), sampler: f.Sampler, scheduleType: f['Schedule type'], cfgScale: num(f['CFG scale']),
     seed: num(f.Seed), width: size ? Number(size[1]) : undefined, height: size ? Number(size[2]) : undefined,
     modelHash: f['Model hash'], model: f.Model, vaeHash: f['VAE hash'], vae: f.VAE,
-    denoisingStrength: num(f['Denoising strength']), clipSkip: num(f['Clip skip']), rng,
+    denoisingStrength: num(f['Denoising strength']), clipSkip: num(f['Clip skip']), ensd: num(f.ENSD), rng,
     extra: Object.keys(extra).length ? extra : undefined,
     loraHashes: f['Lora hashes'] !== undefined ? parseNetworkHashes(f['Lora hashes']) : undefined,
     tiHashes: f['TI hashes'] !== undefined ? parseNetworkHashes(f['TI hashes']) : undefined,
