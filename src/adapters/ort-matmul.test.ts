@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createOrtMatmul } from './ort-matmul.ts'
+import { AUTO_MATMUL, ORT_MIN_FLOPS, createOrtMatmul } from './ort-matmul.ts'
 import { matmul } from './tensor-math.ts'
 import { randomTensor, rng } from './testing/reference-ops.ts'
 import { maxAbsDiff } from '../../test/golden.ts'
@@ -18,4 +18,13 @@ test('the onnxruntime matmul backend agrees with the JS product', async () => {
   } finally {
     await backend.release()
   }
+})
+
+test('the default backend sends large products to onnxruntime and keeps small ones in JS', async () => {
+  const [m, k, n] = [256, 128, 256]
+  assert.ok(m * k * n >= ORT_MIN_FLOPS)
+  const a = randomTensor([m, k], rng(1)).data
+  const b = randomTensor([k, n], rng(2)).data
+  assert.ok(maxAbsDiff(await AUTO_MATMUL.matmul(a, b, m, k, n), matmul(a, b, m, k, n)) < 1e-5)
+  assert.deepEqual(await AUTO_MATMUL.matmul(a, b, 2, 2, 2), matmul(a, b, 2, 2, 2))
 })

@@ -5,6 +5,7 @@
 import { Graph } from '../graph/builder.ts'
 import { matmul } from '../graph/ops.ts'
 import { GraphSession } from '../graph/session.ts'
+import { matmul as jsMatmul } from './tensor-math.ts'
 import type { MatmulBackend } from './types.ts'
 
 const NO_WEIGHTS = { get: (): Float32Array => { throw new Error('the matmul graph has no weights') }, shape: (): number[] => [] }
@@ -26,4 +27,21 @@ export async function createOrtMatmul(threads?: number): Promise<OrtMatmul> {
     },
     release: () => session.release(),
   }
+}
+
+/** Products below this many multiply-adds stay in JS (a session call costs more than the arithmetic). */
+export const ORT_MIN_FLOPS = 1 << 22
+
+let shared: Promise<OrtMatmul> | undefined
+
+/**
+ * The patch set's default backend: small products in JS, large ones on one process-wide onnxruntime session,
+ * created on first need and kept for the life of the process.
+ */
+export const AUTO_MATMUL: MatmulBackend = {
+  async matmul(a, b, m, k, n) {
+    if (m * k * n < ORT_MIN_FLOPS) return jsMatmul(a, b, m, k, n)
+    shared ??= createOrtMatmul()
+    return (await shared).matmul(a, b, m, k, n)
+  },
 }

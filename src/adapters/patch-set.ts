@@ -9,6 +9,7 @@ import { basename } from 'node:path'
 import { ModelMismatchError } from '../core/errors.ts'
 import { applyDora } from './dora.ts'
 import { ARCH_NAMES, layerShape, planAdapter, type AdapterPlan, type PlannedModule, type SkippedModule } from './plan.ts'
+import { AUTO_MATMUL } from './ort-matmul.ts'
 import { matmul, scaleInPlace } from './tensor-math.ts'
 import type { Adapter, Arch, BaseWeights, Component, LayerWeight, MatmulBackend } from './types.ts'
 
@@ -22,7 +23,7 @@ export interface PatchEntry {
 export interface PatchSetOptions {
   /** Throw ModelMismatchError instead of reporting unmatched keys and skipped modules. */
   readonly strict?: boolean
-  /** Where low-rank products (LoRA up @ down) are computed; default: plain JS (`ortMatmul()` is much faster). */
+  /** Where low-rank products (LoRA up @ down) are computed; default AUTO_MATMUL (JS when small, else onnxruntime). */
   readonly matmul?: MatmulBackend
   /**
    * Keep each adapter's deltas (one float32 copy of every tensor it touches) so a multiplier change needs no matmul.
@@ -37,7 +38,7 @@ export interface PatchSetOptions {
   readonly inPlace?: boolean
 }
 
-/** The default backend: float32 products in JS (accumulated in float64). */
+/** Float32 products in JS (accumulated in float64): exact enough, slow on full-size models. */
 export const JS_MATMUL: MatmulBackend = { matmul: async (a, b, m, k, n) => matmul(a, b, m, k, n) }
 
 export interface AdapterReport {
@@ -61,7 +62,7 @@ export interface PatchResult {
 
 interface Contribution { readonly adapter: Adapter; readonly multiplier: number }
 
-export class PatchSet {
+export class PatchSet implements BaseWeights {
   readonly #base: BaseWeights
   readonly #arch: Arch
   readonly #strict: boolean
@@ -80,7 +81,7 @@ export class PatchSet {
     this.#base = base
     this.#arch = arch
     this.#strict = options.strict ?? false
-    this.#matmul = options.matmul ?? JS_MATMUL
+    this.#matmul = options.matmul ?? AUTO_MATMUL
     this.#cacheDeltas = options.cacheDeltas ?? true
     this.#inPlace = options.inPlace ?? false
   }
@@ -133,6 +134,10 @@ export class PatchSet {
   get(key: string): Float32Array {
     return this.#patched.get(key) ?? this.#base.get(key)
   }
+
+  /** With `get`, makes a patch set usable wherever base weights are (e.g. graph/session.ts's WeightSource). */
+  has(key: string): boolean { return this.#base.has(key) }
+  shape(key: string): readonly number[] { return this.#base.shape(key) }
 
   /** base + Σ fround(m·d) in list order, into `into` (this set's own previous array) or a fresh array. */
   #compose(key: string, list: readonly Contribution[], into?: Float32Array): Float32Array {
