@@ -53,7 +53,7 @@ export interface AdapterReport {
 }
 
 export interface PatchResult {
-  /** Patched tensors by LDM key: only keys some adapter touches; every other key reads from the base. */
+  /** Patched tensors by LDM key (a live view): only keys some adapter touches; every other key reads from the base. */
   readonly tensors: ReadonlyMap<string, Float32Array>
   /** Keys whose value changed in this update (recomputed, or restored to the base array). */
   readonly changed: readonly string[]
