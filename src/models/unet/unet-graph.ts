@@ -16,7 +16,10 @@ import { unetPlan, unetTree, type BlockPlan, type UnetTree } from './unet-tree.t
 import { timestepEmbedding } from './timestep.ts'
 
 export interface UnetGraphOptions {
-  /** Attention kernel; 'matmul' (MatMul + Softmax) by default. */
+  /**
+   * Self-attention kernel; 'mha' (fused MultiHeadAttention) by default: a full SD1.5 step at 512² took ~8% less CPU
+   * time than with 'matmul' (MatMul + Softmax) here, and it never holds the [B, H, HW, HW] scores in memory.
+   */
   readonly attention?: AttentionKind
   readonly prefix?: string
 }
@@ -47,7 +50,7 @@ export function buildUnetGraph(config: UnetConfig, shapes: UnetShapeSource, opts
   const context = g.input(UNET_INPUTS.context, 'float32', ['batch', 'tokens', config.contextDim])
   const y = config.admInChannels > 0 ? g.input(UNET_INPUTS.y, 'float32', ['batch', config.admInChannels]) : undefined
   const embSilu = silu(g, g.scope('time_embed', () => embedding(g, p, config, { t, y })))
-  const blockOpts = { config, context, embSilu, attention: opts.attention ?? 'matmul' }
+  const blockOpts = { config, context, embSilu, attention: opts.attention ?? 'mha' }
   const skips: Value[] = []
   let h = x
   plan.input.forEach((b, i) => {

@@ -6,7 +6,7 @@ import { InputError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
 import { GraphSession, type WeightSource } from '../../graph/session.ts'
 import type { UnetConfig } from '../config/unet-config.ts'
-import { buildUnetGraph, UNET_INPUTS, UNET_OUTPUT, type UnetGraphOptions, type UnetShapeSource } from './unet-graph.ts'
+import { buildUnetGraph, UNET_INPUTS, UNET_OUTPUT, type UnetGraph, type UnetGraphOptions, type UnetShapeSource } from './unet-graph.ts'
 
 export interface UnetInputs {
   /** Latent (already scaled by c_in), [B, inChannels, H, W]. */
@@ -27,7 +27,11 @@ export class UnetSession {
   private constructor(readonly config: UnetConfig, private readonly session: GraphSession, readonly unusedKeys: readonly string[]) {}
 
   static async create(config: UnetConfig, shapes: UnetShapeSource, opts: UnetSessionOptions = {}): Promise<UnetSession> {
-    const built = buildUnetGraph(config, shapes, opts)
+    return UnetSession.fromGraph(config, buildUnetGraph(config, shapes, opts), opts)
+  }
+
+  /** A session over an already built graph (lets callers time or inspect the build separately). */
+  static async fromGraph(config: UnetConfig, built: UnetGraph, opts: { readonly threads?: number } = {}): Promise<UnetSession> {
     const session = await GraphSession.create(built.graph, { weightKeys: built.weightKeys, threads: opts.threads })
     return new UnetSession(config, session, built.unusedKeys)
   }

@@ -5,6 +5,7 @@ import { WeightStore } from '../weights.ts'
 import { detectUnetConfig, UNET_PREFIX, type UnetConfig } from '../config/unet-config.ts'
 import { UnetSession } from './unet-session.ts'
 import { buildUnetGraph } from './unet-graph.ts'
+import type { AttentionKind } from './spatial-transformer.ts'
 import { assertClose, readRefJson, ref, refTensors } from '../../../test/golden.ts'
 import { InputError, MissingKeysError, ShapeMismatchError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
@@ -30,11 +31,17 @@ const entriesOf = (m: Model): Entry[] => {
   return Array.isArray(u) ? u : u.entries
 }
 
-for (const [family, m] of Object.entries(MODELS)) {
-  test(`${family}: UNet output matches every unet.* golden (1e-4), A1111 mode at 12x8`, async () => {
+const KERNELS: readonly { family: keyof typeof MODELS; attention: AttentionKind }[] = [
+  { family: 'sd1', attention: 'mha' }, { family: 'sd2', attention: 'mha' }, { family: 'sdxl', attention: 'mha' },
+  { family: 'sd1', attention: 'matmul' }, { family: 'sd2', attention: 'matmul' },
+]
+
+for (const { family, attention } of KERNELS) {
+  const m = MODELS[family]
+  test(`${family} (${attention} self-attention): UNet output matches every unet.* golden (1e-4), A1111 mode at 12x8`, async () => {
     const store = await loadUnet(m)
     const config = detectUnetConfig(store)
-    const unet = await UnetSession.create(config, store)
+    const unet = await UnetSession.create(config, store, { attention })
     assert.deepEqual(unet.unusedKeys, [])
     for (const e of entriesOf(m)) {
       const x = await tensor(m, e.x)
@@ -86,14 +93,15 @@ for (const [family, m] of Object.entries(MODELS)) {
     const tb = countKeys(store, '.attn1.to_q.weight')
     const up = countKeys(store, '.conv.weight')
     const h = graph.opHistogram()
-    assert.equal(h.Softmax, 2 * tb)
+    assert.equal(h.MultiHeadAttention, tb)   // fused self-attention (the default kernel)
+    assert.equal(h.Softmax, tb)              // cross-attention: MatMul + Softmax
     assert.equal(h.LayerNormalization, 3 * tb)
     assert.equal(h.Gelu, tb)
     assert.equal(h.GroupNormalization, 2 * res + st + 1)
     assert.equal(h.Resize, 2 * up)   // Upsample ×2, then the A1111 resize-to-skip of the next block
     assert.equal(h.Conv, 2 + 2 * res + countKeys(store, '.skip_connection.weight') + countKeys(store, '.op.weight') + up
       + (config.linearProj ? 0 : 2 * st))
-    assert.equal(h.MatMul, 4 * tb)
+    assert.equal(h.MatMul, 2 * tb)
   })
 }
 
