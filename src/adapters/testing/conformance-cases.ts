@@ -165,7 +165,7 @@ const normCase: ConformanceCase = {
 }
 
 const gloraCase: ConformanceCase = {
-  name: 'glora linear', algorithm: 'glora', layer: 'linear',
+  name: 'glora (old layout, A1111) linear', algorithm: 'glora', layer: 'linear',
   parts: (n) => ({
     'a1.weight': randomTensor([R, IN], n), 'a2.weight': randomTensor([IN, R], n),
     'b1.weight': randomTensor([R, IN], n), 'b2.weight': randomTensor([OUT, R], n), alpha: scalar(5),
@@ -176,6 +176,21 @@ const gloraCase: ConformanceCase = {
     return axpy(baseForward('linear', i.x, i.w, i.b), axpy(viaB, viaA, 1), i.m)
   },
 }
+
+/** Newer LyCORIS GLoRA: W applied after mixing the input channels by a1 (a2 x), plus b1 (b2 x); scale alpha / r. */
+const gloraNew = (layer: 'linear' | 'conv'): ConformanceCase => ({
+  name: `glora (newer layout) ${layer}`, algorithm: 'glora', layer,
+  parts: (n) => ({
+    'a1.weight': randomTensor([IN, R], n), 'a2.weight': randomTensor([R, IN], n),
+    'b1.weight': randomTensor([OUT, R], n), 'b2.weight': randomTensor([R, IN * k(layer) ** 2], n), alpha: scalar(3),
+  }),
+  bypass: (i) => {
+    const mixed = conv(conv(i.x, i.p['a2.weight'].data, R, 1), i.p['a1.weight'].data, IN, 1)
+    const viaA = conv(mixed, i.w.data, OUT, k(layer))
+    const viaB = conv(conv(i.x, i.p['b2.weight'].data, R, k(layer)), i.p['b1.weight'].data, OUT, 1)
+    return axpy(baseForward(layer, i.x, i.w, i.b), axpy(viaA, viaB, 1), i.m * alphaScale(i.p))
+  },
+})
 
 /** LyCORIS OFT: rotate each block of output channels by Rᵀ (y'_m = Σ_n R[j, n, m] y_n), bias untouched. */
 const oftCase = (layer: 'linear' | 'conv'): ConformanceCase => ({
@@ -216,6 +231,6 @@ const doraCase = (layer: 'linear' | 'conv', axis: 'input' | 'output'): Conforman
 
 export const CASES: readonly ConformanceCase[] = [
   lora('linear'), lora('conv'), locoTucker, loha('linear'), loha('conv'), lohaTucker, lokrLinear, lokrConv(false), lokrConv(true),
-  ia3('linear', false), ia3('linear', true), ia3('conv', false), full('linear'), full('conv'), normCase, gloraCase,
+  ia3('linear', false), ia3('linear', true), ia3('conv', false), full('linear'), full('conv'), normCase, gloraCase, gloraNew('linear'), gloraNew('conv'),
   oftCase('linear'), oftCase('conv'), doraCase('linear', 'input'), doraCase('conv', 'output'),
 ]
