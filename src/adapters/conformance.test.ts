@@ -120,3 +120,30 @@ test('kohya OFT (oft_blocks + alpha): Cayley rotation (I + Q)(I − Q)⁻¹ per 
     assert.ok(maxAbsDiff64(set.get(key), expected) < 1e-6, `alpha ${alpha}`)
   }
 })
+
+test('BOFT with two butterfly stages (rows regrouped (c g s) → (c s g) between blocks) equals the bypass form', async () => {
+  const key = 'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight'
+  const w = randomTensor([8, 3], rng(31))
+  const base = new MemoryBaseWeights('boft.safetensors', new Map([[key, w]]))
+  const blocks = randomTensor([2, 4, 2, 2], rng(32))
+  const adapter = adapterFromTensors({ file: 'b.safetensors', tensors: new Map([['lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q.oft_diag', blocks]]) })
+  const set = new PatchSet(base, 'sd1', { strict: true })
+  await set.update([{ adapter, te: 1, unet: 0.5 }])
+  const x = randomTensor([3], rng(33)).data
+  let z = Array.from({ length: 8 }, (_, o) => w.data[o * 3] * x[0] + w.data[o * 3 + 1] * x[1] + w.data[o * 3 + 2] * x[2])
+  const wx = [...z]
+  for (let stage = 0; stage < 2; stage++) {
+    const s = 2 ** stage // b/2 = 1
+    const rowOf = (p: number) => { const c = Math.floor(p / (2 * s)); const k = Math.floor((p % (2 * s)) / 2); const g = p % 2; return c * 2 * s + g * s + k }
+    const next = new Array<number>(8).fill(0)
+    for (let d = 0; d < 4; d++) for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) {
+      next[rowOf(d * 2 + i)] += blocks.data[((stage * 4 + d) * 2 + i) * 2 + j] * z[rowOf(d * 2 + j)]
+    }
+    z = next
+  }
+  const merged = set.get(key)
+  for (let o = 0; o < 8; o++) {
+    const y = merged[o * 3] * x[0] + merged[o * 3 + 1] * x[1] + merged[o * 3 + 2] * x[2]
+    assert.ok(Math.abs(y - (wx[o] + 0.5 * (z[o] - wx[o]))) < 1e-5, `row ${o}`)
+  }
+})

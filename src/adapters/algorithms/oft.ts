@@ -3,8 +3,9 @@
  * - kohya `oft_blocks` [k, b, b] with `alpha` (a constraint): Q = B − Bᵀ, ‖Q‖ clamped to alpha·out, R = (I + Q)(I − Q)⁻¹;
  * - LyCORIS `oft_diag` [k, b, b]: R as stored. (A1111 re-derives k and b with `factorization(out, b)`, which swaps
  *   them when b > √out; the stored [k, b, b] is used here.)
- * Merged rows of block j: W'[j·b + m] = Σ_n R[j, n, m] · W[j·b + n]; updown = W' − W; scale 1.
- * BOFT (4-D `oft_diag`) is not supported.
+ * Merged rows of block j: W'[j·b + m] = Σ_n R[j, n, m] · W[j·b + n], times `rescale[row]` when present;
+ * updown = W' − W; scale 1. (ComfyUI instead builds R from `oft_diag` by the Cayley map, as LyCORIS 3 trains it;
+ * A1111, the target here, uses the stored blocks as they are.) BOFT (4-D `oft_diag`) is boft.ts.
  */
 import { shapeString } from '../../core/host-tensor.ts'
 import { invert } from '../tensor-math.ts'
@@ -71,7 +72,8 @@ export const oft: AdapterAlgorithm = {
         for (let e = 0; e < rowLen; e++) acc[e] += rv * layer.data[src + e]
       }
       const dst = (j * b + m) * rowLen
-      for (let e = 0; e < rowLen; e++) d[dst + e] = Math.fround(acc[e]) - layer.data[dst + e]
+      const rescale = module.parts.get('rescale')?.data[j * b + m] ?? 1
+      for (let e = 0; e < rowLen; e++) d[dst + e] = Math.fround(Math.fround(acc[e]) * rescale) - layer.data[dst + e]
     }
     return { weight: d }
   },

@@ -207,6 +207,20 @@ const oftCase = (layer: 'linear' | 'conv'): ConformanceCase => ({
   },
 })
 
+/** BOFT with one butterfly stage (b = 2: the stage's regrouping is the identity), R applied as stored, then rescale. */
+const boftCase: ConformanceCase = {
+  name: 'boft (4-D oft_diag, one stage) + rescale linear', algorithm: 'boft', layer: 'linear',
+  parts: (n) => ({ oft_diag: randomTensor([1, 3, 2, 2], n), rescale: randomTensor([OUT, 1], n) }),
+  bypass: (i) => {
+    const z = conv(i.x, i.w.data, OUT, 1)
+    const rot = activation(OUT, 1, 1)
+    for (let d = 0; d < 3; d++) for (let r = 0; r < 2; r++) for (let c = 0; c < 2; c++) {
+      rot.data[d * 2 + r] += i.p.oft_diag.data[(d * 2 + r) * 2 + c] * z.data[d * 2 + c] * i.p.rescale.data[d * 2 + r]
+    }
+    return axpy(baseForward('linear', i.x, i.w, i.b), axpy(rot, z, -1), i.m)
+  },
+}
+
 /** DoRA: W'' = (W + sΔ) scaled per input column or output row to the stored magnitude; y = Wx + b + m(W''x − Wx). */
 const doraCase = (layer: 'linear' | 'conv', axis: 'input' | 'output'): ConformanceCase => ({
   name: `dora (lora + dora_scale per ${axis}) ${layer}`, algorithm: 'lora', layer,
@@ -232,5 +246,5 @@ const doraCase = (layer: 'linear' | 'conv', axis: 'input' | 'output'): Conforman
 export const CASES: readonly ConformanceCase[] = [
   lora('linear'), lora('conv'), locoTucker, loha('linear'), loha('conv'), lohaTucker, lokrLinear, lokrConv(false), lokrConv(true),
   ia3('linear', false), ia3('linear', true), ia3('conv', false), full('linear'), full('conv'), normCase, gloraCase, gloraNew('linear'), gloraNew('conv'),
-  oftCase('linear'), oftCase('conv'), doraCase('linear', 'input'), doraCase('conv', 'output'),
+  oftCase('linear'), oftCase('conv'), boftCase, doraCase('linear', 'input'), doraCase('conv', 'output'),
 ]
