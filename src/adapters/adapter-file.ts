@@ -53,7 +53,7 @@ export interface AdapterTensors {
 }
 
 /** Groups float32 tensors into modules. Keys that fit no layout become one-part modules named by the key itself. */
-export function adapterFromTensors(input: AdapterTensors): Adapter & { readonly unparsedKeys: readonly string[] } {
+export function adapterFromTensors(input: AdapterTensors): Adapter {
   const hasTe2 = [...input.tensors.keys()].some((k) => k.startsWith('text_encoder_2.'))
   const modules = new Map<string, { keys: string[]; parts: Map<string, HostTensor> }>()
   const bundled = new Map<string, HostTensor>()
@@ -88,7 +88,7 @@ export async function readAllF32(source: TensorSource): Promise<Map<string, Host
 }
 
 /** Opens and reads an adapter file (safetensors or torch pickle, by content). */
-export async function loadAdapter(file: string, open: (f: string) => Promise<TensorSource> = openTensorFile): Promise<Adapter & { readonly unparsedKeys: readonly string[] }> {
+export async function loadAdapter(file: string, open: (f: string) => Promise<TensorSource> = openTensorFile): Promise<Adapter> {
   const source = await open(file)
   try {
     return adapterFromTensors({ file, metadata: source.metadata, tensors: await readAllF32(source) })

@@ -37,9 +37,9 @@ export interface AdapterPlan {
 interface Matched { readonly module: AdapterModule; readonly resolved: ResolvedModule }
 
 /** Plans one adapter; throws ModelMismatchError when it was made for another architecture. */
-export function planAdapter(adapter: Adapter & { unparsedKeys?: readonly string[] }, arch: Arch, base: BaseWeights): AdapterPlan {
+export function planAdapter(adapter: Adapter, arch: Arch, base: BaseWeights): AdapterPlan {
   checkPrefixes(adapter, arch)
-  const unmatchedKeys: string[] = [...(adapter.unparsedKeys ?? [])]
+  const unmatchedKeys: string[] = [...adapter.unparsedKeys]
   const matched: Matched[] = []
   for (const module of adapter.modules) {
     const resolved = resolveModuleName(module.name, arch, base)

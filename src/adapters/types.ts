@@ -43,6 +43,8 @@ export interface Adapter {
   readonly modules: readonly AdapterModule[]
   /** `bundle_emb.*` tensors (embeddings bundled in the LoRA), keyed by the rest of the key. */
   readonly bundledEmbeddings: ReadonlyMap<string, HostTensor>
+  /** Tensor keys that fit no known layout (reported as unmatched). */
+  readonly unparsedKeys: readonly string[]
 }
 
 /** The layer one module patches, resolved against the base. */
