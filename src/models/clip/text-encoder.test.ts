@@ -4,7 +4,8 @@ import { assertClose, readRefJson, refTensors } from '../../../test/golden.ts'
 import { InputError, UnknownModelError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
 import { WeightStore } from '../weights.ts'
-import { headsForWidth } from './config.ts'
+import { headsForWidth, measureTextEncoder } from './config.ts'
+import { buildTextEncoderGraph } from './tower.ts'
 import { argmaxId, TEXT_ENCODER_PRESETS, TextEncoderSession, type TextEncoderSpec } from './text-encoder.ts'
 
 const TOL = 1e-4
@@ -112,4 +113,18 @@ test('a clip skip beyond the layer count is an input error', async () => {
   const spec: TextEncoderSpec = { ...TEXT_ENCODER_PRESETS.sd1, layer: 5 }
   await assert.rejects(TextEncoderSession.create(w, spec), new InputError('text encoder: hidden layer 5 from the end was asked '
     + 'for, but the encoder under "cond_stage_model.transformer.text_model." has 4 layers. Hint: clip skip must be between 1 and 4.'))
+})
+
+test('graphs bind only the weights they run: SD2 skips the last resblock, SDXL CLIP-L the final norm', async () => {
+  const sd2 = await load('sd2/tiny-sd2-v.safetensors', TEXT_ENCODER_PRESETS.sd2.prefix)
+  const keys2 = buildTextEncoderGraph(sd2, measureTextEncoder(sd2, 'open-clip', TEXT_ENCODER_PRESETS.sd2.prefix), TEXT_ENCODER_PRESETS.sd2).weightKeys
+  assert.equal(keys2.filter((k) => k.includes('resblocks.3.')).length, 0)
+  assert.equal(keys2.filter((k) => k.includes('resblocks.2.')).length, 12)
+  assert.deepEqual(keys2.filter((k) => !k.includes('resblocks.')),
+    ['cond_stage_model.model.positional_embedding', 'cond_stage_model.model.ln_final.weight', 'cond_stage_model.model.ln_final.bias'])
+  const xl = await load('sdxl/tiny-sdxl-base.safetensors', 'conditioner.')
+  const cfg = measureTextEncoder(xl, 'clip', TEXT_ENCODER_PRESETS.sdxlClipL.prefix)
+  const keysL = buildTextEncoderGraph(xl, cfg, TEXT_ENCODER_PRESETS.sdxlClipL).weightKeys
+  assert.equal(keysL.filter((k) => k.includes('final_layer_norm') || k.includes('layers.3.')).length, 0)
+  assert.equal(keysL.length, 1 + 3 * 16)
 })
