@@ -62,9 +62,10 @@ test('sdxl textual inversion: same placeholders for CLIP-L and bigG', () => {
   const ti = readRefJson('sdxl', 'adapters', 'sdxl_adapter_goldens.json').textual_inversion
   const emb = [{ name: ti.name, vectors: ti.vectors }]
   assert.deepEqual([clip.encode(ti.name)], ti.name_ids)
+  const index = buildEmbeddingIndex(clip, emb)   // one index (CLIP-L ids) for both encoders, as A1111
   for (const e of ti.entries) {
-    const l = tokenizeLine(e.prompt, { tokenizer: clip, embeddings: buildEmbeddingIndex(clip, emb) })
-    const g = tokenizeLine(e.prompt, { tokenizer: openClip, embeddings: buildEmbeddingIndex(openClip, emb) })
+    const l = tokenizeLine(e.prompt, { tokenizer: clip, embeddings: index })
+    const g = tokenizeLine(e.prompt, { tokenizer: openClip, embeddings: index })
     assert.equal(l.tokenCount, e.token_count, e.key)
     assert.deepEqual(l.chunks[0].tokens, e.clip_l_tokens, e.key)
     assert.deepEqual(g.chunks[0].tokens, e.bigG_tokens, e.key)

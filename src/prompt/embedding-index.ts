@@ -36,6 +36,8 @@ function startsWithAt(tokens: readonly number[], offset: number, ids: readonly n
 /**
  * Builds the lookup. Registering a name again replaces the earlier entry (A1111 `register_embedding_by_name`); among
  * names that start with the same id, longer id sequences are tried first and equal lengths keep registration order.
+ * Use the tokenizer of the model's first text encoder: for SDXL A1111 tokenizes names with CLIP-L's ('clip') and
+ * matches those ids in the chunking of both encoders, so build one index and pass it to both tokenizeLine calls.
  */
 export function buildEmbeddingIndex(tokenizer: ClipTokenizer, embeddings: readonly EmbeddingInfo[]): EmbeddingIndex {
   const byName = new Map<string, Entry>()

@@ -121,7 +121,10 @@ function parseStart(s: string): Node[] | undefined {
 
 /** How `[a:b:N]` numbers become steps (A1111 `collect_steps`). */
 export interface ScheduleOptions {
-  /** Sampling steps of the pass (A1111 `base_steps`). */
+  /**
+   * Steps of the pass (A1111 `base_steps`). A1111 passes `sampler_config.total_steps(steps)` here, i.e. steps × 2 for
+   * samplers marked second_order (Heun, DPM2, …), because its step counter (`CFGDenoiser.step`) counts denoiser calls.
+   */
   readonly steps: number
   /** Steps of the hires pass, when scheduling for it: then integers count from the end of the first pass and
    *  fractions from 1.0 (e.g. 1.5 = the middle of the hires pass). */
