@@ -16,6 +16,8 @@ export type { EmbeddingIndex, EmbeddingInfo, EmbeddingMatch } from './embedding-
 export { tokenizeLine, emptyChunk, encoderInputIds, CHUNK_LENGTH, CHUNK_TOKENS } from './chunker.ts'
 export type { PromptChunk, ChunkFix, TokenizedLine, TokenizeLineOptions } from './chunker.ts'
 export { applyEmphasis } from './emphasis.ts'
+export { encodeTexts, stackConds } from './conditioning.ts'
+export type { ChunkEncoder, EncodeTextsOptions, EncodedText } from './conditioning.ts'
 export type { EmphasisMode } from './emphasis.ts'
 export { planPositivePrompt, planNegativePrompt, entryAtStep, distinctTexts, stepSegments } from './schedule.ts'
 export type { PositivePromptPlan, NegativePromptPlan, PromptPart, StepSegment } from './schedule.ts'
