@@ -30,6 +30,14 @@ type Node =
 
 interface Parsed { readonly nodes: Node[]; readonly end: number }
 
+/**
+ * Whether a structure starts at a position does not depend on what surrounds it, so each position is parsed once
+ * (memo). Nesting is capped: deeper than MAX_DEPTH, a bracket counts as stray (A1111 itself fails with Python's
+ * RecursionError on such prompts; unbalanced runs like "[[[[…" stay verbatim in both).
+ */
+interface Ctx { readonly s: string; readonly memo: Map<number, Parsed | undefined>; limitHit: boolean }
+const MAX_DEPTH = 300
+
 const PLAIN_RE = /(?:[^\\[\]():|]|\\[^\n])+/y
 const SPACE_RE = new RegExp(`[${PY_SPACE}]+`, 'uy')
 // lark common.SIGNED_NUMBER: ["+"|"-"] (FLOAT | INT), FLOAT = INT _EXP | DECIMAL _EXP?
@@ -43,25 +51,40 @@ function matchAt(re: RegExp, s: string, at: number): string | undefined {
 const text = (t: string): Node => ({ kind: 'text', text: t })
 
 /** `prompt`: a greedy run of plain text, whitespace and structures. */
-function parsePrompt(s: string, at: number): Parsed {
+function parsePrompt(ctx: Ctx, at: number, depth: number): Parsed {
   const nodes: Node[] = []
   let i = at
   for (;;) {
-    const plain = matchAt(PLAIN_RE, s, i)
+    const plain = matchAt(PLAIN_RE, ctx.s, i)
     if (plain !== undefined) { nodes.push(text(plain)); i += plain.length; continue }
-    const structure = s[i] === '(' ? parseParen(s, i) : s[i] === '[' ? parseBracket(s, i) : undefined
+    const structure = parseStructure(ctx, i, depth)
     if (structure === undefined) return { nodes, end: i }
     nodes.push(...structure.nodes)
     i = structure.end
   }
 }
 
+/** A structure ("(…)" or "[…]") starting at `at`, or undefined. */
+function parseStructure(ctx: Ctx, at: number, depth: number): Parsed | undefined {
+  const c = ctx.s[at]
+  if (c !== '(' && c !== '[') return undefined
+  if (ctx.memo.has(at)) return ctx.memo.get(at)
+  if (depth >= MAX_DEPTH) { ctx.limitHit = true; return undefined }
+  const outerHit = ctx.limitHit
+  ctx.limitHit = false
+  const result = c === '(' ? parseParen(ctx, at, depth + 1) : parseBracket(ctx, at, depth + 1)
+  if (!ctx.limitHit) ctx.memo.set(at, result)
+  ctx.limitHit ||= outerHit
+  return result
+}
+
 /** `"(" prompt ")"` or `"(" prompt ":" prompt ")"`; kept verbatim. */
-function parseParen(s: string, at: number): Parsed | undefined {
-  const first = parsePrompt(s, at + 1)
+function parseParen(ctx: Ctx, at: number, depth: number): Parsed | undefined {
+  const s = ctx.s
+  const first = parsePrompt(ctx, at + 1, depth)
   if (s[first.end] === ')') return { nodes: [text('('), ...first.nodes, text(')')], end: first.end + 1 }
   if (s[first.end] !== ':') return undefined
-  const second = parsePrompt(s, first.end + 1)
+  const second = parsePrompt(ctx, first.end + 1, depth)
   if (s[second.end] !== ')') return undefined
   return { nodes: [text('('), ...first.nodes, text(':'), ...second.nodes, text(')')], end: second.end + 1 }
 }
@@ -77,26 +100,28 @@ function parseWhen(s: string, at: number): { number: string; end: number } | und
 }
 
 /** "[" … "]": emphasized, scheduled or alternate, told apart by what follows the first prompt. */
-function parseBracket(s: string, at: number): Parsed | undefined {
-  const first = parsePrompt(s, at + 1)
+function parseBracket(ctx: Ctx, at: number, depth: number): Parsed | undefined {
+  const s = ctx.s
+  const first = parsePrompt(ctx, at + 1, depth)
   const next = s[first.end]
   if (next === ']') return { nodes: [text('['), ...first.nodes, text(']')], end: first.end + 1 }
-  if (next === '|') return parseAlternate(s, first)
+  if (next === '|') return parseAlternate(ctx, first, depth)
   if (next !== ':') return undefined
   const when = parseWhen(s, first.end + 1)
   if (when) return { nodes: [{ kind: 'scheduled', before: undefined, after: first.nodes, number: when.number }], end: when.end }
-  const second = parsePrompt(s, first.end + 1)
+  const second = parsePrompt(ctx, first.end + 1, depth)
   if (s[second.end] !== ':') return undefined
   const when2 = parseWhen(s, second.end + 1)
   if (!when2) return undefined
   return { nodes: [{ kind: 'scheduled', before: first.nodes, after: second.nodes, number: when2.number }], end: when2.end }
 }
 
-function parseAlternate(s: string, first: Parsed): Parsed | undefined {
+function parseAlternate(ctx: Ctx, first: Parsed, depth: number): Parsed | undefined {
+  const s = ctx.s
   const options: Node[][] = [first.nodes]
   let i = first.end
   while (s[i] === '|') {
-    const option = parsePrompt(s, i + 1)
+    const option = parsePrompt(ctx, i + 1, depth)
     options.push(option.nodes)
     i = option.end
   }
@@ -105,10 +130,11 @@ function parseAlternate(s: string, first: Parsed): Parsed | undefined {
 
 /** `start`: the top level, where brackets that open no valid structure are kept as stray characters. */
 function parseStart(s: string): Node[] | undefined {
+  const ctx: Ctx = { s, memo: new Map(), limitHit: false }
   const nodes: Node[] = []
   let i = 0
   while (i < s.length) {
-    const part = parsePrompt(s, i)
+    const part = parsePrompt(ctx, i, 0)
     nodes.push(...part.nodes)
     i = part.end
     if (i >= s.length) break
