@@ -61,3 +61,9 @@ test('a weight A1111 cannot read is an InputError', () => {
       + 'Hint: write a plain decimal number such as 1.2.',
   })
 })
+
+test('thousands of unbalanced brackets stay verbatim (no recursion limit hit)', () => {
+  for (const prompt of ['['.repeat(5000), '[a:'.repeat(2000), '('.repeat(5000) + 'x']) {
+    assert.deepEqual(pairs(promptSchedule(prompt, { steps: 10 })), [[10, prompt]])
+  }
+})
