@@ -152,8 +152,9 @@ export interface ScheduleOptions {
    * samplers marked second_order (Heun, DPM2, …), because its step counter (`CFGDenoiser.step`) counts denoiser calls.
    */
   readonly steps: number
-  /** Steps of the hires pass, when scheduling for it: then integers count from the end of the first pass and
-   *  fractions from 1.0 (e.g. 1.5 = the middle of the hires pass). */
+  /** Steps of the hires pass, when scheduling for it (A1111: the second pass's total_steps, with `steps` still the
+   *  first pass's): then integers count from the end of the first pass and fractions from 1.0 (e.g. 1.5 = the
+   *  middle of the hires pass). */
   readonly hiresSteps?: number
   /** A1111 setting "use_old_scheduling": N < 1 is a fraction, N >= 1 a step, in every pass. */
   readonly useOldScheduling?: boolean
