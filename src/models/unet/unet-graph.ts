@@ -6,13 +6,13 @@
  */
 import { Graph, type Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
-import { conv2dForward, groupNormForward, linearForward, silu } from '../../nn/layers.ts'
+import { conv2dForward, groupNormForward, linearForward, silu, type Conv2d } from '../../nn/layers.ts'
 import { bind, paramKeys, type Bound, type ShapeSource } from '../../nn/module.ts'
 import { ShapeMismatchError } from '../../core/errors.ts'
 import { FAMILY_LABELS, headsFor, UNET_PREFIX, type UnetConfig } from '../config/unet-config.ts'
 import { downsampleForward, resBlockForward, upsampleForward, type Downsample, type ResBlock, type Upsample } from './res-block.ts'
 import { spatialTransformerForward, type AttentionKind, type SpatialTransformer, type TransformerOptions } from './spatial-transformer.ts'
-import { unetPlan, unetTree, type BlockPlan, type UnetTree } from './unet-tree.ts'
+import { unetPlan, unetTree, type BlockPlan, type ResPlan, type UnetTree } from './unet-tree.ts'
 import { timestepEmbedding } from './timestep.ts'
 
 export interface UnetGraphOptions {
@@ -89,10 +89,10 @@ interface BlockContext {
   readonly attention: AttentionKind
 }
 
-type Bound1 = Bound<UnetTree>
+type BoundUnet = Bound<UnetTree>
 
 /** emb = time_embed(sinusoid(t)) (+ label_emb(y) for SDXL): [B, timeEmbedDim]. */
-function embedding(g: Graph, p: Bound1, c: UnetConfig, v: { t: Value; y: Value | undefined }): Value {
+function embedding(g: Graph, p: BoundUnet, c: UnetConfig, v: { t: Value; y: Value | undefined }): Value {
   const te = p.time_embed
   let emb = linearForward(g, te[2], silu(g, linearForward(g, te[0], timestepEmbedding(g, v.t, c.modelChannels))))
   if (p.label_emb && v.y) {
@@ -119,7 +119,7 @@ function resAttnUp(g: Graph, parts: readonly unknown[], h: Value, b: BlockContex
 }
 
 function inputBlock(g: Graph, plan: BlockPlan, parts: readonly unknown[], h: Value, b: BlockContext): Value {
-  if (plan.kind === 'conv_in') return conv2dForward(g, parts[0] as Bound<UnetTree['out'][2]>, h, { pad: 1 })
+  if (plan.kind === 'conv_in') return conv2dForward(g, parts[0] as Bound<Conv2d>, h, { pad: 1 })
   if (plan.kind === 'down') return g.scope('0', () => downsampleForward(g, parts[0] as Bound<Downsample>, h))
   return resAttnUp(g, parts, h, b)
 }
@@ -134,7 +134,7 @@ function middleBlock(g: Graph, parts: readonly unknown[], h: Value, b: BlockCont
 }
 
 /** A1111's `th.cat` hijack: h is resized (nearest) to the skip's size before the channel concat. */
-function outputBlock(g: Graph, plan: BlockPlan, parts: readonly unknown[], v: { h: Value; skip: Value }, b: BlockContext): Value {
-  const h = plan.kind === 'res' && plan.resizeToSkip ? op.resizeNearestLike(g, v.h, v.skip) : v.h
+function outputBlock(g: Graph, plan: ResPlan, parts: readonly unknown[], v: { h: Value; skip: Value }, b: BlockContext): Value {
+  const h = plan.resizeToSkip ? op.resizeNearestLike(g, v.h, v.skip) : v.h
   return resAttnUp(g, parts, op.concat(g, [h, v.skip], 1), b)
 }

@@ -10,22 +10,29 @@ import type { UnetConfig } from '../config/unet-config.ts'
 import { downsample, resBlock, upsample, type Downsample, type ResBlock, type Upsample } from './res-block.ts'
 import { spatialTransformer, type SpatialTransformer } from './spatial-transformer.ts'
 
-/** What one numbered block holds; `level` indexes channelMult. */
-export type BlockPlan =
-  | { readonly kind: 'conv_in' }
-  | { readonly kind: 'down' }
-  | { readonly kind: 'res'; readonly level: number; readonly attn: boolean; readonly up: boolean; readonly resizeToSkip: boolean }
+/** A ResBlock (+ SpatialTransformer when `attn`, + Upsample when `up`); `level` indexes channelMult. */
+export interface ResPlan {
+  readonly kind: 'res'
+  readonly level: number
+  readonly attn: boolean
+  readonly up: boolean
+  /** A1111 mode: resize h to the skip's size before the concat (first block after an Upsample). */
+  readonly resizeToSkip: boolean
+}
+
+/** What one numbered block holds. */
+export type BlockPlan = { readonly kind: 'conv_in' } | { readonly kind: 'down' } | ResPlan
 
 export interface UnetPlan {
   readonly input: readonly BlockPlan[]
-  readonly output: readonly BlockPlan[]
+  readonly output: readonly ResPlan[]
   readonly middleAttn: boolean
 }
 
 export function unetPlan(c: UnetConfig): UnetPlan {
   const levels = c.channelMult.length
   const input: BlockPlan[] = [{ kind: 'conv_in' }]
-  const output: BlockPlan[] = []
+  const output: ResPlan[] = []
   for (let l = 0; l < levels; l++) {
     for (let r = 0; r < c.numResBlocks; r++) input.push({ kind: 'res', level: l, attn: c.attentionLevels[l], up: false, resizeToSkip: false })
     if (l < levels - 1) input.push({ kind: 'down' })
@@ -68,7 +75,6 @@ export function unetTree(c: UnetConfig, plan: UnetPlan = unetPlan(c)) {
     ? [resBlock(ch, T, ch), attnAt(ch, c.transformerDepthMiddle), resBlock(ch, T, ch)]
     : [resBlock(ch, T, ch), resBlock(ch, T, ch)]
   const output_blocks = plan.output.map((b): BlockTree => {
-    if (b.kind !== 'res') throw new Error('output blocks are ResBlocks')
     const res = resBlock(ch + skips.pop()!, T, chAt(b.level))
     ch = chAt(b.level)
     return [res, ...(b.attn ? [attnAt(ch, c.transformerDepth[b.level])] : []), ...(b.up ? [upsample(ch)] : [])]
