@@ -30,8 +30,7 @@ export async function createOrtMatmul(threads = availableParallelism()): Promise
   })
   const output = session.outputNames[0]
   return {
-    async matmul(x, y, m, k, n) {
-      const out = new Float32Array(m * n)
+    async matmul(x, y, m, k, n, out: Float32Array = new Float32Array(m * n)) {
       await session.run(
         { a: new ort.Tensor('float32', x, [m, k]), b: new ort.Tensor('float32', y, [k, n]) },
         { [output]: new ort.Tensor('float32', out, [m, n]) },
@@ -52,9 +51,9 @@ let shared: Promise<OrtMatmul> | undefined
  * created on first need and kept for the life of the process.
  */
 export const AUTO_MATMUL: MatmulBackend = {
-  async matmul(a, b, m, k, n) {
-    if (m * k * n < ORT_MIN_FLOPS) return jsMatmul(a, b, m, k, n)
+  async matmul(a, b, m, k, n, out) {
+    if (m * k * n < ORT_MIN_FLOPS) return jsMatmul(a, b, m, k, n, out)
     shared ??= createOrtMatmul()
-    return (await shared).matmul(a, b, m, k, n)
+    return (await shared).matmul(a, b, m, k, n, out)
   },
 }

@@ -227,3 +227,23 @@ test('PEFT DoRA lora_magnitude_vector is a per-output magnitude, even on a squar
     assert.ok(Math.abs(Math.sqrt(n) - Math.abs(magnitude.data[o])) < 1e-5, `row ${o} has the stored magnitude`)
   }
 })
+
+test('switching adapters reuses the replaced arrays and gives what a fresh patch set gives', async () => {
+  const base = await sd1Base()
+  const lora = await loadAdapter(ref('sd1', 'adapters', 'tinylora.safetensors'))
+  const doubled = adapterFromTensors({
+    file: 'doubled.safetensors',
+    tensors: new Map(lora.modules.flatMap((m) => [...m.parts].map(([p, t]) => [`${m.name}.${p}`, { shape: t.shape, data: t.data.map((v) => 2 * v) }] as [string, HostTensor]))),
+  })
+  const lokr = await loadAdapter(ref('sd1', 'adapters', 'tinylokr.safetensors'))
+  for (const inPlace of [false, true]) {
+    const set = new PatchSet(base, 'sd1', { inPlace })
+    await set.update([{ adapter: lora, te: 1, unet: 0.5 }])
+    for (const next of [doubled, lokr, lora]) {
+      const got = await set.update([{ adapter: next, te: 0.8, unet: 0.9 }])
+      const fresh = await new PatchSet(base, 'sd1').update([{ adapter: next, te: 0.8, unet: 0.9 }])
+      assert.deepEqual([...got.tensors.keys()].sort(), [...fresh.tensors.keys()].sort())
+      for (const [k, t] of fresh.tensors) assert.deepEqual(got.tensors.get(k), t, `${next.name} ${k} inPlace=${inPlace}`)
+    }
+  }
+})

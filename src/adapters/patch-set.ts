@@ -7,6 +7,7 @@
  */
 import { basename } from 'node:path'
 import { ModelMismatchError } from '../core/errors.ts'
+import { BufferPool } from './buffer-pool.ts'
 import { applyDora } from './dora.ts'
 import { ARCH_NAMES, layerShape, planAdapter, type AdapterPlan, type PlannedModule, type SkippedModule } from './plan.ts'
 import { AUTO_MATMUL } from './ort-matmul.ts'
@@ -39,7 +40,7 @@ export interface PatchSetOptions {
 }
 
 /** Float32 products in JS (accumulated in float64): exact enough, slow on full-size models. */
-export const JS_MATMUL: MatmulBackend = { matmul: async (a, b, m, k, n) => matmul(a, b, m, k, n) }
+export const JS_MATMUL: MatmulBackend = { matmul: async (a, b, m, k, n, out) => matmul(a, b, m, k, n, out) }
 
 export interface AdapterReport {
   readonly adapter: string
@@ -109,24 +110,25 @@ export class PatchSet implements BaseWeights {
         list.push({ adapter: e.adapter, multiplier })
       }
     })
-    // Evict first: a switch to another adapter then holds one set of deltas at a time, not two.
-    this.#evict(new Set(entries.map((e) => e.adapter)))
-    const stale = [...want].map(([key, list]) => ({ key, list, signature: this.#signatureOf(list) }))
-      .filter((s) => this.#signature.get(s.key) !== s.signature)
-    for (const a of new Set(stale.flatMap((s) => s.list.map((c) => c.adapter)))) await this.#ensureDeltas(a)
-    const changed: string[] = []
-    for (const { key, list, signature } of stale) {
-      this.#patched.set(key, this.#compose(key, list, inPlace ? this.#patched.get(key) : undefined))
-      this.#signature.set(key, signature)
-      changed.push(key)
-    }
-    if (!this.#cacheDeltas) this.#deltas.clear()
-    for (const key of [...this.#signature.keys()]) {
-      if (want.has(key)) continue
+    // Evict first: a switch to another adapter then reuses the replaced adapter's delta arrays (pool), not new ones.
+    const pool = new BufferPool()
+    this.#evict(new Set(entries.map((e) => e.adapter)), pool)
+    const removed = [...this.#signature.keys()].filter((key) => !want.has(key))
+    for (const key of removed) {
+      if (inPlace) pool.give(this.#patched.get(key)!)
       this.#patched.delete(key)
       this.#signature.delete(key)
-      changed.push(key)
     }
+    const stale = [...want].map(([key, list]) => ({ key, list, signature: this.#signatureOf(list) }))
+      .filter((s) => this.#signature.get(s.key) !== s.signature)
+    for (const a of new Set(stale.flatMap((s) => s.list.map((c) => c.adapter)))) await this.#ensureDeltas(a, pool)
+    for (const { key, list, signature } of stale) {
+      const into = inPlace ? this.#patched.get(key) ?? pool.take(this.#base.get(key).length) : undefined
+      this.#patched.set(key, this.#compose(key, list, into))
+      this.#signature.set(key, signature)
+    }
+    if (!this.#cacheDeltas) this.#deltas.clear()
+    const changed = [...stale.map((s) => s.key), ...removed]
     return { tensors: this.#patched, changed, reports: plans.map(report) }
   }
 
@@ -177,13 +179,14 @@ export class PatchSet implements BaseWeights {
     return p
   }
 
-  async #ensureDeltas(adapter: Adapter): Promise<void> {
-    if (!this.#deltas.has(adapter)) this.#deltas.set(adapter, await computeDeltas(this.#plans.get(adapter)!, this.#base, this.#matmul))
+  async #ensureDeltas(adapter: Adapter, pool: BufferPool): Promise<void> {
+    if (!this.#deltas.has(adapter)) this.#deltas.set(adapter, await computeDeltas(this.#plans.get(adapter)!, this.#base, { backend: this.#matmul, pool }))
   }
 
-  #evict(keep: ReadonlySet<Adapter>): void {
+  #evict(keep: ReadonlySet<Adapter>, pool: BufferPool): void {
     for (const a of [...this.#plans.keys()]) {
       if (keep.has(a)) continue
+      for (const d of this.#deltas.get(a)?.values() ?? []) pool.give(d)
       this.#plans.delete(a)
       this.#deltas.delete(a)
       this.#ids.delete(a)
@@ -199,13 +202,15 @@ export class PatchSet implements BaseWeights {
   }
 }
 
+interface DeltaContext { readonly backend: MatmulBackend; readonly pool: BufferPool }
+
 /** Every delta of one adapter (before multipliers), summed per tensor key. */
-async function computeDeltas(plan: AdapterPlan, base: BaseWeights, backend: MatmulBackend): Promise<Map<string, Float32Array>> {
+async function computeDeltas(plan: AdapterPlan, base: BaseWeights, ctx: DeltaContext): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>()
   const add = (key: string, d: Float32Array, offset: number, total: number) => {
     const acc = out.get(key)
     if (!acc && offset === 0 && d.length === total) { out.set(key, d); return }
-    const target = acc ?? new Float32Array(total)
+    const target = acc ?? ctx.pool.takeZeroed(total)
     for (let i = 0; i < d.length; i++) target[offset + i] += d[i]
     out.set(key, target)
   }
@@ -215,7 +220,7 @@ async function computeDeltas(plan: AdapterPlan, base: BaseWeights, backend: Matm
     const rowLen = full.length / t.shape[0]
     const sliced = { shape: layerShape(t), data: t.rows ? full.subarray(t.rows.start * rowLen, t.rows.end * rowLen) : full }
     const layer = m.inpaint ? inputChannels(sliced, 0, 4) : sliced
-    const d = await moduleDelta(m, layer, backend)
+    const d = await moduleDelta(m, layer, ctx)
     if (d.weight) {
       const w = m.dora ? applyDora(d.weight, layer, m.module.parts.get('dora_scale')!, m.dora.axis) : d.weight
       add(t.key, m.inpaint ? padInputChannels(w, layer.shape, t.shape[1]) : w, t.rows ? t.rows.start * rowLen : 0, full.length)
@@ -243,11 +248,12 @@ function padInputChannels(d: Float32Array, shape: readonly number[], channels: n
   return padded
 }
 
-async function moduleDelta(m: PlannedModule, layer: LayerWeight, backend: MatmulBackend): Promise<{ weight?: Float32Array; bias?: Float32Array }> {
+async function moduleDelta(m: PlannedModule, layer: LayerWeight, ctx: DeltaContext): Promise<{ weight?: Float32Array; bias?: Float32Array }> {
   const f = m.algorithm.lowRank?.(m.module)
   if (!f) return m.algorithm.delta(m.module, layer)
   // The scale goes into the small factor: one pass less over the product (differs from scaling after by ~1 ulp).
-  return { weight: await backend.matmul(scaleInPlace(Float32Array.from(f.up), f.scale), f.down, f.out, f.rank, f.inner) }
+  const up = scaleInPlace(Float32Array.from(f.up), f.scale)
+  return { weight: await ctx.backend.matmul(up, f.down, f.out, f.rank, f.inner, ctx.pool.take(f.out * f.inner)) }
 }
 
 function report(plan: AdapterPlan): AdapterReport {

@@ -5,9 +5,8 @@
 import type { HostTensor } from '../core/host-tensor.ts'
 import { numel } from '../core/host-tensor.ts'
 
-/** [m, k] @ [k, n] → [m, n]. */
-export function matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array {
-  const out = new Float32Array(m * n)
+/** [m, k] @ [k, n] → [m, n], into `out` when given (every element is written). */
+export function matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, out: Float32Array = new Float32Array(m * n)): Float32Array {
   const acc = new Float64Array(n)
   for (let i = 0; i < m; i++) {
     acc.fill(0)

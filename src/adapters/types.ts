@@ -106,7 +106,8 @@ export interface LowRankFactors {
 
 /** Computes [m, k] @ [k, n]; the patch set sends every low-rank product through one. */
 export interface MatmulBackend {
-  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Promise<Float32Array>
+  /** Writes every element of `out` (length m·n) when given, else of a new array; returns it. */
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, out?: Float32Array): Promise<Float32Array>
 }
 
 /** linear: [out, in]; conv: [out, in, kh, kw]; norm: [C] (GroupNorm/LayerNorm weight). */
