@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import { openSafetensors } from '../../formats/safetensors.ts'
 import { UnknownModelError } from '../../core/errors.ts'
 import { readRefJson, ref } from '../../../test/golden.ts'
-import { detectUnetConfig, headsFor, type UnetConfig } from './unet-config.ts'
+import { detectUnetConfig, headsFor, UNET_PREFIX, type UnetConfig } from './unet-config.ts'
+import { paramKeys } from '../../nn/module.ts'
+import { unetTree } from '../unet/unet-tree.ts'
 import type { ShapeSource } from '../../nn/module.ts'
 
 const shapesOf = async (...parts: string[]): Promise<ShapeSource> => {
@@ -49,6 +51,7 @@ test('tiny sd2: linear proj, head dim 8 (tiny rule), heads = C/8 per level', asy
   const c = detectUnetConfig(await shapesOf('sd2', 'tiny-sd2-v.safetensors'))
   assert.equal(c.family, 'sd2')
   assert.deepEqual(c.heads, { kind: 'dim', dim: 8 })
+  assert.equal(c.sources.heads, 'FAMILY_TABLE sd2 (model_channels 32 < 64: TINY_HEAD_RULE)')
   assert.equal(c.sources.linearProj, 'model.diffusion_model.input_blocks.1.1.proj_in.weight')
   checkAgainstDiffusers(c, 'sd2')
 })
@@ -72,4 +75,34 @@ test('a width the head rule cannot split is refused with a hint to override', as
   const s = await shapesOf('sd2', 'tiny-sd2-v.safetensors')
   assert.throws(() => detectUnetConfig(s, { heads: { kind: 'dim', dim: 7 } }), new UnknownModelError(s.file,
     'attention width 32 does not split into heads by the sd2 rule {"kind":"dim","dim":7}; pass DetectOptions.heads for this model'))
+})
+
+// Round trip at full size: shapes generated from a config (the LDM/sgm yaml values) must be detected back as it.
+const full = { inChannels: 4, outChannels: 4, modelChannels: 320, numResBlocks: 2, timeEmbedDim: 1280 } as const
+const FULL_SIZE: readonly Omit<UnetConfig, 'sources'>[] = [
+  { ...full, family: 'sd1', channelMult: [1, 2, 4, 4], attentionLevels: [true, true, true, false], transformerDepth: [1, 1, 1, 0],
+    transformerDepthMiddle: 1, heads: { kind: 'count', count: 8 }, contextDim: 768, linearProj: false, admInChannels: 0 },
+  { ...full, family: 'sd2', channelMult: [1, 2, 4, 4], attentionLevels: [true, true, true, false], transformerDepth: [1, 1, 1, 0],
+    transformerDepthMiddle: 1, heads: { kind: 'dim', dim: 64 }, contextDim: 1024, linearProj: true, admInChannels: 0 },
+  { ...full, family: 'sdxl', channelMult: [1, 2, 4], attentionLevels: [false, true, true], transformerDepth: [0, 2, 10],
+    transformerDepthMiddle: 10, heads: { kind: 'dim', dim: 64 }, contextDim: 2048, linearProj: true, admInChannels: 2816 },
+  { ...full, family: 'sdxl', modelChannels: 384, timeEmbedDim: 1536, inChannels: 4, channelMult: [1, 2, 4, 4],   // refiner
+    attentionLevels: [false, true, true, false], transformerDepth: [0, 4, 4, 0], transformerDepthMiddle: 4,
+    heads: { kind: 'dim', dim: 64 }, contextDim: 1280, linearProj: true, admInChannels: 2560 },
+]
+
+for (const want of FULL_SIZE) {
+  test(`full-size ${want.family} (model_channels ${want.modelChannels}) is detected back from its shapes`, () => {
+    const keys = paramKeys(unetTree({ ...want, sources: {} }), UNET_PREFIX)
+    const shapes = new Map(keys.map((k) => [k.key, k.shape]))
+    const got = detectUnetConfig({ file: 'generated.safetensors', has: (k) => shapes.has(k), shape: (k) => shapes.get(k)! })
+    const { sources: _, ...measured } = got
+    assert.deepEqual(measured, want)
+  })
+}
+
+test('a 9-channel (inpainting) input conv is measured as such', () => {
+  const keys = paramKeys(unetTree({ ...FULL_SIZE[0], inChannels: 9, sources: {} }), UNET_PREFIX)
+  const shapes = new Map(keys.map((k) => [k.key, k.shape]))
+  assert.equal(detectUnetConfig({ file: 'inpaint.safetensors', has: (k) => shapes.has(k), shape: (k) => shapes.get(k)! }).inChannels, 9)
 })

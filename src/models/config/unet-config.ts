@@ -123,7 +123,9 @@ export function detectUnetConfig(source: ShapeSource, opts: DetectOptions = {}):
   const admKey = `${p}label_emb.0.0.weight`
   const admInChannels = source.has(admKey) ? source.shape(admKey)[1] : 0
   const row = identifyFamily(linearProj, admInChannels > 0, source.file)
-  const heads = opts.heads ?? (row.heads.kind === 'dim' && modelChannels < row.heads.dim ? TINY_HEAD_RULE : row.heads)
+  const tiny = row.heads.kind === 'dim' && modelChannels < row.heads.dim
+  const heads = opts.heads ?? (tiny ? TINY_HEAD_RULE : row.heads)
+  const headsFrom = opts.heads ? 'DetectOptions.heads' : `FAMILY_TABLE ${row.family}${tiny ? ` (model_channels ${modelChannels} < ${(row.heads as { dim: number }).dim}: TINY_HEAD_RULE)` : ''}`
   const config: UnetConfig = {
     family: row.family, inChannels, outChannels: source.shape(convOut)[0], modelChannels, channelMult, numResBlocks,
     attentionLevels: transformerDepth.map((d) => d > 0), transformerDepth, transformerDepthMiddle, heads,
@@ -132,6 +134,7 @@ export function detectUnetConfig(source: ShapeSource, opts: DetectOptions = {}):
       inChannels: convIn, modelChannels: convIn, outChannels: convOut, timeEmbedDim: timeKey,
       channelMult: levels.map((lv) => lv.keys[0]).join(', '), numResBlocks: `${p}input_blocks.*`,
       transformerDepth: `${p}input_blocks.*.1.transformer_blocks.*`, transformerDepthMiddle: `${p}middle_block.1.transformer_blocks.*`,
+      attentionLevels: `${p}input_blocks.*.1.transformer_blocks.*`, heads: headsFrom,
       ...(attnKey ? { contextDim: attnKey } : {}), ...(projKey ? { linearProj: projKey, family: projKey } : {}),
       ...(admInChannels > 0 ? { admInChannels: admKey, family: admKey } : {}),
     },
