@@ -3,9 +3,11 @@ import { pngInfo } from './png-info.ts'
 import { inspect } from './inspect.ts'
 import { hash } from './hash.ts'
 import { convert } from './convert.ts'
+import { generate } from './generate.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
+  'generate': generate,
   'png-info': pngInfo,
   'inspect': inspect,
   'hash': hash,

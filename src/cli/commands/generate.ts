@@ -1,0 +1,165 @@
+/*
+ * `sdloom generate PROMPT`: txt2img from a checkpoint file, written as PNGs with A1111's infotext.
+ * Test-only override: SDLOOM_DEFAULT_MODEL_SHA256 / SDLOOM_DEFAULT_MODEL_SIZE replace the pinned hash and size of the
+ * default model, so the download path can be tested against a small file served locally (with SDLOOM_HF_ENDPOINT).
+ */
+import { basename } from 'node:path'
+import { InputError, SdError } from '../../core/errors.ts'
+import { progressBar, type Progress } from '../../core/progress.ts'
+import { formatInfotext } from '../../image/infotext.ts'
+import { saveImagePng } from '../../image/save-image.ts'
+import { createClipTokenizer, resolveTokenizerDir } from '../../prompt/index.ts'
+import { RANDN_SOURCES, type RandnSource } from '../../sampling/index.ts'
+import { hashFile } from '../../tools/hash.ts'
+import { DEFAULT_MODEL, ensureHubModel } from '../../pipeline/default-model.ts'
+import { loadModel, type LoadedModel, type Prediction } from '../../pipeline/load-model.ts'
+import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
+import { resolveRequest, txt2img, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
+import { prepareGenerateAdapters, type AdapterFlags } from '../../pipeline/generate-adapters.ts'
+import type { Command, CommandContext } from '../command.ts'
+
+/** Ctrl-C: the run stops after the current step; nothing half-written is left. */
+class InterruptedError extends SdError {
+  override name = 'InterruptedError'
+  override readonly exitCode = 130
+}
+
+const str = (ctx: CommandContext, k: string): string | undefined => {
+  const v = ctx.values[k]
+  return typeof v === 'string' ? v : undefined
+}
+
+function num(ctx: CommandContext, k: string, integer = true): number | undefined {
+  const v = str(ctx, k)
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new InputError(`--${k} must be ${integer ? 'a whole number' : 'a number'}, got "${v}"`)
+  }
+  return n
+}
+
+function oneOf<T extends string>(ctx: CommandContext, k: string, valid: readonly T[]): T | undefined {
+  const v = str(ctx, k)
+  if (v === undefined) return undefined
+  const lower = v.toLowerCase() as T
+  if (!valid.includes(lower)) throw new InputError(`--${k} must be one of ${valid.join(', ')}, got "${v}"`)
+  return lower
+}
+
+async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<string> {
+  const given = str(ctx, 'model')
+  if (given) return given
+  const env = process.env
+  const spec = {
+    ...DEFAULT_MODEL,
+    ...(env.SDLOOM_DEFAULT_MODEL_SHA256 ? { sha256: env.SDLOOM_DEFAULT_MODEL_SHA256 } : {}),
+    ...(env.SDLOOM_DEFAULT_MODEL_SIZE ? { size: Number(env.SDLOOM_DEFAULT_MODEL_SIZE) } : {}),
+  }
+  return ensureHubModel(spec, { log: (l) => ctx.warn(l), signal, env })
+}
+
+function requestOf(ctx: CommandContext, tokenizer: Txt2ImgRequest['tokenizer']): Txt2ImgRequest {
+  return {
+    prompt: ctx.positionals[0], negativePrompt: str(ctx, 'negative') ?? '',
+    steps: num(ctx, 'steps'), cfgScale: num(ctx, 'cfg', false), sampler: str(ctx, 'sampler'), scheduler: str(ctx, 'scheduler'),
+    seed: num(ctx, 'seed'), rng: oneOf<RandnSource>(ctx, 'rng', RANDN_SOURCES), width: num(ctx, 'width'), height: num(ctx, 'height'),
+    batchSize: num(ctx, 'batch-size'), batchCount: num(ctx, 'batch-count'), clipSkip: num(ctx, 'clip-skip'), ensd: num(ctx, 'ensd'),
+    tokenizer,
+  }
+}
+
+function adapterFlags(ctx: CommandContext): AdapterFlags {
+  const loras = ctx.values.lora
+  return {
+    loras: (Array.isArray(loras) ? loras : loras === undefined ? [] : [loras]).map(String),
+    lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings'), strict: ctx.values.strict === true,
+  }
+}
+
+async function run(ctx: CommandContext): Promise<number> {
+  if (ctx.positionals.length !== 1) throw new InputError(`generate takes one PROMPT, got ${ctx.positionals.length}. See: sdloom generate --help`)
+  const controller = new AbortController()
+  const onSigint = (): void => { controller.abort(new InterruptedError('interrupted (Ctrl-C): stopped after the current step; no image of this batch was written')) }
+  process.once('SIGINT', onSigint)
+  let model: LoadedModel | undefined
+  try {
+    const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
+    const file = await modelPath(ctx, controller.signal)
+    model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']) })
+    return await generateWith(ctx, model, requestOf(ctx, tokenizer), controller.signal)
+  } finally {
+    process.removeListener('SIGINT', onSigint)
+    await model?.release()
+  }
+}
+
+async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, signal: AbortSignal): Promise<number> {
+  const r = resolveRequest(model, base)
+  const adapters = await prepareGenerateAdapters(model, base.prompt, adapterFlags(ctx), (l) => ctx.warn(l))
+  const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], ...adapters }
+  const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
+  const hashes = { modelHash: (await hashFile(model.file, ['autov2'])).autov2, vaeHash: model.vaeFile ? (await hashFile(model.vaeFile, ['autov2'])).autov2 : undefined }
+  if (model.prediction.source !== 'architecture') ctx.warn(`${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})`)
+  let bar: Progress | undefined
+  const written: { file: string; seed: number; infotext: string }[] = []
+  await txt2img(model, req, {
+    ...hashes, signal,
+    onProgress: (p) => {
+      if (p.step === 1) bar = progressBar({ label: r.batchCount > 1 ? `batch ${p.batch + 1}/${p.batchCount}` : 'sampling', total: p.steps })
+      bar?.tick(p.step)
+      if (p.step === p.steps) bar?.end()
+    },
+    onImage: async (img) => {
+      await saveImagePng(files[img.index], img.image, { info: img.info })
+      written.push({ file: files[img.index], seed: img.seed, infotext: formatInfotext(img.info) })
+      if (!ctx.json) ctx.out(files[img.index])
+    },
+  })
+  if (ctx.json) ctx.out(JSON.stringify({ model: model.file, arch: model.arch, prediction: model.prediction, images: written }, null, 2))
+  return 0
+}
+
+export const generate: Command = {
+  summary: 'txt2img: make images from a prompt with an SD1.x, SD2.x or SDXL checkpoint (A1111-compatible)',
+  help: [
+    'Usage: sdloom generate PROMPT [options]',
+    '',
+    'Writes PNGs with A1111\'s "parameters" infotext. Prompt syntax as A1111: (emphasis:1.2), [from:to:when], [a|b],',
+    'AND, BREAK, <lora:NAME:W>.',
+    '',
+    'Options:',
+    '  --model FILE         checkpoint (.safetensors/.ckpt); default: SD 1.5, downloaded once into the cache',
+    '  --negative TEXT      negative prompt',
+    '  --steps N            sampling steps (20)',
+    '  --cfg X              CFG scale (7)',
+    '  --sampler NAME       A1111 or ComfyUI name: "Euler a" (default), Euler, Heun, LMS, "DPM++ 2M", DDIM, …',
+    '  --scheduler NAME     schedule type: Automatic (default), Karras, Exponential, "SGM Uniform", Simple, …',
+    '  --seed N             seed of the first image (-1: random; image i gets seed + i)',
+    '  --rng gpu|cpu|nv     noise source as A1111 (gpu = default = NV Philox stream; cpu = torch CPU generator)',
+    '  --width N --height N image size, multiples of 8 (default: the model\'s native size: 512, 768 SD2-v, 1024 SDXL)',
+    '  --batch-size N       images per sampling run (1)',
+    '  --batch-count N      sampling runs (1); seeds continue across runs',
+    '  --clip-skip N        SD1 only (1 = last layer)',
+    '  --ensd N             A1111 eta noise seed delta',
+    '  --vae FILE           separate VAE replacing the checkpoint\'s',
+    '  --prediction eps|v   SD2: override eps/v detection (else file metadata, else A1111\'s probe)',
+    '  --lora FILE[:W[:W_UNET]]  apply a LoRA/LyCORIS file (repeatable)',
+    '  --loras DIR          folder searched for <lora:NAME:…> in the prompt',
+    '  --embeddings DIR     textual-inversion embeddings folder',
+    '  --strict             unmatched adapter keys are errors, not warnings',
+    '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/)',
+    '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
+    '',
+    'Ctrl-C stops after the current step. --json prints {model, arch, prediction, images: [{file, seed, infotext}]}.',
+  ].join('\n'),
+  options: {
+    'model': { type: 'string' }, 'negative': { type: 'string' }, 'steps': { type: 'string' }, 'cfg': { type: 'string' },
+    'sampler': { type: 'string' }, 'scheduler': { type: 'string' }, 'seed': { type: 'string' }, 'rng': { type: 'string' },
+    'width': { type: 'string' }, 'height': { type: 'string' }, 'batch-size': { type: 'string' }, 'batch-count': { type: 'string' },
+    'clip-skip': { type: 'string' }, 'ensd': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' },
+    'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
+    'out': { type: 'string' }, 'tokenizer': { type: 'string' },
+  },
+  run,
+}
