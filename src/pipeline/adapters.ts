@@ -1,0 +1,200 @@
+/**
+ * The adapters of one generate call, made ready on a loaded model: LoRA/LyCORIS files (from --lora and from the
+ * prompt's `<lora:…>` resolved in --loras) merged through a PatchSet into the model's WeightStore, textual-inversion
+ * embeddings (--embeddings plus `bundle_emb.*` of the LoRAs) for the prompt chunker and the text encoders, a report
+ * (never silence: unmatched keys and skipped modules/embeddings are warnings, errors under --strict) and the A1111
+ * infotext fields `Lora hashes` / `TI hashes`.
+ *
+ * One PatchSet lives with each WeightStore (a WeakMap: it goes when the model goes), so a later call with other
+ * adapters recomputes only the tensors they touch and a call with none gives back the base arrays themselves. Sessions
+ * pick the change up by array identity (graph/session.ts), which is why patched tensors are never written in place.
+ */
+import { stat } from 'node:fs/promises'
+import { basename, resolve } from 'node:path'
+import { InputError, ModelMismatchError } from '../core/errors.ts'
+import type { NetworkHash } from '../image/infotext.ts'
+import { loadAdapter } from '../adapters/adapter-file.ts'
+import { PatchSet, type AdapterReport, type PatchEntry } from '../adapters/patch-set.ts'
+import { ARCH_NAMES, planAdapter } from '../adapters/plan.ts'
+import type { Adapter, BaseWeights } from '../adapters/types.ts'
+import { hashFile } from '../tools/hash.ts'
+import type { ClipTokenizer } from '../prompt/index.ts'
+import type { WeightStore } from '../models/weights.ts'
+import type { PromptEmbeddings } from './conditioning.ts'
+import { collectEmbeddings, type EmbeddingsReport } from './embeddings-db.ts'
+import { listNetworks, resolveNetworkName, type LoraRequest } from './extra-networks-resolve.ts'
+import type { LoadedModel } from './load-model.ts'
+
+export type { LoraRequest } from './extra-networks-resolve.ts'
+
+export interface AdapterRequest {
+  /** In order: --lora flags first, then the prompt's calls, as the caller lists them (order = merge order). */
+  readonly loras: readonly LoraRequest[]
+  /** Where `name` entries are found (--loras). */
+  readonly lorasDir?: string
+  readonly embeddingsDir?: string
+  /** Unmatched adapter keys and skipped modules become a ModelMismatchError instead of warnings. */
+  readonly strict?: boolean
+  /** Tokenizes embedding names for the prompt index. */
+  readonly tokenizer: ClipTokenizer
+  /** false: do not read or write the hash cache (tools/hash.ts) for the LoRA hashes. */
+  readonly hashCache?: boolean
+}
+
+/** Where warnings and the summary go (the CLI: stderr). */
+export type AdapterLog = (line: string) => void
+
+export interface AppliedLora extends AdapterReport {
+  /** The name the infotext shows: as the prompt wrote it, or the file stem for --lora. */
+  readonly mentionedName: string
+  readonly te: number
+  readonly unet: number
+  /** A1111's LoRA short hash (12 hex): kohya's `sshs_model_hash` metadata, else AutoV3. */
+  readonly hash: string
+}
+
+export interface AdaptersReport {
+  readonly loras: readonly AppliedLora[]
+  readonly embeddings: EmbeddingsReport
+  /** Tensors that now differ from the base, and how many of them this call recomputed or restored. */
+  readonly patchedTensors: number
+  readonly changedTensors: number
+  readonly warnings: readonly string[]
+}
+
+export interface PreparedAdapters {
+  readonly embeddings: PromptEmbeddings
+  readonly report: AdaptersReport
+  /**
+   * Infotext fields for txt2img. `tiHashes` is live: it fills as conditioning uses embeddings (PromptEmbeddings.used),
+   * in order of first use, each name once (A1111 repeats names across encoder calls; we do not).
+   */
+  readonly infotext: { readonly loraHashes: readonly NetworkHash[]; readonly tiHashes: readonly NetworkHash[] }
+}
+
+interface CachedAdapter { readonly size: number; readonly mtimeMs: number; readonly adapter: Adapter; hash?: string }
+
+interface StoreState {
+  readonly patchSet: PatchSet
+  readonly base: BaseWeights
+  /** By absolute path; pruned to the files of the latest call so dropped LoRAs free their memory. */
+  adapters: Map<string, CachedAdapter>
+}
+
+const states = new WeakMap<WeightStore, StoreState>()
+
+function stateFor(model: LoadedModel): StoreState {
+  let s = states.get(model.weights)
+  if (!s) {
+    const store = model.weights
+    const base: BaseWeights = { has: (k) => store.has(k), shape: (k) => store.shape(k), get: (k) => store.getBase(k) }
+    s = { patchSet: new PatchSet(base, model.arch), base, adapters: new Map() }
+    states.set(store, s)
+  }
+  return s
+}
+
+interface ResolvedLora { readonly file: string; readonly mentionedName: string; readonly te: number; readonly unet: number }
+
+async function resolveLoras(req: AdapterRequest): Promise<ResolvedLora[]> {
+  const named = req.loras.filter((l) => l.file === undefined)
+  if (named.length > 0 && req.lorasDir === undefined) {
+    throw new InputError(`the prompt uses <lora:${named[0].name}> but no LoRA folder was given. Hint: add --loras DIR, or pass the file with --lora FILE:WEIGHT.`)
+  }
+  const available = named.length > 0 ? await listNetworks(req.lorasDir!) : new Map<string, string>()
+  return req.loras.map((l) => {
+    for (const [what, v] of [['text-encoder', l.te], ['UNet', l.unet]] as const) {
+      if (!Number.isFinite(v)) throw new InputError(`LoRA ${l.file ?? l.name}: the ${what} weight must be a number, got ${v}`)
+    }
+    if (l.file !== undefined) return { file: resolve(l.file), mentionedName: stem(l.file), te: l.te, unet: l.unet }
+    if (!l.name) throw new InputError('a LoRA request needs a file or a name')
+    return { file: resolveNetworkName(l.name, available, req.lorasDir!), mentionedName: l.name, te: l.te, unet: l.unet }
+  })
+}
+
+const stem = (file: string): string => basename(file).replace(/\.(safetensors|pt|ckpt)$/i, '')
+
+async function loadCached(state: StoreState, file: string): Promise<CachedAdapter> {
+  const st = await stat(file).catch(() => undefined)
+  if (!st?.isFile()) throw new InputError(`--lora ${file}: no such file`)
+  const hit = state.adapters.get(file)
+  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit
+  const entry = { size: st.size, mtimeMs: st.mtimeMs, adapter: await loadAdapter(file) }
+  state.adapters.set(file, entry)
+  return entry
+}
+
+/** Wrong architecture always throws (planAdapter); under strict, so does anything that would not apply. */
+function checkAdapter(adapter: Adapter, model: LoadedModel, state: StoreState, strict: boolean): void {
+  const plan = planAdapter(adapter, model.arch, state.base)
+  if (!strict) return
+  const problems = [...plan.unmatchedKeys.map((k) => `"${k}"`), ...plan.skipped.map((s) => `${s.module} (${s.reason})`)]
+  if (problems.length === 0) return
+  throw new ModelMismatchError(adapter.file, `--strict: ${problems.length} key(s) or module(s) of LoRA "${adapter.name}" cannot be applied `
+    + `to this ${ARCH_NAMES[model.arch]} model: ${problems.slice(0, 5).join(', ')}${problems.length > 5 ? ', …' : ''}. `
+    + 'Hint: run without --strict to apply the rest and see these as warnings.')
+}
+
+const firstFew = (list: readonly string[], n = 5): string =>
+  `${list.slice(0, n).join(', ')}${list.length > n ? `, … (${list.length - n} more)` : ''}`
+
+function loraWarnings(r: AdapterReport, arch: LoadedModel['arch']): string[] {
+  const out: string[] = []
+  const who = `LoRA "${r.adapter}" (${r.file})`
+  if (r.unmatchedKeys.length > 0) {
+    out.push(`${who}: ${r.unmatchedKeys.length} key(s) match no layer of this ${ARCH_NAMES[arch]} model and were ignored: `
+      + `${firstFew(r.unmatchedKeys.map((k) => `"${k}"`))}. Hint: --strict makes this an error.`)
+  }
+  if (r.skipped.length > 0) out.push(`${who}: ${r.skipped.length} module(s) not applied: ${firstFew(r.skipped.map((s) => `${s.module} (${s.reason})`), 3)}`)
+  if (r.dora.ambiguous.length > 0) {
+    out.push(`${who}: the DoRA magnitude axis of ${r.dora.ambiguous.length} module(s) cannot be told from their shapes (square layers); applied per input channel as A1111 does: ${firstFew(r.dora.ambiguous, 3)}`)
+  }
+  return out
+}
+
+function summary(r: AppliedLora): string {
+  const te = r.applied.te1 + r.applied.te2
+  return `LoRA ${r.mentionedName} (${r.file}): te ${r.te}, unet ${r.unet}; patched ${te} text-encoder and ${r.applied.unet} UNet module(s)`
+}
+
+async function loraHash(entry: CachedAdapter, file: string, cache: boolean): Promise<string> {
+  entry.hash ??= (entry.adapter.metadata.sshs_model_hash?.slice(0, 12) || (await hashFile(file, ['autov3'], { cache })).autov3)
+  return entry.hash
+}
+
+/** Applies the requested adapters to `model` (replacing the previous call's) and loads the embeddings. */
+export async function prepareAdapters(model: LoadedModel, request: AdapterRequest, log: AdapterLog): Promise<PreparedAdapters> {
+  const state = stateFor(model)
+  const loras = await resolveLoras(request)
+  const entries = new Map<string, CachedAdapter>()
+  for (const l of loras) entries.set(l.file, await loadCached(state, l.file))
+  for (const e of entries.values()) checkAdapter(e.adapter, model, state, request.strict ?? false)
+  // Embeddings before patching: a bad --embeddings folder must not leave the model with the new LoRAs half-announced.
+  const emb = await collectEmbeddings({ model, tokenizer: request.tokenizer, dir: request.embeddingsDir, adapters: [...entries.values()].map((e) => e.adapter) })
+  const patchEntries: PatchEntry[] = loras.map((l) => ({ adapter: entries.get(l.file)!.adapter, te: l.te, unet: l.unet }))
+  const result = await state.patchSet.update(patchEntries)
+  model.weights.setPatches(result.tensors)
+  state.adapters = entries
+  const warnings: string[] = []
+  const applied: AppliedLora[] = []
+  for (const [i, l] of loras.entries()) {
+    const r = result.reports[i]
+    applied.push({ ...r, mentionedName: l.mentionedName, te: l.te, unet: l.unet, hash: await loraHash(entries.get(l.file)!, l.file, request.hashCache ?? true) })
+    warnings.push(...loraWarnings(r, model.arch))
+  }
+  warnings.push(...emb.warnings)
+  for (const r of applied) log(summary(r))
+  for (const w of warnings) log(`warning: ${w}`)
+  return {
+    embeddings: emb.embeddings,
+    report: { loras: applied, embeddings: emb.report, patchedTensors: result.tensors.size, changedTensors: result.changed.length, warnings },
+    infotext: { loraHashes: dedupe(applied.map((r) => ({ name: r.mentionedName, hash: r.hash }))), tiHashes: emb.tiHashes },
+  }
+}
+
+/** One infotext entry per name (A1111 keys `p.lora_hashes` by name: the last one wins, at the first one's place). */
+function dedupe(list: readonly NetworkHash[]): NetworkHash[] {
+  const byName = new Map<string, NetworkHash>()
+  for (const n of list) byName.set(n.name, n)
+  return [...byName.values()]
+}
