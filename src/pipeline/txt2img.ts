@@ -103,12 +103,14 @@ function positiveInt(name: string, v: number, max = Number.MAX_SAFE_INTEGER): nu
 
 function size(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 8 || v % 8 !== 0) {
-    throw new InputError(`${name} must be a positive multiple of 8, got ${v}. Hint: the VAE works on 8×8 pixel blocks; try ${Math.max(8, Math.round(v / 8) * 8)}.`)
+    const below = Math.max(8, Math.floor(v / 8) * 8)
+    throw new InputError(`${name} must be a positive multiple of 8, got ${v}. Hint: the VAE works on 8×8 pixel blocks; try ${below} or ${below + 8}.`)
   }
   return v
 }
 
-export function resolveRequest(model: LoadedModel, req: Txt2ImgRequest): ResolvedTxt2Img {
+/** Defaults and checks; `nativeSize` is the model's default width and height. */
+export function resolveRequest(nativeSize: number, req: Omit<Txt2ImgRequest, 'tokenizer'>): ResolvedTxt2Img {
   const sampler = resolveSampler(req.sampler ?? 'Euler a')
   const scheduler = req.scheduler ?? 'Automatic'
   const schedId = resolveScheduler(scheduler)
@@ -124,7 +126,7 @@ export function resolveRequest(model: LoadedModel, req: Txt2ImgRequest): Resolve
   return {
     steps: positiveInt('steps', req.steps ?? 20, 1000), cfgScale, sampler, scheduler,
     seeds: batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
-    width: size('width', req.width ?? model.nativeSize), height: size('height', req.height ?? model.nativeSize),
+    width: size('width', req.width ?? nativeSize), height: size('height', req.height ?? nativeSize),
     batchSize, batchCount, clipSkip: positiveInt('clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
   }
 }
@@ -133,7 +135,7 @@ export function resolveRequest(model: LoadedModel, req: Txt2ImgRequest): Resolve
 const scheduleSteps = (r: ResolvedTxt2Img): number => (r.sampler.label === 'Heun' ? r.steps * 2 : r.steps)
 
 export async function txt2img(model: LoadedModel, req: Txt2ImgRequest, opts: Txt2ImgOptions = {}): Promise<Txt2ImgImage[]> {
-  const r = resolveRequest(model, req)
+  const r = resolveRequest(model.nativeSize, req)
   const conditioning = await buildConditioning(model, {
     prompt: req.prompt, negativePrompt: req.negativePrompt ?? '', scheduleSteps: scheduleSteps(r), clipSkip: r.clipSkip,
     tokenizer: req.tokenizer, embeddings: req.embeddings, width: r.width, height: r.height,

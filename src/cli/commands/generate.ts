@@ -59,13 +59,12 @@ async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<stri
   return ensureHubModel(spec, { log: (l) => ctx.warn(l), signal, env })
 }
 
-function requestOf(ctx: CommandContext, tokenizer: Txt2ImgRequest['tokenizer']): Txt2ImgRequest {
+function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
   return {
     prompt: ctx.positionals[0], negativePrompt: str(ctx, 'negative') ?? '',
     steps: num(ctx, 'steps'), cfgScale: num(ctx, 'cfg', false), sampler: str(ctx, 'sampler'), scheduler: str(ctx, 'scheduler'),
     seed: num(ctx, 'seed'), rng: oneOf<RandnSource>(ctx, 'rng', RANDN_SOURCES), width: num(ctx, 'width'), height: num(ctx, 'height'),
     batchSize: num(ctx, 'batch-size'), batchCount: num(ctx, 'batch-count'), clipSkip: num(ctx, 'clip-skip'), ensd: num(ctx, 'ensd'),
-    tokenizer,
   }
 }
 
@@ -84,10 +83,12 @@ async function run(ctx: CommandContext): Promise<number> {
   process.once('SIGINT', onSigint)
   let model: LoadedModel | undefined
   try {
+    const request = requestOf(ctx)
+    resolveRequest(512, request) // fail on bad options before the model loads
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
     const file = await modelPath(ctx, controller.signal)
     model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']) })
-    return await generateWith(ctx, model, requestOf(ctx, tokenizer), controller.signal)
+    return await generateWith(ctx, model, { ...request, tokenizer }, controller.signal)
   } finally {
     process.removeListener('SIGINT', onSigint)
     await model?.release()
@@ -95,7 +96,7 @@ async function run(ctx: CommandContext): Promise<number> {
 }
 
 async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, signal: AbortSignal): Promise<number> {
-  const r = resolveRequest(model, base)
+  const r = resolveRequest(model.nativeSize, base)
   const adapters = await prepareGenerateAdapters(model, base.prompt, adapterFlags(ctx), (l) => ctx.warn(l))
   const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], ...adapters }
   const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)

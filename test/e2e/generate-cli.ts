@@ -1,0 +1,31 @@
+/* Runs `sdloom` as a child process (the real CLI: argument parsing, exit codes, one-line errors, files on disk). */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { REPO_ROOT, TOKENIZER_DIR, ref } from '../golden.ts'
+
+export interface CliResult { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string }
+
+export const MAIN = join(REPO_ROOT, 'src', 'cli', 'main.ts')
+export const TINY_SD1 = ref('sd1', 'tiny-sd1.safetensors')
+/** The issue's "Done when" command without --model / --out. */
+export const DONE_WHEN = [
+  'generate', 'a photo of a cat, (masterpiece:1.2), best quality', '--negative', 'blurry, lowres', '--sampler', 'Euler',
+  '--steps', '8', '--cfg', '7', '--seed', '42', '--rng', 'cpu', '--width', '64', '--height', '64', '--tokenizer', TOKENIZER_DIR,
+]
+
+export function runSdloom(args: readonly string[], env: NodeJS.ProcessEnv, onStart?: (kill: (s: NodeJS.Signals) => void) => void): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+    onStart?.((s) => child.kill(s))
+  })
+}
+
+/** stderr without Node's own warnings (e.g. the experimental-loader notice). */
+export const errorLines = (stderr: string): string[] =>
+  stderr.split('\n').filter((l) => l.trim() !== '' && !/^\(node:\d+\)|--trace-warnings|ExperimentalWarning/.test(l))
