@@ -1,12 +1,14 @@
 /*
  * The adapter flags of `sdloom generate` (--lora, --loras, --embeddings, --strict) → what txt2img needs: the
  * embeddings for the prompt chunker/encoders and the infotext's Lora/TI hashes. The work is the adapters layer's
- * (pipeline/adapters.ts); this is the seam the CLI and the server call.
+ * (pipeline/adapters.ts prepareAdapters); this is the seam the CLI (and later the server) calls. It always runs, so a
+ * call without adapters gives the model back its base weights.
  */
-import { InputError } from '../core/errors.ts'
 import type { NetworkHash } from '../image/infotext.ts'
-import { parseExtraNetworks } from '../prompt/index.ts'
+import type { ClipTokenizer } from '../prompt/index.ts'
+import { prepareAdapters, type AdaptersReport } from './adapters.ts'
 import type { PromptEmbeddings } from './conditioning.ts'
+import { loraRequestsFromPrompt, parseLoraFlag } from './extra-networks-resolve.ts'
 import type { LoadedModel } from './load-model.ts'
 
 export interface AdapterFlags {
@@ -17,18 +19,19 @@ export interface AdapterFlags {
   readonly strict: boolean
 }
 
-export interface PreparedAdapters {
-  readonly embeddings?: PromptEmbeddings
-  readonly loraHashes?: readonly NetworkHash[]
-  readonly tiHashes?: readonly NetworkHash[]
+export interface GenerateAdapters {
+  readonly embeddings: PromptEmbeddings
+  /** Live lists: TI hashes fill as the conditioning uses embeddings. */
+  readonly loraHashes: readonly NetworkHash[]
+  readonly tiHashes: readonly NetworkHash[]
+  readonly report: AdaptersReport
 }
 
-export async function prepareGenerateAdapters(_model: LoadedModel, prompt: string, flags: AdapterFlags,
-  log: (line: string) => void): Promise<PreparedAdapters> {
-  const calls = parseExtraNetworks(prompt).loras
-  if (flags.loras.length > 0 || flags.lorasDir || flags.embeddingsDir) {
-    throw new InputError('--lora, --loras and --embeddings are not available in this build yet (the adapters layer is being wired in)')
-  }
-  if (calls.length > 0) log(`warning: ${calls.map((c) => `<lora:${c.name}>`).join(', ')} in the prompt ignored: no --loras DIR given`)
-  return {}
+export async function prepareGenerateAdapters(model: LoadedModel, prompt: string, flags: AdapterFlags, tokenizer: ClipTokenizer,
+  log: (line: string) => void): Promise<GenerateAdapters> {
+  const prepared = await prepareAdapters(model, {
+    loras: [...flags.loras.map(parseLoraFlag), ...loraRequestsFromPrompt(prompt)],
+    lorasDir: flags.lorasDir, embeddingsDir: flags.embeddingsDir, strict: flags.strict, tokenizer,
+  }, log)
+  return { embeddings: prepared.embeddings, ...prepared.infotext, report: prepared.report }
 }

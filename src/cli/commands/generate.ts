@@ -97,8 +97,8 @@ async function run(ctx: CommandContext): Promise<number> {
 
 async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, signal: AbortSignal): Promise<number> {
   const r = resolveRequest(model.nativeSize, base)
-  const adapters = await prepareGenerateAdapters(model, base.prompt, adapterFlags(ctx), (l) => ctx.warn(l))
-  const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], ...adapters }
+  const adapters = await prepareGenerateAdapters(model, base.prompt, adapterFlags(ctx), base.tokenizer, (l) => ctx.warn(l))
+  const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
   const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
   const hashes = { modelHash: (await hashFile(model.file, ['autov2'])).autov2, vaeHash: model.vaeFile ? (await hashFile(model.vaeFile, ['autov2'])).autov2 : undefined }
   if (model.prediction.source !== 'architecture') ctx.warn(`${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})`)
