@@ -1,14 +1,17 @@
 import { InputError } from '../../core/errors.ts'
-import { inspectFile, reportToJson } from '../../tools/inspect.ts'
+import { inspectFile, reportToJson, type ModelReport } from '../../tools/inspect.ts'
 import { formatCard } from '../../tools/inspect-card.ts'
+import { formatPngCard, inspectPng, isPngFile, type PngReport } from '../../tools/inspect-png.ts'
 import type { Command, CommandContext } from '../command.ts'
 
 async function run(ctx: CommandContext): Promise<number> {
   if (ctx.positionals.length === 0) throw new InputError('inspect needs at least one FILE. See: sdloom inspect --help')
-  const reports = []
-  for (const file of ctx.positionals) reports.push(await inspectFile(file))
-  if (ctx.json) ctx.out(JSON.stringify(reports.length === 1 ? reportToJson(reports[0]) : reports.map(reportToJson), null, 2))
-  else ctx.out(reports.map(formatCard).join('\n\n'))
+  const reports: (ModelReport | PngReport)[] = []
+  for (const file of ctx.positionals) reports.push(await isPngFile(file) ? await inspectPng(file) : await inspectFile(file))
+  const isPng = (r: ModelReport | PngReport): r is PngReport => r.kind === 'png-image'
+  const toJson = (r: ModelReport | PngReport) => (isPng(r) ? r : reportToJson(r))
+  if (ctx.json) ctx.out(JSON.stringify(reports.length === 1 ? toJson(reports[0]) : reports.map(toJson), null, 2))
+  else ctx.out(reports.map((r) => (isPng(r) ? formatPngCard(r) : formatCard(r))).join('\n\n'))
   return 0
 }
 
@@ -22,6 +25,7 @@ export const inspect: Command = {
     'others are named as not supported), the config measured from tensor shapes, LoRA algorithm/rank/alpha/base,',
     'embedding vectors, kohya training metadata (likely trigger words), dtypes, parameter count and EMA.',
     'Only headers are read (plus LoRA alpha scalars), so multi-GB files take milliseconds.',
+    'A PNG made by sdloom or A1111: its generation parameters and the LoRAs and embeddings it used (with hashes).',
     'With --json: one report object (an array for several files).',
   ].join('\n'),
   options: {},

@@ -71,6 +71,7 @@ test('subprocess: convert then inspect and hash the result; errors are one stder
   assert.equal(h1.code, 0, h1.err)
   assert.deepEqual(JSON.parse(h2.out), JSON.parse(h1.out))
   const bad = cli(['inspect', ref('sdxl', 'goldens', 'sample.euler.64x64.png')])
-  assert.deepEqual([bad.code, bad.out], [1, ''])
-  assert.equal(bad.err, 'error: sample.euler.64x64.png: not a model file: it is a PNG image. Hint: `sdloom png-info FILE` prints the generation parameters an sdloom/A1111 PNG carries\n')
+  assert.deepEqual([bad.code, bad.out], [2, ''])
+  assert.equal(bad.err, 'error: sample.euler.64x64.png: a PNG image without a "parameters" text chunk, so no generation parameters or adapters to list '
+    + '(no text chunks). Hint: only images saved by sdloom or A1111 carry them.\n')
 })
