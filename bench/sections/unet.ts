@@ -72,26 +72,33 @@ async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; s: number;
 
 const THREADS = availableParallelism()
 
-/**
- * GFLOP/s of one float32 n³ MatMul through onnxruntime-node (best of 3 after a warm-up), by wall time and by CPU
- * time per thread (the latter is robust to other processes sharing the cores).
- */
-export async function matmulCeiling(n = 4096): Promise<{ wall: number; cpu: number }> {
-  const g = new Graph('ceiling')
-  g.output('c', op.matmul(g, g.input('a', 'float32', [n, n]), g.input('b', 'float32', [n, n])))
-  const s = await GraphSession.create(g, { weightKeys: [] })
-  const feeds = { a: randn([n, n]), b: randn([n, n]) }
-  const none = { get: () => new Float32Array(), shape: () => [] }
-  await s.run(feeds, none)
-  let best = Infinity
-  let bestCpu = Infinity
-  for (let i = 0; i < 3; i++) {
-    const r = await timed(() => s.run(feeds, none))
-    best = Math.min(best, r.s)
-    bestCpu = Math.min(bestCpu, r.cpu / THREADS)
+/** One float32 n³ MatMul through onnxruntime-node: the ceiling the UNet is compared with. */
+class MatmulProbe {
+  private constructor(private readonly s: GraphSession, private readonly n: number, private readonly feeds: Record<string, HostTensor>) {}
+
+  static async create(n = 4096): Promise<MatmulProbe> {
+    const g = new Graph('ceiling')
+    g.output('c', op.matmul(g, g.input('a', 'float32', [n, n]), g.input('b', 'float32', [n, n])))
+    const probe = new MatmulProbe(await GraphSession.create(g, { weightKeys: [] }), n, { a: randn([n, n]), b: randn([n, n]) })
+    await probe.once()
+    return probe
   }
-  await s.release()
-  return { wall: (2 * n ** 3) / best / 1e9, cpu: (2 * n ** 3) / bestCpu / 1e9 }
+
+  /** GFLOP/s of one run, by wall time and by CPU time per thread (robust to other processes on the cores). */
+  async once(): Promise<{ wall: number; cpu: number }> {
+    const r = await timed(() => this.s.run(this.feeds, { get: () => new Float32Array(), shape: () => [] }))
+    const gflop = (2 * this.n ** 3) / 1e9
+    return { wall: gflop / r.s, cpu: gflop / (r.cpu / THREADS) }
+  }
+
+  /** Best of `runs`. */
+  async best(runs = 3): Promise<{ wall: number; cpu: number }> {
+    const all = []
+    for (let i = 0; i < runs; i++) all.push(await this.once())
+    return { wall: Math.max(...all.map((r) => r.wall)), cpu: Math.max(...all.map((r) => r.cpu)) }
+  }
+
+  release(): Promise<void> { return this.s.release() }
 }
 
 /** Multiply-add FLOPs (×2) of one UNet call: convs, linears and the two attention MatMuls; norms/elementwise ignored. */
@@ -142,7 +149,8 @@ interface Case {
 
 interface CaseResult { readonly name: string; readonly gflops: number; readonly gflopsCpu: number; readonly rows: BenchRow[] }
 
-async function benchCase(c: Case, attention: AttentionKind, steps: number): Promise<CaseResult> {
+async function benchCase(c: Case, o: { attention: AttentionKind; steps: number; probe: MatmulProbe }): Promise<CaseResult> {
+  const { attention, steps, probe } = o
   const w = randomWeights(c.config, c.shareWeights)
   const graph = await timed(() => buildUnetGraph(c.config, w, { attention }))
   const created = await timed(() => UnetSession.fromGraph(c.config, graph.value))
@@ -155,13 +163,21 @@ async function benchCase(c: Case, attention: AttentionKind, steps: number): Prom
   const warm = [(await timed(() => unet.run(inputs, w))).s, (await timed(() => unet.run(inputs, w))).s]
   let total = 0
   let cpu = 0
+  const paired: number[] = []
+  const times: number[] = []
   for (let i = 0; i < steps; i++) {
+    // A MatMul run right before and after each step sees about the same load from other processes.
+    const pre = await probe.once()
     const r = await timed(() => unet.run(inputs, w))
+    const post = await probe.once()
     total += r.s
+    times.push(r.s)
     cpu += r.cpu / THREADS
+    paired.push((c.tflopPerStep * 1000) / r.s / ((pre.wall + post.wall) / 2))
   }
   await unet.release()
   const perStep = total / steps
+  const fastest = Math.min(...warm, ...times)
   const gflops = (c.tflopPerStep * 1000) / perStep
   const gflopsCpu = (c.tflopPerStep * 1000) / (cpu / steps)
   const note = `batch 2 (CFG), latent ${c.latent}×${c.latent}, attention ${attention}, weights as graph inputs`
@@ -171,9 +187,12 @@ async function benchCase(c: Case, attention: AttentionKind, steps: number): Prom
     { measure: `${c.name}: session create`, value: `${built.create.toFixed(2)} s` },
     { measure: `${c.name}: warm-up runs`, value: warm.map((s) => `${s.toFixed(1)} s`).join(', ') },
     { measure: `${c.name}: UNet seconds per CFG step`, value: perStep.toFixed(2), note: `mean of ${steps}; ${note}` },
+    { measure: `${c.name}: fastest run`, value: `${fastest.toFixed(2)} s`, note: 'of all runs, warm-ups included (the least disturbed by other processes)' },
     { measure: `${c.name}: achieved GFLOP/s`, value: gflops.toFixed(0), note: `${c.tflopPerStep} TFLOP per step, wall time` },
     { measure: `${c.name}: CPU seconds per step / ${THREADS} threads`, value: (cpu / steps).toFixed(2), note: `${gflopsCpu.toFixed(0)} GFLOP/s by CPU time` },
-    { measure: `${c.name}: peak RSS so far`, value: `${(await peakRssMb()).toFixed(0)} MB` },
+    { measure: `${c.name}: paired ratio to the MatMul`, value: (paired.reduce((a, b) => a + b, 0) / steps).toFixed(2),
+      note: `each step against MatMul runs just before and after it (${paired.map((r) => r.toFixed(2)).join(', ')})` },
+    { measure: `${c.name}: peak RSS so far`, value: `${(await peakRssMb()).toFixed(0)} MB`, note: "process peak, incl. the 4096² MatMul probe (~0.2 GB)" },
   ] }
 }
 
@@ -183,7 +202,8 @@ export const section: BenchSection = {
     const attention = (process.env.SDLOOM_BENCH_UNET_ATTN ?? 'mha') as AttentionKind
     const steps = Number(process.env.SDLOOM_BENCH_UNET_STEPS ?? 2)
     // The ceiling is measured before and after (best of both): on a shared machine either may be disturbed.
-    const before = await matmulCeiling()
+    const probe = await MatmulProbe.create()
+    const before = await probe.best()
     const rows: BenchRow[] = []
     rows.push({ measure: 'FLOP count per CFG step (this file\'s unetTflop)', value: `SD1.5 512²: ${unetTflop(SD15_CONFIG, 2, 64).toFixed(2)} TFLOP, SDXL 1024²: ${unetTflop(SDXL_CONFIG, 2, 128).toFixed(2)} TFLOP` })
     const sdxl = process.env.SDLOOM_BENCH_SDXL
@@ -192,8 +212,9 @@ export const section: BenchSection = {
       cases.push({ name: 'SDXL 1024²', config: SDXL_CONFIG, latent: 128, tflopPerStep: Number(unetTflop(SDXL_CONFIG, 2, 128).toFixed(2)), shareWeights: true })
     }
     const results = []
-    for (const c of cases) results.push(await benchCase(c, attention, steps))
-    const after = await matmulCeiling()
+    for (const c of cases) results.push(await benchCase(c, { attention, steps, probe }))
+    const after = await probe.best()
+    await probe.release()
     const ceiling = Math.max(before.wall, after.wall)
     const ceilingCpu = Math.max(before.cpu, after.cpu)
     rows.push({ measure: 'float32 MatMul 4096³ ceiling', value: `${ceiling.toFixed(0)} GFLOP/s`,
