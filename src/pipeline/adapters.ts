@@ -6,8 +6,12 @@
  * infotext fields `Lora hashes` / `TI hashes`.
  *
  * One PatchSet lives with each WeightStore (a WeakMap: it goes when the model goes), so a later call with other
- * adapters recomputes only the tensors they touch and a call with none gives back the base arrays themselves. Sessions
- * pick the change up by array identity (graph/session.ts), which is why patched tensors are never written in place.
+ * adapters recomputes only the tensors they touch and a call with none gives back the base arrays themselves.
+ * Tensors that stay patched across a switch are recomputed IN PLACE: at full size a new array per tensor would hold a
+ * second copy of every touched weight until the old ones are collected (3.4 GB for a LoRA on the whole SD1.5 UNet).
+ * Sessions still see the change: graph/session.ts feeds weights at every run from arrays it wraps without copying
+ * (the in-place test in test/e2e/adapters-stack.test.ts checks it), and arrays that come or go change identity.
+ * A generation must not run while adapters change (the caller serialises the two).
  */
 import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
@@ -88,7 +92,7 @@ function stateFor(model: LoadedModel): StoreState {
   if (!s) {
     const store = model.weights
     const base: BaseWeights = { has: (k) => store.has(k), shape: (k) => store.shape(k), get: (k) => store.getBase(k) }
-    s = { patchSet: new PatchSet(base, model.arch), base, adapters: new Map() }
+    s = { patchSet: new PatchSet(base, model.arch, { inPlace: true }), base, adapters: new Map() }
     states.set(store, s)
   }
   return s

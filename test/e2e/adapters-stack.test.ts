@@ -16,7 +16,7 @@ import { buildConditioning } from '../../src/pipeline/conditioning.ts'
 import { loadModel, type LoadedModel } from '../../src/pipeline/load-model.ts'
 import { prepareAdapters, type AdapterRequest } from '../../src/pipeline/adapters.ts'
 import { txt2img } from '../../src/pipeline/txt2img.ts'
-import { assertClose, ref, refTensors } from '../golden.ts'
+import { assertClose, maxAbsDiff, ref, refTensors } from '../golden.ts'
 import { tokenizer } from './pipeline-goldens.ts'
 
 const LORA = ref('sd1', 'adapters', 'tinylora.safetensors')
@@ -77,6 +77,29 @@ test('built text-encoder sessions follow a switch: "tinyneg, blurry" gives run.u
   }
   assertClose(await encode([{ file: LORA, te: 0.7, unet: 0.7 }]), await golden.readF32('run.uncond'), 1e-4, 'run.uncond')
   assertClose(await encode([]), await golden.readF32('ti.1.cond'), 1e-4, 'ti.1.cond')
+})
+
+test('a multiplier change is recomputed in place and built sessions see it: 0.7 → 0.35 → 0.7', async () => {
+  const golden = await refTensors('sd1', 'adapters', 'adapter_goldens.safetensors')
+  const key = 'cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight'
+  const encode = async (m: LoadedModel, w: number) => {
+    const prepared = await prepareAdapters(m, base({ loras: [{ file: LORA, te: w, unet: w }], embeddingsDir: ref('sd1', 'adapters', 'embeddings') }), quiet)
+    const c = await buildConditioning(m, { prompt: '', negativePrompt: 'tinyneg, blurry', scheduleSteps: 1, clipSkip: 1, tokenizer, embeddings: prepared.embeddings, width: 64, height: 64 })
+    return c.uncondAt(0).context
+  }
+  assertClose(await encode(model, 0.7), await golden.readF32('run.uncond'), 1e-4, 'run.uncond at 0.7')
+  const array = model.weights.get(key)
+  const half = await encode(model, 0.35)
+  assert.equal(model.weights.get(key), array, 'recomputed into the same array')
+  const fresh = await loadModel(ref('sd1', 'tiny-sd1.safetensors'), { threads: 1 })
+  try {
+    assert.deepEqual(half, await encode(fresh, 0.35), 'in-place 0.35 differs from a fresh model at 0.35')
+  } finally {
+    await fresh.release()
+  }
+  assert.ok(maxAbsDiff(half, await golden.readF32('run.uncond')) > 1e-3, 'the session did not see the change')
+  assertClose(await encode(model, 0.7), await golden.readF32('run.uncond'), 1e-4, 'run.uncond back at 0.7')
+  await prepareAdapters(model, base(), quiet)
 })
 
 test('an SDXL LoRA on SD1 is one ModelMismatchError naming both, and leaves the weights as they were', async () => {
