@@ -39,8 +39,8 @@ export interface AdapterRequest {
   readonly embeddingsDir?: string
   /** Unmatched adapter keys and skipped modules become a ModelMismatchError instead of warnings. */
   readonly strict?: boolean
-  /** Tokenizes embedding names for the prompt index. */
-  readonly tokenizer: ClipTokenizer
+  /** Tokenizes embedding names for the prompt index (needed when there are embeddings). */
+  readonly tokenizer?: ClipTokenizer
   /** false: do not read or write the hash cache (tools/hash.ts) for the LoRA hashes. */
   readonly hashCache?: boolean
 }
@@ -85,9 +85,12 @@ interface StoreState {
   adapters: Map<string, CachedAdapter>
 }
 
+/** What adapters need of a loaded model. */
+export type AdaptableModel = Pick<LoadedModel, 'arch' | 'weights'>
+
 const states = new WeakMap<WeightStore, StoreState>()
 
-function stateFor(model: LoadedModel): StoreState {
+function stateFor(model: AdaptableModel): StoreState {
   let s = states.get(model.weights)
   if (!s) {
     const store = model.weights
@@ -129,7 +132,7 @@ async function loadCached(state: StoreState, file: string): Promise<CachedAdapte
 }
 
 /** Wrong architecture always throws (planAdapter); under strict, so does anything that would not apply. */
-function checkAdapter(adapter: Adapter, model: LoadedModel, state: StoreState, strict: boolean): void {
+function checkAdapter(adapter: Adapter, model: AdaptableModel, state: StoreState, strict: boolean): void {
   const plan = planAdapter(adapter, model.arch, state.base)
   if (!strict) return
   const problems = [...plan.unmatchedKeys.map((k) => `"${k}"`), ...plan.skipped.map((s) => `${s.module} (${s.reason})`)]
@@ -167,7 +170,7 @@ async function loraHash(entry: CachedAdapter, file: string, cache: boolean): Pro
 }
 
 /** Applies the requested adapters to `model` (replacing the previous call's) and loads the embeddings. */
-export async function prepareAdapters(model: LoadedModel, request: AdapterRequest, log: AdapterLog): Promise<PreparedAdapters> {
+export async function prepareAdapters(model: AdaptableModel, request: AdapterRequest, log: AdapterLog): Promise<PreparedAdapters> {
   const state = stateFor(model)
   const loras = await resolveLoras(request)
   const entries = new Map<string, CachedAdapter>()

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { extname, join, resolve } from 'node:path'
-import { InputError } from '../core/errors.ts'
+import { InputError, SdError } from '../core/errors.ts'
 import {
   bundledEmbeddings, EMBEDDING_EXTENSIONS, embeddingMismatch, embeddingWidths, loadEmbeddingDir,
   type Embedding, type EmbeddingWidths, type SkippedEmbedding,
@@ -96,13 +96,16 @@ export interface CollectedEmbeddings {
 
 export interface CollectOptions {
   readonly model: Pick<LoadedModel, 'arch' | 'weights'>
-  readonly tokenizer: ClipTokenizer
+  /** Needed when there is anything to register (a folder or bundled embeddings). */
+  readonly tokenizer?: ClipTokenizer
   readonly dir?: string
   readonly adapters: readonly Adapter[]
 }
 
 /** Folder + bundled embeddings that fit the model, as the conditioning's PromptEmbeddings. */
 export async function collectEmbeddings(opts: CollectOptions): Promise<CollectedEmbeddings> {
+  if (opts.dir === undefined && opts.adapters.every((a) => a.bundledEmbeddings.size === 0)) return NONE
+  if (!opts.tokenizer) throw new SdError('collectEmbeddings: embeddings to register but no tokenizer was given')
   const widths = embeddingWidths({ has: (k) => opts.model.weights.has(k), shape: (k) => opts.model.weights.shape(k), get: (k) => opts.model.weights.getBase(k) }, opts.model.arch)
   const db = opts.dir === undefined ? undefined : await loadEmbeddingDb(opts.dir, widths)
   // A1111 tokenizes names with the first text encoder's tokenizer: open_clip's for SD2, CLIP-L's for SD1 and SDXL.
@@ -142,6 +145,11 @@ export async function collectEmbeddings(opts: CollectOptions): Promise<Collected
     report: { loaded: [...(db?.loaded.keys() ?? [])].filter((n) => all.has(n)), bundled, skipped },
     warnings: skipped.map((s) => `embedding "${s.name}" (${s.file}) skipped: ${s.reason}`),
   }
+}
+
+const NONE: CollectedEmbeddings = {
+  embeddings: { index: NO_EMBEDDINGS, vectors: (name) => { throw new InputError(`no embedding named "${name}" is loaded`) } },
+  report: { loaded: [], bundled: [], skipped: [] }, warnings: [], tiHashes: [],
 }
 
 const rowsOf = (t: { readonly shape: readonly number[]; readonly data: Float32Array }): Float32Array[] =>

@@ -12,6 +12,9 @@ import { encodeF32As, writeSafetensors } from '../../src/formats/safetensors-wri
 import { TOKENIZER_DIR, ref } from '../golden.ts'
 import { TINY_SD1, errorLines, runSdloom } from './generate-cli.ts'
 
+/** stderr lines that report (progress bars and Node's notices left out). */
+const reportLines = (stderr: string): string[] => errorLines(stderr).filter((l) => /^(error|warning):|^LoRA /.test(l))
+
 const FAST = ['--steps', '1', '--seed', '1', '--rng', 'cpu', '--width', '64', '--height', '64', '--tokenizer', TOKENIZER_DIR, '--model', TINY_SD1]
 
 let root: string
@@ -41,7 +44,7 @@ test('an SDXL LoRA on SD1, an unknown <lora:NAME>: one error line, non-zero exit
   for (const [args, code, line] of cases) {
     const out = join(root, 'err')
     const r = await runSdloom(['generate', ...args, ...FAST, '--out', out], env)
-    assert.deepEqual([r.code, errorLines(r.stderr), r.stdout], [code, [line], ''], args.join(' '))
+    assert.deepEqual([r.code, reportLines(r.stderr), r.stdout], [code, [line], ''], args.join(' '))
     await assert.rejects(readdir(out), { code: 'ENOENT' })
   }
 })
@@ -50,14 +53,14 @@ test('unmatched keys: a warning and the image; with --strict an error and no ima
   const out = join(root, 'warn')
   const r = await runSdloom(['generate', 'a cat', '--lora', `${stray}:0.5`, ...FAST, '--out', out], env)
   assert.equal(r.code, 0, r.stderr)
-  assert.deepEqual(errorLines(r.stderr).filter((l) => l.startsWith('LoRA') || l.startsWith('warning')), [
+  assert.deepEqual(reportLines(r.stderr), [
     'LoRA stray (stray.safetensors): te 0.5, unet 0.5; patched 1 text-encoder and 0 UNet module(s)',
     'warning: LoRA "stray" (stray.safetensors): 1 key(s) match no layer of this SD1.x model and were ignored: '
       + '"lora_te_text_model_encoder_layers_9_self_attn_q_proj.lora_down.weight". Hint: --strict makes this an error.',
   ])
   assert.deepEqual(await readdir(out), ['00000-1.png'])
   const strict = await runSdloom(['generate', 'a cat', '--lora', stray, '--strict', ...FAST, '--out', join(root, 'strict')], env)
-  assert.deepEqual([strict.code, errorLines(strict.stderr)], [1, [
+  assert.deepEqual([strict.code, reportLines(strict.stderr)], [1, [
     'error: stray.safetensors: --strict: 1 key(s) or module(s) of LoRA "stray" cannot be applied to this SD1.x model: '
     + '"lora_te_text_model_encoder_layers_9_self_attn_q_proj.lora_down.weight". Hint: run without --strict to apply the rest and see these as warnings.',
   ]])
