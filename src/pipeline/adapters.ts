@@ -145,7 +145,7 @@ function checkAdapter(adapter: Adapter, model: AdaptableModel, state: StoreState
 const firstFew = (list: readonly string[], n = 5): string =>
   `${list.slice(0, n).join(', ')}${list.length > n ? `, … (${list.length - n} more)` : ''}`
 
-function loraWarnings(r: AdapterReport, arch: LoadedModel['arch']): string[] {
+function loraWarnings(r: AdapterReport, arch: AdaptableModel['arch']): string[] {
   const out: string[] = []
   const who = `LoRA "${r.adapter}" (${r.file})`
   if (r.unmatchedKeys.length > 0) {
@@ -154,14 +154,14 @@ function loraWarnings(r: AdapterReport, arch: LoadedModel['arch']): string[] {
   }
   if (r.skipped.length > 0) out.push(`${who}: ${r.skipped.length} module(s) not applied: ${firstFew(r.skipped.map((s) => `${s.module} (${s.reason})`), 3)}`)
   if (r.dora.ambiguous.length > 0) {
-    out.push(`${who}: the DoRA magnitude axis of ${r.dora.ambiguous.length} module(s) cannot be told from their shapes (square layers); applied per input channel as A1111 does: ${firstFew(r.dora.ambiguous, 3)}`)
+    out.push(`${who}: the DoRA magnitude axis of ${r.dora.ambiguous.length} module(s) cannot be told from their shapes (a flat dora_scale on a square layer); applied per input channel as A1111 ≥ 1.9 does: ${firstFew(r.dora.ambiguous, 3)}`)
   }
   return out
 }
 
-function summary(r: AppliedLora): string {
-  const te = r.applied.te1 + r.applied.te2
-  return `LoRA ${r.mentionedName} (${r.file}): te ${r.te}, unet ${r.unet}; patched ${te} text-encoder and ${r.applied.unet} UNet module(s)`
+function summary(r: AppliedLora, arch: AdaptableModel['arch']): string {
+  const te = arch === 'sdxl' ? `${r.applied.te1} CLIP-L, ${r.applied.te2} OpenCLIP bigG` : `${r.applied.te1} text-encoder`
+  return `LoRA ${r.mentionedName} (${r.file}): te ${r.te}, unet ${r.unet}; patched ${te} and ${r.applied.unet} UNet module(s)`
 }
 
 async function loraHash(entry: CachedAdapter, file: string, cache: boolean): Promise<string> {
@@ -187,10 +187,10 @@ export async function prepareAdapters(model: AdaptableModel, request: AdapterReq
   for (const [i, l] of loras.entries()) {
     const r = result.reports[i]
     applied.push({ ...r, mentionedName: l.mentionedName, te: l.te, unet: l.unet, hash: await loraHash(entries.get(l.file)!, l.file, request.hashCache ?? true) })
-    warnings.push(...loraWarnings(r, model.arch))
+    if (loras.findIndex((x) => x.file === l.file) === i) warnings.push(...loraWarnings(r, model.arch))
   }
   warnings.push(...emb.warnings)
-  for (const r of applied) log(summary(r))
+  for (const r of applied) log(summary(r, model.arch))
   for (const w of warnings) log(`warning: ${w}`)
   return {
     embeddings: emb.embeddings,

@@ -52,6 +52,8 @@ test('sdxl: --lora tinyxl_lora.safetensors:0.7 + tinyxlemb in the negative give 
     '--model', ref('sdxl', 'tiny-sdxl-base.safetensors'), '--lora', `${ref('sdxl', 'adapters', 'tinyxl_lora.safetensors')}:0.7`,
     '--embeddings', ref('sdxl', 'adapters', 'embeddings'), '--out', out], env)
   assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(errorLines(r.stderr).filter((l) => /^(error|warning):|^LoRA /.test(l)),
+    ['LoRA tinyxl_lora (tinyxl_lora.safetensors): te 0.7, unet 0.7; patched 24 CLIP-L, 24 OpenCLIP bigG and 256 UNet module(s)'])
   const png = await readPng(join(out, '00000-42.png'))
   const golden = await readPng(ref('sdxl', 'adapters', 'run.euler.64x64.png'))
   assert.ok(maxByteDiff(png.data, golden.data) <= 1, 'PNG off by more than 1')
