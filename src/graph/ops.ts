@@ -227,3 +227,10 @@ export function reshapeAs(g: Graph, x: Value, like: Value): Value {
 /** Clip-13: clamp x to [min, max] (torch.clamp). */
 export const clip = (g: Graph, x: Value, min: number, max: number): Value =>
   one(g, 'Clip', [x, scalarF32(g, min), scalarF32(g, max)], x.dtype, x.shape)
+
+/** InstanceNormalization-6: normalizes each (n, c) slice of x [N, C, ...] over the rest; scale and bias are [C]. */
+export function instanceNorm(g: Graph, x: Value, scale: Value, bias: Value, epsilon: number): Value {
+  if (x.shape.length < 3) g.fail('InstanceNormalization', `needs rank >= 3, got ${fmtShape(x.shape)}`)
+  if (!dimsEqual(scale.shape[0], x.shape[1])) g.fail('InstanceNormalization', `scale ${fmtShape(scale.shape)} does not match ${x.shape[1]} channels`)
+  return one(g, 'InstanceNormalization', [x, scale, bias], x.dtype, x.shape, { epsilon: { float: epsilon } })
+}

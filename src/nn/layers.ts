@@ -39,3 +39,16 @@ export const silu = (g: Graph, x: Value): Value => op.mul(g, x, op.sigmoid(g, x)
 
 /** CLIP's quick_gelu: x · σ(1.702 x). */
 export const quickGelu = (g: Graph, x: Value): Value => op.mul(g, x, op.sigmoid(g, op.mul(g, x, op.scalarF32(g, 1.702))))
+
+/**
+ * GroupNorm as InstanceNormalization over [B, groups, C/groups·H·W], then the per-channel affine. Same result as
+ * groupNormForward, with fewer rounding errors: onnxruntime's GroupNormalization-21 (run as its function expansion)
+ * loses digits when a group's mean is large next to its spread (the tiny SD2 UNet golden at t=999 moved by 1.1e-4).
+ */
+export function groupNormPreciseForward(g: Graph, p: Bound<Norm>, x: Value, groups = 32, eps = 1e-5): Value {
+  const c = x.shape[1] as number
+  const ones = op.constF32(g, new Array<number>(groups).fill(1))
+  const zeros = op.constF32(g, new Array<number>(groups).fill(0))
+  const n = op.instanceNorm(g, op.reshape(g, x, [0, groups, -1]), ones, zeros, eps)
+  return op.add(g, op.mul(g, op.reshapeLike(g, n, x, 4, []), op.reshape(g, p.weight, [c, 1, 1])), op.reshape(g, p.bias, [c, 1, 1]))
+}

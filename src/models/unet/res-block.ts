@@ -4,7 +4,7 @@
  */
 import type { Graph, Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
-import { conv2d, conv2dForward, groupNormForward, linear, linearForward, norm, silu, type Norm } from '../../nn/layers.ts'
+import { conv2d, conv2dForward, groupNormPreciseForward, linear, linearForward, norm, silu } from '../../nn/layers.ts'
 import { NONE, type Bound } from '../../nn/module.ts'
 
 export const resBlock = (ch: number, embCh: number, outCh: number) => ({
@@ -17,10 +17,9 @@ export type ResBlock = ReturnType<typeof resBlock>
 
 /** x [B, ch, H, W], embSilu = SiLU(emb) [B, embCh] (shared by every block) → [B, outCh, H, W]. */
 export function resBlockForward(g: Graph, p: Bound<ResBlock>, x: Value, embSilu: Value): Value {
-  let h = conv2dForward(g, p.in_layers[2], silu(g, groupNormForward(g, p.in_layers[0], x)), { pad: 1 })
+  let h = conv2dForward(g, p.in_layers[2], silu(g, groupNormPreciseForward(g, p.in_layers[0], x)), { pad: 1 })
   h = op.add(g, h, op.unsqueeze(g, linearForward(g, p.emb_layers[1], embSilu), [2, 3]))   // + [B, outCh, 1, 1]
-  // The emb add shifts whole channels: centre before ORT's one-pass GroupNorm variance (see groupNormCentred).
-  h = conv2dForward(g, p.out_layers[3], silu(g, groupNormCentred(g, p.out_layers[0], h)), { pad: 1 })
+  h = conv2dForward(g, p.out_layers[3], silu(g, groupNormPreciseForward(g, p.out_layers[0], h)), { pad: 1 })
   const skip = p.skip_connection ? conv2dForward(g, p.skip_connection, x) : x
   return op.add(g, skip, h)
 }
@@ -40,13 +39,3 @@ export type Upsample = ReturnType<typeof upsample>
 export const upsampleForward = (g: Graph, p: Bound<Upsample>, x: Value): Value =>
   conv2dForward(g, p.conv, op.upsample2x(g, x), { pad: 1 })
 
-/**
- * GroupNorm on group-centred input. onnxruntime's GroupNormalization takes the variance in one pass
- * (E[x²] − E[x]²), which loses digits when a group's mean is large next to its spread (after the time-embedding add
- * at high t: the tiny SD2 golden at t=999 moved by 1.1e-4); centring first (one ReduceMean + Sub) restores them.
- */
-export function groupNormCentred(g: Graph, p: Bound<Norm>, x: Value, groups = 32, eps = 1e-5): Value {
-  const xg = op.reshape(g, x, [0, groups, -1])                         // [B, G, C/G·H·W] (a view)
-  const centred = op.reshapeLike(g, op.sub(g, xg, op.reduceMean(g, xg, [2])), x, 4, [])
-  return op.groupNorm(g, centred, p.weight, p.bias, { numGroups: groups, epsilon: eps })
-}

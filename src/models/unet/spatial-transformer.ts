@@ -4,13 +4,12 @@
  */
 import type { Graph, Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
-import { conv2d, conv2dForward, groupNormForward, layerNormForward, linear, linearForward, norm } from '../../nn/layers.ts'
+import { conv2d, conv2dForward, groupNormPreciseForward, layerNormForward, linear, linearForward, norm } from '../../nn/layers.ts'
 import { NONE, type Bound } from '../../nn/module.ts'
 
 /**
- * Self-attention kernel: plain MatMul + Softmax, or onnxruntime's fused `com.microsoft.MultiHeadAttention` (CPU:
- * no [B, H, N, N] score tensor in memory). Cross-attention (77·k keys, cheap) always uses MatMul + Softmax: with
- * the fused op there the tiny SD2 golden at t=999, which magnifies rounding noise, moved from 3.6e-5 to 1.6e-4.
+ * Attention kernel: plain MatMul + Softmax, or onnxruntime's fused `com.microsoft.MultiHeadAttention` (on CPU it
+ * never holds the [B, H, N, M] scores in memory).
  */
 export type AttentionKind = 'matmul' | 'mha'
 
@@ -49,7 +48,7 @@ export interface TransformerOptions {
 /** x [B, C, H, W], context [B, T, ctx] → [B, C, H, W]. */
 export function spatialTransformerForward(g: Graph, p: Bound<SpatialTransformer>, x: Value, context: Value, o: TransformerOptions): Value {
   const c = x.shape[1] as number
-  let h = groupNormForward(g, p.norm, x, 32, 1e-6)       // sgm Normalize(): GroupNorm eps 1e-6 here
+  let h = groupNormPreciseForward(g, p.norm, x, 32, 1e-6)       // sgm Normalize(): GroupNorm eps 1e-6 here
   if (!o.linearProj) h = conv2dForward(g, p.proj_in, h)
   h = op.transpose(g, op.reshape(g, h, [0, c, -1]), [0, 2, 1])   // [B, HW, C]
   if (o.linearProj) h = linearForward(g, p.proj_in, h)
@@ -82,7 +81,7 @@ function attentionForward(g: Graph, p: Bound<CrossAttention>, x: Value, context:
   const q = linearForward(g, p.to_q, x)
   const k = linearForward(g, p.to_k, ctx)
   const v = linearForward(g, p.to_v, ctx)
-  const out = o.attention === 'mha' && context === undefined
+  const out = o.attention === 'mha'
     ? g.node({ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: [q, k, v], attrs: { num_heads: o.heads }, outputs: [{ dtype: q.dtype, shape: q.shape }] })[0]
     : matmulAttention(g, { q, k, v }, o.heads, d)
   return linearForward(g, p.to_out[0], out)
