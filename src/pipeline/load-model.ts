@@ -56,8 +56,15 @@ export interface LoadedModel {
   textEncoders(clipSkip?: number): Promise<TextEncoders>
   unet(): Promise<UnetSession>
   vaeDecoder(): Promise<VaeDecoderSession>
+  /**
+   * Releases the cached sessions of one kind (their onnxruntime arenas go with them); the next use rebuilds them.
+   * txt2img does this between phases so the UNet's and the VAE's activation memory are never held at once.
+   */
+  releaseSessions(kind: SessionKind): Promise<void>
   release(): Promise<void>
 }
+
+export type SessionKind = 'text' | 'unet' | 'vae'
 
 const ARCH_OF: Readonly<Record<string, Arch>> = { 'sd1': 'sd1', 'sd2': 'sd2', 'sdxl-base': 'sdxl' }
 const PREFIXES: Readonly<Record<Arch, readonly string[]>> = {
@@ -66,20 +73,30 @@ const PREFIXES: Readonly<Record<Arch, readonly string[]>> = {
   sdxl: [UNET_PREFIX, VAE_PREFIX, 'conditioner.embedders.'],
 }
 
+const an = (word: string): string => (/^[aeiou]|^S[DX]|^[FHLMNRSX][^a-z]/i.test(word) ? `an ${word}` : `a ${word}`)
+
+const PART_NAMES: Readonly<Record<string, string>> = {
+  'vae': 'standalone VAE', 'text-encoder': 'standalone text encoder', 'unet-only': 'UNet without VAE and text encoder', 'controlnet': 'ControlNet',
+}
+
 /** The architecture of a checkpoint, or a one-line error naming the file and what it is. */
 export function checkpointArch(file: string, id: Identification): Arch {
-  const what = `${id.kind === 'lora' ? 'LoRA' : id.kind} for ${id.architecture.label}`
-  if (id.kind === 'lora' || id.kind === 'embedding') {
-    const flag = id.kind === 'lora' ? '--lora FILE' : '--embeddings DIR'
-    throw new ModelMismatchError(file, `is a ${what}, not a checkpoint. Hint: pass it with ${flag} and a checkpoint with --model.`)
+  const label = id.architecture.label
+  if (id.kind === 'lora') {
+    throw new ModelMismatchError(file, `is a LoRA (${label}), not a checkpoint. Hint: pass it with --lora FILE and a checkpoint with --model.`)
+  }
+  if (id.kind === 'embedding') {
+    throw new ModelMismatchError(file, `is a textual-inversion embedding (${label}), not a checkpoint. Hint: put it in the --embeddings DIR and pass a checkpoint with --model.`)
   }
   if (id.kind === 'unknown') throw new UnknownModelError(file, `is not a Stable Diffusion checkpoint: ${id.reason}.`)
   if (id.kind !== 'checkpoint') {
-    throw new UnknownModelError(file, `is a ${id.architecture.label} ${id.kind} file, not a full checkpoint (UNet + VAE + text encoder). Hint: pass a complete checkpoint with --model${id.kind === 'vae' ? ' and this file with --vae' : ''}.`)
+    const flag = id.kind === 'vae' ? ' Hint: pass it with --vae and a checkpoint with --model.' : ' Hint: pass a complete checkpoint with --model.'
+    throw new UnknownModelError(file, `is ${an(PART_NAMES[id.kind])} (${label}), not a full checkpoint (UNet + VAE + text encoder).${flag}`)
   }
   const arch = ARCH_OF[id.architecture.id]
   if (!arch || !id.architecture.supported) {
-    throw new UnknownModelError(file, `is a ${id.architecture.label} checkpoint, which txt2img does not support (SD1.x, SD2.x and SDXL base are). ${id.architecture.note}`)
+    const why = id.foreign ? ` (${id.architecture.note})` : ''
+    throw new UnknownModelError(file, `is ${an(label)} checkpoint${why}; txt2img runs SD1.x, SD2.x and SDXL base checkpoints.`)
   }
   return arch
 }
@@ -93,6 +110,10 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const alphasCumprod = source.has('alphas_cumprod') ? await source.readF32('alphas_cumprod') : undefined
     if (opts.vae) await mergeVae(weights, opts.vae)
     const unetConfig = detectUnetConfig(weights)
+    if (unetConfig.inChannels !== 4) {
+      throw new UnknownModelError(path, `is ${an(identification.architecture.label)} checkpoint whose UNet takes ${unetConfig.inChannels} input channels `
+        + `(tensor "${unetConfig.sources.inChannels}"); txt2img needs a 4-channel UNet.`)
+    }
     const sessions = new SessionCache(weights, unetConfig, opts.threads)
     const prediction = await decidePrediction(arch, source, opts.prediction, sessions)
     return {
@@ -104,6 +125,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       textEncoders: (clipSkip = 1) => sessions.textEncoders(arch, clipSkip),
       unet: () => sessions.unet(),
       vaeDecoder: () => sessions.vaeDecoder(),
+      releaseSessions: (kind) => sessions.release(kind),
       release: () => sessions.release(),
     }
   } finally {
@@ -156,10 +178,15 @@ class SessionCache {
     return this.once('vae', () => VaeDecoderSession.create(this.weights, { threads: this.threads }))
   }
 
-  async release(): Promise<void> {
-    const all = [...this.cache.values()]
-    this.cache.clear()
-    for (const s of all) await (await s).release()
+  /** All sessions, or those of one kind (cache keys: 'unet', 'vae', text encoders otherwise). */
+  async release(kind?: SessionKind): Promise<void> {
+    const kindOf = (key: string): SessionKind => (key === 'unet' || key === 'vae' ? key : 'text')
+    const keys = [...this.cache.keys()].filter((k) => kind === undefined || kindOf(k) === kind)
+    for (const k of keys) {
+      const s = this.cache.get(k) as Promise<{ release(): Promise<void> }>
+      this.cache.delete(k)
+      await (await s).release()
+    }
   }
 }
 

@@ -14,7 +14,7 @@ import {
   type RandnSource, type SamplerEntry,
 } from '../sampling/index.ts'
 import { buildConditioning, type PromptConditioning, type PromptEmbeddings } from './conditioning.ts'
-import type { LoadedModel } from './load-model.ts'
+import type { LoadedModel, SessionKind } from './load-model.ts'
 import { unetModel } from './unet-model.ts'
 
 export interface Txt2ImgRequest {
@@ -64,6 +64,13 @@ export interface Txt2ImgOptions {
   /** AutoV2 hashes for the infotext (the caller computes them through tools/hash's cache). */
   readonly modelHash?: string
   readonly vaeHash?: string
+  /**
+   * Keep every session between phases (a server answering many requests). Default false: the text encoders are
+   * released once encoded, the UNet before decoding and the VAE after, so peak memory is the weights plus ONE
+   * network's activations (SD1.5 at 512²: 5.8 GB with all held, see BENCHMARKS.md); the cost is a rebuild
+   * (under a second for SD1.5) per batch.
+   */
+  readonly keepSessions?: boolean
 }
 
 export interface Txt2ImgImage {
@@ -140,10 +147,13 @@ export async function txt2img(model: LoadedModel, req: Txt2ImgRequest, opts: Txt
     prompt: req.prompt, negativePrompt: req.negativePrompt ?? '', scheduleSteps: scheduleSteps(r), clipSkip: r.clipSkip,
     tokenizer: req.tokenizer, embeddings: req.embeddings, width: r.width, height: r.height,
   })
+  const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
+  await free('text')
   const images: Txt2ImgImage[] = []
   for (let batch = 0; batch < r.batchCount; batch++) {
     const seeds = r.seeds.slice(batch * r.batchSize, (batch + 1) * r.batchSize)
     const latents = await sampleBatch(model, { r, conditioning, seeds, batch }, opts)
+    await free('unet')
     for (let i = 0; i < seeds.length; i++) {
       const image = await decodeOne(model, latents, i, [4, r.height / 8, r.width / 8])
       const index = batch * r.batchSize + i
@@ -151,6 +161,7 @@ export async function txt2img(model: LoadedModel, req: Txt2ImgRequest, opts: Txt
       images.push(done)
       await opts.onImage?.(done)
     }
+    await free('vae')
   }
   return images
 }

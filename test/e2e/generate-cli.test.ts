@@ -64,7 +64,7 @@ test('errors: one line on stderr, non-zero exit, nothing written', async () => {
     [['--sampler', 'nope'], 2, 'error: unknown sampler "nope". Valid: "Euler", "Euler a", "Heun", "LMS", "DPM++ 2M", "DPM++ 2M Karras", "DDIM" (A1111), or ComfyUI\'s euler, euler_ancestral, heun, lms, dpmpp_2m, ddim.'],
     [['--width', '100'], 2, 'error: width must be a positive multiple of 8, got 100. Hint: the VAE works on 8×8 pixel blocks; try 96 or 104.'],
     [['--model', ref('sd1', 'adapters', 'tinylora.safetensors')], 1,
-      'error: tinylora.safetensors: is a LoRA for SD1.x, not a checkpoint. Hint: pass it with --lora FILE and a checkpoint with --model.'],
+      'error: tinylora.safetensors: is a LoRA (SD1.x), not a checkpoint. Hint: pass it with --lora FILE and a checkpoint with --model.'],
   ]
   const results = await Promise.all(cases.map(([args]) => runSdloom([...DONE_WHEN, '--model', TINY_SD1, '--out', out, ...args], env)))
   results.forEach((r, i) => {

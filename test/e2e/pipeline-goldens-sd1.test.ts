@@ -5,21 +5,21 @@
 import { test } from 'node:test'
 import { txt2img } from '../../src/pipeline/txt2img.ts'
 import { ref } from '../golden.ts'
-import { assertMatchesGolden, goldenEntries, requestFor, sharedModel } from './pipeline-goldens.ts'
+import { KEEP, assertMatchesGolden, goldenEntries, requestFor, sharedModel } from './pipeline-goldens.ts'
 
 const SAFETENSORS = ref('sd1', 'tiny-sd1.safetensors')
 const CKPT = ref('sd1', 'tiny-sd1.ckpt')
 
 for (const e of goldenEntries('sd1', 'sd1_goldens')) {
   test(`sd1 ${e.key}: latent, image, uint8 and PNG`, async () => {
-    const [img] = await txt2img(await sharedModel(SAFETENSORS, { threads: 1 }), requestFor(e))
+    const [img] = await txt2img(await sharedModel(SAFETENSORS, { threads: 1 }), requestFor(e), KEEP)
     await assertMatchesGolden(img, 'sd1', 'sd1_goldens', e.key)
   })
 }
 
 for (const e of goldenEntries('sd1', 'sd1_goldens').filter((x) => x.sampler === 'euler')) {
   test(`sd1 ${e.key} from tiny-sd1.ckpt (fp16 pickle)`, async () => {
-    const [img] = await txt2img(await sharedModel(CKPT, { threads: 1 }), requestFor(e))
+    const [img] = await txt2img(await sharedModel(CKPT, { threads: 1 }), requestFor(e), KEEP)
     await assertMatchesGolden(img, 'sd1', 'sd1_goldens', e.key)
   })
 }

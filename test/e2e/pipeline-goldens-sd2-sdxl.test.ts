@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { buildConditioning } from '../../src/pipeline/conditioning.ts'
 import { txt2img } from '../../src/pipeline/txt2img.ts'
 import { assertClose, ref, refTensors } from '../golden.ts'
-import { NEGATIVE, PROMPT, assertMatchesGolden, goldenEntries, requestFor, sharedModel, tokenizer } from './pipeline-goldens.ts'
+import { KEEP, NEGATIVE, PROMPT, assertMatchesGolden, goldenEntries, requestFor, sharedModel, tokenizer } from './pipeline-goldens.ts'
 
 const SD2 = ref('sd2', 'tiny-sd2-v.safetensors')
 const SDXL = ref('sdxl', 'tiny-sdxl-base.safetensors')
@@ -17,14 +17,14 @@ const SD2_SKIP = 'tiny SD2-v UNet ill-conditioned at t >= 857 on the golden cond
 
 for (const e of goldenEntries('sdxl', 'sdxl_goldens')) {
   test(`sdxl ${e.key}: latent, image, uint8 and PNG`, async () => {
-    const [img] = await txt2img(await sharedModel(SDXL, { threads: 1 }), requestFor(e))
+    const [img] = await txt2img(await sharedModel(SDXL, { threads: 1 }), requestFor(e), KEEP)
     await assertMatchesGolden(img, 'sdxl', 'sdxl_goldens', e.key)
   })
 }
 
 for (const e of goldenEntries('sd2', 'sd2_goldens')) {
   test(`sd2 ${e.key} (--prediction v): latent, image, uint8 and PNG`, { skip: SD2_SKIP }, async () => {
-    const [img] = await txt2img(await sharedModel(SD2, { threads: 1, prediction: 'v' }), requestFor(e))
+    const [img] = await txt2img(await sharedModel(SD2, { threads: 1, prediction: 'v' }), requestFor(e), KEEP)
     await assertMatchesGolden(img, 'sd2', 'sd2_goldens', e.key)
   })
 }

@@ -16,6 +16,9 @@ export const tokenizer = createClipTokenizer(TOKENIZER_DIR)
 export const PROMPT = 'a photo of a cat, (masterpiece:1.2), best quality'
 export const NEGATIVE = 'blurry, lowres'
 
+/** Tests share one model per file across runs: keep its sessions instead of rebuilding them per run (the default). */
+export const KEEP = { keepSessions: true } as const
+
 export const SAMPLER_LABELS: Readonly<Record<string, string>> = {
   euler: 'Euler', euler_ancestral: 'Euler a', heun: 'Heun', lms: 'LMS', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_karras: 'DPM++ 2M Karras', ddim: 'DDIM',
 }

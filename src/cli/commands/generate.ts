@@ -76,6 +76,15 @@ function adapterFlags(ctx: CommandContext): AdapterFlags {
   }
 }
 
+/** A progress bar over the tensors read while loading (live on a TTY, one summary line otherwise). */
+function loadBar(label: string): { onProgress: (done: number, total: number) => void; end: () => void } {
+  let bar: Progress | undefined
+  return {
+    onProgress: (done, total) => { bar ??= progressBar({ label: `loading ${label}`, total }); bar.tick(done) },
+    end: () => { bar?.end(); bar = undefined },
+  }
+}
+
 async function run(ctx: CommandContext): Promise<number> {
   if (ctx.positionals.length !== 1) throw new InputError(`generate takes one PROMPT, got ${ctx.positionals.length}. See: sdloom generate --help`)
   const controller = new AbortController()
@@ -87,7 +96,12 @@ async function run(ctx: CommandContext): Promise<number> {
     resolveRequest(512, request) // fail on bad options before the model loads
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
     const file = await modelPath(ctx, controller.signal)
-    model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']) })
+    const bar = loadBar(basename(file))
+    try {
+      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: bar.onProgress })
+    } finally {
+      bar.end()
+    }
     return await generateWith(ctx, model, { ...request, tokenizer }, controller.signal)
   } finally {
     process.removeListener('SIGINT', onSigint)
