@@ -109,14 +109,16 @@ async function resolveLoras(req: AdapterRequest): Promise<ResolvedLora[]> {
     throw new InputError(`the prompt uses <lora:${named[0].name}> but no LoRA folder was given. Hint: add --loras DIR, or pass the file with --lora FILE:WEIGHT.`)
   }
   const available = named.length > 0 ? await listNetworks(req.lorasDir!) : new Map<string, string>()
-  return req.loras.map((l) => {
+  const out: ResolvedLora[] = []
+  for (const l of req.loras) {
     for (const [what, v] of [['text-encoder', l.te], ['UNet', l.unet]] as const) {
       if (!Number.isFinite(v)) throw new InputError(`LoRA ${l.file ?? l.name}: the ${what} weight must be a number, got ${v}`)
     }
-    if (l.file !== undefined) return { file: resolve(l.file), mentionedName: stem(l.file), te: l.te, unet: l.unet }
+    if (l.file !== undefined) { out.push({ file: resolve(l.file), mentionedName: stem(l.file), te: l.te, unet: l.unet }); continue }
     if (!l.name) throw new InputError('a LoRA request needs a file or a name')
-    return { file: resolveNetworkName(l.name, available, req.lorasDir!), mentionedName: l.name, te: l.te, unet: l.unet }
-  })
+    out.push({ file: await resolveNetworkName(l.name, available, req.lorasDir!), mentionedName: l.name, te: l.te, unet: l.unet })
+  }
+  return out
 }
 
 const stem = (file: string): string => basename(file).replace(/\.(safetensors|pt|ckpt)$/i, '')

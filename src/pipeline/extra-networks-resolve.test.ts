@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InputError } from '../core/errors.ts'
+import { writeSafetensors } from '../formats/safetensors-writer.ts'
 import { closeNames, listNetworks, loraRequestsFromPrompt, parseLoraFlag, resolveNetworkName } from './extra-networks-resolve.ts'
 
 let dir: string
@@ -36,11 +37,28 @@ test('--loras DIR: recursive, by file stem, .safetensors/.pt/.ckpt only; a later
   await assert.rejects(listNetworks(join(dir, 'missing')), new InputError(`--loras ${join(dir, 'missing')}: no such folder`))
 })
 
-test('close names: case, edits and substrings, closest first', () => {
+test('close names: case, edits and substrings, closest first', async () => {
   assert.deepEqual(closeNames('Watercolour', ['watercolor', 'pencil', 'water', 'oil']), ['watercolor', 'water'])
   assert.deepEqual(closeNames('zzz', ['watercolor']), [])
-  assert.throws(() => resolveNetworkName('pencl', new Map([['pencil', '/x/pencil.pt']]), '/x'),
+  await assert.rejects(resolveNetworkName('pencl', new Map([['pencil', '/x/pencil.pt']]), '/x'),
     new InputError('<lora:pencl>: no LoRA named "pencl" in --loras /x (names are file stems, searched recursively); close names: pencil'))
-  assert.throws(() => resolveNetworkName('q', new Map(), '/x'),
+  await assert.rejects(resolveNetworkName('q', new Map(), '/x'),
     new InputError('<lora:q>: no LoRA named "q" in --loras /x (names are file stems, searched recursively); the folder has no .safetensors, .pt or .ckpt files'))
+})
+
+test('a name that is no stem resolves through ss_output_name, unless two files share that alias', async () => {
+  const aliased = await mkdtemp(join(tmpdir(), 'sdloom-alias-'))
+  try {
+    const write = (f: string, alias: string) => writeSafetensors(join(aliased, f), [], { metadata: { ss_output_name: alias } })
+    await write('wc-v2.safetensors', 'watercolor')
+    await write('ink1.safetensors', 'ink')
+    await write('ink2.safetensors', 'ink')
+    const found = await listNetworks(aliased)
+    assert.equal(await resolveNetworkName('watercolor', found, aliased), join(aliased, 'wc-v2.safetensors'))
+    assert.equal(await resolveNetworkName('ink1', found, aliased), join(aliased, 'ink1.safetensors'))
+    await assert.rejects(resolveNetworkName('ink', found, aliased), new InputError(`<lora:ink>: no LoRA named "ink" in --loras ${aliased} `
+      + '(names are file stems, searched recursively); close names: ink1, ink2'))
+  } finally {
+    await rm(aliased, { recursive: true, force: true })
+  }
 })

@@ -2,12 +2,15 @@
  * Where LoRA/LyCORIS files come from: `--lora FILE[:W[:W_UNET]]` flags and the prompt's `<lora:NAME:…>` /
  * `<lyco:…>` calls, resolved in a `--loras DIR` as A1111's Lora extension does (networks.py `list_available_networks`:
  * a recursive walk over .pt / .ckpt / .safetensors, name = file stem, a later file with the same stem replaces an
- * earlier one; files sorted by natural order within each folder).
+ * earlier one; files sorted by natural order within each folder). A name that is no file stem is looked up among the
+ * aliases, kohya's `ss_output_name` metadata of the .safetensors files, unless two files share that alias (A1111's
+ * `forbidden_network_aliases`); the headers are read only then.
  * https://github.com/AUTOMATIC1111/stable-diffusion-webui/blob/c8a5322d/extensions-builtin/Lora/networks.py
  */
 import { readdir, stat } from 'node:fs/promises'
 import { basename, extname, join, resolve } from 'node:path'
-import { InputError } from '../core/errors.ts'
+import { InputError, SdError } from '../core/errors.ts'
+import { openSafetensors } from '../formats/safetensors.ts'
 import { parseExtraNetworks } from '../prompt/index.ts'
 
 /** One LoRA to apply: a file (from --lora) or a name to find in --loras (from the prompt), and its multipliers. */
@@ -70,11 +73,32 @@ export function closeNames(name: string, names: Iterable<string>, max = 5): stri
     .map(({ n }) => n)
 }
 
-/** The file `<lora:NAME>` refers to, or an InputError listing close names. */
-export function resolveNetworkName(name: string, available: ReadonlyMap<string, string>, dir: string): string {
+/** Alias (`ss_output_name`) → file, for aliases that only one file carries; unreadable headers are skipped. */
+async function networkAliases(available: ReadonlyMap<string, string>): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const forbidden = new Set<string>()
+  for (const file of available.values()) {
+    if (extname(file).toLowerCase() !== '.safetensors') continue
+    // A file that cannot be read has no alias; it fails with its own error if a prompt names it by its stem.
+    const source = await openSafetensors(file).catch((e: unknown) => { if (e instanceof SdError) return undefined; throw e })
+    const alias = source?.metadata.ss_output_name
+    await source?.close()
+    if (!alias) continue
+    if (out.has(alias) && out.get(alias) !== file) forbidden.add(alias)
+    out.set(alias, file)
+  }
+  for (const alias of forbidden) out.delete(alias)
+  return out
+}
+
+/** The file `<lora:NAME>` refers to (file stem, else alias), or an InputError listing close names. */
+export async function resolveNetworkName(name: string, available: ReadonlyMap<string, string>, dir: string): Promise<string> {
   const file = available.get(name)
   if (file) return file
-  const close = closeNames(name, available.keys())
+  const aliases = await networkAliases(available)
+  const byAlias = aliases.get(name)
+  if (byAlias) return byAlias
+  const close = closeNames(name, new Set([...available.keys(), ...aliases.keys()]))
   const hint = close.length > 0
     ? `close names: ${close.join(', ')}`
     : available.size === 0 ? 'the folder has no .safetensors, .pt or .ckpt files' : `it has ${available.size} networks, none with a similar name`
