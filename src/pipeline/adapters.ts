@@ -43,6 +43,12 @@ export interface AdapterRequest {
   readonly tokenizer?: ClipTokenizer
   /** false: do not read or write the hash cache (tools/hash.ts) for the LoRA hashes. */
   readonly hashCache?: boolean
+  /**
+   * Keep each LoRA's deltas (one float32 copy of every tensor it touches) so a later multiplier change needs no
+   * matmul: for a server that switches often. Default true; a one-shot CLI run saves that memory with false.
+   * Changing it drops the cache and recomputes every patched tensor once.
+   */
+  readonly cacheDeltas?: boolean
 }
 
 /** Where warnings and the summary go (the CLI: stderr). */
@@ -79,7 +85,8 @@ export interface PreparedAdapters {
 interface CachedAdapter { readonly size: number; readonly mtimeMs: number; readonly adapter: Adapter; hash?: string }
 
 interface StoreState {
-  readonly patchSet: PatchSet
+  patchSet: PatchSet
+  cacheDeltas: boolean
   readonly base: BaseWeights
   /** By absolute path; pruned to the files of the latest call so dropped LoRAs free their memory. */
   adapters: Map<string, CachedAdapter>
@@ -90,13 +97,17 @@ export type AdaptableModel = Pick<LoadedModel, 'arch' | 'weights'>
 
 const states = new WeakMap<WeightStore, StoreState>()
 
-function stateFor(model: AdaptableModel): StoreState {
+function stateFor(model: AdaptableModel, cacheDeltas: boolean): StoreState {
   let s = states.get(model.weights)
   if (!s) {
     const store = model.weights
     const base: BaseWeights = { has: (k) => store.has(k), shape: (k) => store.shape(k), get: (k) => store.getBase(k) }
-    s = { patchSet: new PatchSet(base, model.arch, { inPlace: true }), base, adapters: new Map() }
+    s = { patchSet: new PatchSet(base, model.arch, { inPlace: true, cacheDeltas }), cacheDeltas, base, adapters: new Map() }
     states.set(store, s)
+  }
+  if (s.cacheDeltas !== cacheDeltas) {
+    s.patchSet = new PatchSet(s.base, model.arch, { inPlace: true, cacheDeltas })
+    s.cacheDeltas = cacheDeltas
   }
   return s
 }
@@ -173,7 +184,7 @@ async function loraHash(entry: CachedAdapter, file: string, cache: boolean): Pro
 
 /** Applies the requested adapters to `model` (replacing the previous call's) and loads the embeddings. */
 export async function prepareAdapters(model: AdaptableModel, request: AdapterRequest, log: AdapterLog): Promise<PreparedAdapters> {
-  const state = stateFor(model)
+  const state = stateFor(model, request.cacheDeltas ?? true)
   const loras = await resolveLoras(request)
   const entries = new Map<string, CachedAdapter>()
   for (const l of loras) entries.set(l.file, await loadCached(state, l.file))
