@@ -13,16 +13,20 @@ export const DONE_WHEN = [
   '--steps', '8', '--cfg', '7', '--seed', '42', '--rng', 'cpu', '--width', '64', '--height', '64', '--tokenizer', TOKENIZER_DIR,
 ]
 
-export function runSdloom(args: readonly string[], env: NodeJS.ProcessEnv, onStart?: (kill: (s: NodeJS.Signals) => void) => void): Promise<CliResult> {
+/** `onStderr` sees the stderr text so far after each chunk, with a way to signal the child. */
+export function runSdloom(args: readonly string[], env: NodeJS.ProcessEnv,
+  onStderr?: (stderr: string, kill: (s: NodeJS.Signals) => void) => void): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+      onStderr?.(stderr, (sig) => child.kill(sig))
+    })
     child.on('error', reject)
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-    onStart?.((s) => child.kill(s))
   })
 }
 

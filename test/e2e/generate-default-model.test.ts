@@ -58,8 +58,12 @@ test('without --model and no network: one line that says so and suggests --model
 
 test('Ctrl-C (SIGINT) stops after the current step: exit 130, one line, no image file', async () => {
   const out = join(root, 'interrupted')
+  let sent = false
   const r = await runSdloom([...DONE_WHEN, '--model', TINY_SD1, '--out', out, '--steps', '1000'], { SDLOOM_CACHE: join(root, 'cache') },
-    (kill) => { setTimeout(() => kill('SIGINT'), 4000) })
+    (stderr, kill) => {
+      // the model is loaded (the non-TTY load bar prints its line at the end): interrupt during sampling
+      if (!sent && stderr.includes('loading ')) { sent = true; setTimeout(() => kill('SIGINT'), 300) }
+    })
   assert.equal(r.code, 130, r.stderr)
   assert.deepEqual(errorLines(r.stderr).filter((l) => !l.startsWith('loading ')), ['error: interrupted (Ctrl-C): stopped after the current step; no image of this batch was written'])
   assert.deepEqual(await readdir(out), [])
