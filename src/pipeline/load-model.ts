@@ -30,6 +30,8 @@ export interface LoadModelOptions {
   readonly onProgress?: (done: number, total: number) => void
   /** onnxruntime intra-op threads (default: all cores). */
   readonly threads?: number
+  /** Also load the VAE encoder (img2img); txt2img needs only the decoder (SD1.5: 136 MB less float32 memory). */
+  readonly vaeEncoder?: boolean
 }
 
 /** The text encoders of each architecture, as A1111 runs them. */
@@ -67,11 +69,14 @@ export interface LoadedModel {
 export type SessionKind = 'text' | 'unet' | 'vae'
 
 const ARCH_OF: Readonly<Record<string, Arch>> = { 'sd1': 'sd1', 'sd2': 'sd2', 'sdxl-base': 'sdxl' }
-const PREFIXES: Readonly<Record<Arch, readonly string[]>> = {
-  sd1: [UNET_PREFIX, VAE_PREFIX, 'cond_stage_model.transformer.'],
-  sd2: [UNET_PREFIX, VAE_PREFIX, 'cond_stage_model.model.'],
-  sdxl: [UNET_PREFIX, VAE_PREFIX, 'conditioner.embedders.'],
+const TEXT_PREFIXES: Readonly<Record<Arch, string>> = {
+  sd1: 'cond_stage_model.transformer.', sd2: 'cond_stage_model.model.', sdxl: 'conditioner.embedders.',
 }
+const VAE_DECODER_PREFIXES = [`${VAE_PREFIX}decoder.`, `${VAE_PREFIX}post_quant_conv.`]
+
+/** The key prefixes loadModel reads: UNet, text encoder(s), the VAE decoder (and encoder when asked). */
+const prefixesFor = (arch: Arch, vaeEncoder: boolean): string[] =>
+  [UNET_PREFIX, TEXT_PREFIXES[arch], ...(vaeEncoder ? [VAE_PREFIX] : VAE_DECODER_PREFIXES)]
 
 const an = (word: string): string => (/^[aeiou]|^S[DX]|^[FHLMNRSX][^a-z]/i.test(word) ? `an ${word}` : `a ${word}`)
 
@@ -106,9 +111,10 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   try {
     const identification = identifyModel(source)
     const arch = checkpointArch(path, identification)
-    const weights = await WeightStore.load(source, { prefixes: PREFIXES[arch], onProgress: opts.onProgress })
+    const prefixes = prefixesFor(arch, opts.vaeEncoder ?? false)
+    const weights = await WeightStore.load(source, { prefixes, onProgress: opts.onProgress })
     const alphasCumprod = source.has('alphas_cumprod') ? await source.readF32('alphas_cumprod') : undefined
-    if (opts.vae) await mergeVae(weights, opts.vae)
+    if (opts.vae) await mergeVae(weights, opts.vae, prefixes)
     const unetConfig = detectUnetConfig(weights)
     if (unetConfig.inChannels !== 4) {
       throw new UnknownModelError(path, `is ${an(identification.architecture.label)} checkpoint whose UNet takes ${unetConfig.inChannels} input channels `
@@ -133,7 +139,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   }
 }
 
-async function mergeVae(weights: WeightStore, file: string): Promise<void> {
+async function mergeVae(weights: WeightStore, file: string, prefixes: readonly string[]): Promise<void> {
   const vae = await openTensorFile(file)
   try {
     const map = vaeKeyMap(vae.keys())
@@ -141,7 +147,12 @@ async function mergeVae(weights: WeightStore, file: string): Promise<void> {
     if (!vae.keys().some((k) => map.rename(k) === decoderKey)) {
       throw new UnknownModelError(file, `is not a VAE: no decoder weights ("decoder.conv_in.weight" or "${decoderKey}"). Hint: --vae takes a VAE file such as vae-ft-mse-840000-ema-pruned.safetensors.`)
     }
-    await weights.merge(vae, { rename: map.rename })
+    await weights.merge(vae, {
+      rename: (k) => {
+        const key = map.rename(k)
+        return key !== undefined && prefixes.some((p) => key.startsWith(p)) ? key : undefined
+      },
+    })
   } finally {
     await vae.close()
   }

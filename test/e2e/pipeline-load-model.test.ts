@@ -76,3 +76,14 @@ test('prediction from file metadata: modelspec.prediction_type, then kohya ss_v_
   assert.deepEqual(predictionFromMetadata({ ss_v_parameterization: 'True' }), { value: 'v', source: 'metadata', detail: 'ss_v_parameterization = True' })
   assert.equal(predictionFromMetadata({ format: 'pt' }), undefined)
 })
+
+test('weights: UNet, text encoder and VAE decoder only, unless the VAE encoder is asked for (img2img)', async () => {
+  const keys = async (vaeEncoder: boolean) => {
+    const m = await loadModel(ref('sd1', 'tiny-sd1.safetensors'), { vaeEncoder })
+    try { return [...m.weights.keys()] } finally { await m.release() }
+  }
+  const txt2img = await keys(false)
+  assert.ok(txt2img.includes('first_stage_model.decoder.conv_in.weight') && txt2img.includes('first_stage_model.post_quant_conv.weight'))
+  assert.deepEqual(txt2img.filter((k) => k.startsWith('first_stage_model.encoder.') || k.startsWith('first_stage_model.quant_conv.')), [])
+  assert.ok((await keys(true)).includes('first_stage_model.encoder.conv_in.weight'))
+})

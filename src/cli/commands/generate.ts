@@ -150,7 +150,7 @@ export const generate: Command = {
     '  --cfg X              CFG scale (7)',
     '  --sampler NAME       A1111 or ComfyUI name: "Euler a" (default), Euler, Heun, LMS, "DPM++ 2M", DDIM, …',
     '  --scheduler NAME     schedule type: Automatic (default), Karras, Exponential, "SGM Uniform", Simple, …',
-    '  --seed N             seed of the first image (-1: random; image i gets seed + i)',
+    '  --seed N             seed of the first image; image i gets seed + i (omitted or --seed=-1: random)',
     '  --rng gpu|cpu|nv     noise source as A1111 (gpu = default = NV Philox stream; cpu = torch CPU generator)',
     '  --width N --height N image size, multiples of 8 (default: the model\'s native size: 512, 768 SD2-v, 1024 SDXL)',
     '  --batch-size N       images per sampling run (1)',
