@@ -52,3 +52,13 @@ export function groupNormPreciseForward(g: Graph, p: Bound<Norm>, x: Value, grou
   const n = op.instanceNorm(g, op.reshape(g, x, [0, groups, -1]), ones, zeros, eps)
   return op.add(g, op.mul(g, op.reshapeLike(g, n, x, 4, []), op.reshape(g, p.weight, [c, 1, 1])), op.reshape(g, p.bias, [c, 1, 1]))
 }
+
+/**
+ * x [..., in] → [..., out] as MatMul with the transposed weight (+ bias). onnxruntime folds the Transpose into the
+ * MatMul (FusedMatMul transB); on [B, HW, C] activations this ran ~4% faster than linearForward's reshape + Gemm
+ * (full SD1.5 UNet at 512², same run).
+ */
+export function linearMatMulForward(g: Graph, p: Bound<Linear>, x: Value): Value {
+  const y = op.matmul(g, x, op.transpose(g, p.weight, [1, 0]))
+  return p.bias ? op.add(g, y, p.bias) : y
+}

@@ -4,7 +4,7 @@
  */
 import type { Graph, Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
-import { conv2d, conv2dForward, groupNormPreciseForward, layerNormForward, linear, linearForward, norm } from '../../nn/layers.ts'
+import { conv2d, conv2dForward, groupNormPreciseForward, layerNormForward, linear, linearMatMulForward, norm } from '../../nn/layers.ts'
 import { NONE, type Bound } from '../../nn/module.ts'
 
 /**
@@ -51,9 +51,9 @@ export function spatialTransformerForward(g: Graph, p: Bound<SpatialTransformer>
   let h = groupNormPreciseForward(g, p.norm, x, 32, 1e-6)       // sgm Normalize(): GroupNorm eps 1e-6 here
   if (!o.linearProj) h = conv2dForward(g, p.proj_in, h)
   h = op.transpose(g, op.reshape(g, h, [0, c, -1]), [0, 2, 1])   // [B, HW, C]
-  if (o.linearProj) h = linearForward(g, p.proj_in, h)
+  if (o.linearProj) h = linearMatMulForward(g, p.proj_in, h)
   p.transformer_blocks.forEach((b, i) => { h = g.scope(`transformer_blocks.${i}`, () => transformerBlockForward(g, b, h, context, o)) })
-  if (o.linearProj) h = linearForward(g, p.proj_out, h)
+  if (o.linearProj) h = linearMatMulForward(g, p.proj_out, h)
   h = op.reshapeLike(g, op.transpose(g, h, [0, 2, 1]), x, 4, [])   // [B, C, H, W]
   if (!o.linearProj) h = conv2dForward(g, p.proj_out, h)
   return op.add(g, h, x)
@@ -67,10 +67,10 @@ function transformerBlockForward(g: Graph, p: Bound<TransformerBlock>, x: Value,
 
 /** GEGLU: proj → [x, gate] halves → x · gelu(gate) (exact erf gelu) → net.2. */
 function gegluFeedForward(g: Graph, p: Bound<TransformerBlock['ff']>, x: Value): Value {
-  const proj = linearForward(g, p.net[0].proj, x)
+  const proj = linearMatMulForward(g, p.net[0].proj, x)
   const inner = (p.net[0].proj.weight.shape[0] as number) / 2
   const gated = op.mul(g, op.slice(g, proj, -1, 0, inner), op.gelu(g, op.slice(g, proj, -1, inner, 2 * inner)))
-  return linearForward(g, p.net[2], gated)
+  return linearMatMulForward(g, p.net[2], gated)
 }
 
 /** x [B, N, C], context [B, M, ctx] (self-attention when undefined) → [B, N, C]; softmax(q·kᵀ/√d)·v per head. */
@@ -78,13 +78,13 @@ function attentionForward(g: Graph, p: Bound<CrossAttention>, x: Value, context:
   const ctx = context ?? x
   const c = p.to_q.weight.shape[0] as number
   const d = c / o.heads
-  const q = linearForward(g, p.to_q, x)
-  const k = linearForward(g, p.to_k, ctx)
-  const v = linearForward(g, p.to_v, ctx)
+  const q = linearMatMulForward(g, p.to_q, x)
+  const k = linearMatMulForward(g, p.to_k, ctx)
+  const v = linearMatMulForward(g, p.to_v, ctx)
   const out = o.attention === 'mha'
     ? g.node({ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: [q, k, v], attrs: { num_heads: o.heads }, outputs: [{ dtype: q.dtype, shape: q.shape }] })[0]
     : matmulAttention(g, { q, k, v }, o.heads, d)
-  return linearForward(g, p.to_out[0], out)
+  return linearMatMulForward(g, p.to_out[0], out)
 }
 
 function matmulAttention(g: Graph, t: { q: Value; k: Value; v: Value }, heads: number, d: number): Value {

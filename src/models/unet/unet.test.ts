@@ -100,7 +100,8 @@ for (const [family, m] of Object.entries(MODELS)) {
     assert.equal(h.Resize, 2 * up)   // Upsample ×2, then the A1111 resize-to-skip of the next block
     assert.equal(h.Conv, 2 + 2 * res + countKeys(store, '.skip_connection.weight') + countKeys(store, '.op.weight') + up
       + (config.linearProj ? 0 : 2 * st))
-    assert.equal(h.MatMul, undefined)
+    // Transformer Linears are MatMuls (q, k, v, out ×2, GEGLU proj, net.2; + proj_in/out when linear); the rest Gemm.
+    assert.equal(h.MatMul, 10 * tb + (config.linearProj ? 2 * st : 0))
     assert.equal(h.Softmax, undefined)
   })
 }
