@@ -40,9 +40,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (!cmd) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`)
     let parsed
     try {
-      parsed = parseArgs({ args: [...rest], options: { ...cmd.options, ...SHARED_OPTIONS }, allowPositionals: true, strict: true })
+      parsed = parseArgs({ args: joinNegativeValues(rest, cmd.options), options: { ...cmd.options, ...SHARED_OPTIONS }, allowPositionals: true, strict: true })
     } catch (e) {
-      throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/s, '')}. See: sdloom ${name} --help`)
+      throw new UsageError(`${firstLine((e as Error).message).replace(/\. To specify.*$/, '')}. See: sdloom ${name} --help`)
     }
     if (parsed.values.help) { console.log(commandHelp(cmd)); return 0 }
     const ctx: CommandContext = {
@@ -56,6 +56,23 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   } catch (e) {
     return reportError(e, debug)
   }
+}
+
+const firstLine = (s: string): string => s.split('\n')[0].trim()
+
+/**
+ * `--seed -1` is how A1111 users write a random seed, but parseArgs reads "-1" as an option: a negative number
+ * after an option that takes a value is joined to it (`--seed=-1`).
+ */
+function joinNegativeValues(args: readonly string[], options: Command['options']): string[] {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    const next = args[i + 1]
+    const opt = a.startsWith('--') ? options[a.slice(2)] : undefined
+    if (opt?.type === 'string' && next !== undefined && /^-\d/.test(next)) { out.push(`${a}=${next}`); i++ } else out.push(a)
+  }
+  return out
 }
 
 class UsageError extends SdError {

@@ -32,13 +32,14 @@ export class WeightStore implements WeightSource, ShapeSource {
 
   /** Reads float tensors of `source` into this store (later sources replace earlier keys, e.g. a separate VAE). */
   async merge(source: TensorSource, opts: LoadOptions = {}): Promise<void> {
-    const wanted = source.keys().filter((k) => !opts.prefixes || opts.prefixes.some((p) => k.startsWith(p)))
+    const wanted = source.keys().filter((k) => {
+      if (opts.prefixes && !opts.prefixes.some((p) => k.startsWith(p))) return false
+      return isFloatDType(source.info(k).dtype) && (opts.rename ? opts.rename(k) : k) !== undefined
+    })
     let done = 0
     for (const key of wanted) {
-      const info = source.info(key)
-      const target = opts.rename ? opts.rename(key) : key
-      if (target === undefined || !isFloatDType(info.dtype)) continue
-      this.set(target, info.shape, await source.readF32(key))
+      const target = opts.rename ? opts.rename(key) as string : key
+      this.set(target, source.info(key).shape, await source.readF32(key))
       opts.onProgress?.(++done, wanted.length)
     }
   }
