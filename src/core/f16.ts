@@ -45,11 +45,11 @@ export function f8Table(kind: 'F8_E4M3' | 'F8_E5M2'): Float32Array {
   return t
 }
 
-/** float32 → IEEE half bits, round to nearest even (as torch's .half()). */
-export function floatToHalf(f: number): number {
-  const buf = new DataView(new ArrayBuffer(4))
-  buf.setFloat32(0, f)
-  const x = buf.getUint32(0)
+/**
+ * float32 bits (as a Uint32Array view gives them) → IEEE half bits, round to nearest even (as torch's .half()).
+ * Bit-level, so bulk encoders (formats/f32-encode.ts) run it over a Uint32Array view without a per-value conversion.
+ */
+export function f32BitsToHalf(x: number): number {
   const sign = (x >>> 16) & 0x8000
   const exp = (x >>> 23) & 0xff
   let mant = x & 0x7fffff
@@ -73,12 +73,17 @@ export function floatToHalf(f: number): number {
   return sign | (e << 10) | r
 }
 
-/** float32 → bfloat16 bits, round to nearest even (as torch's .bfloat16()). */
-export function floatToBf16(f: number): number {
-  const buf = new DataView(new ArrayBuffer(4))
-  buf.setFloat32(0, f)
-  const x = buf.getUint32(0)
+/** float32 bits → bfloat16 bits, round to nearest even (as torch's .bfloat16()); NaN stays a quiet NaN. */
+export function f32BitsToBf16(x: number): number {
   if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40
-  const lsb = (x >>> 16) & 1
-  return ((x + 0x7fff + lsb) >>> 16) & 0xffff
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff
 }
+
+const scratch = new DataView(new ArrayBuffer(4))
+const f32Bits = (f: number): number => { scratch.setFloat32(0, f); return scratch.getUint32(0) }
+
+/** float32 → IEEE half bits, round to nearest even (as torch's .half()). */
+export const floatToHalf = (f: number): number => f32BitsToHalf(f32Bits(f))
+
+/** float32 → bfloat16 bits, round to nearest even (as torch's .bfloat16()). */
+export const floatToBf16 = (f: number): number => f32BitsToBf16(f32Bits(f))
