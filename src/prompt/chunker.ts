@@ -7,7 +7,7 @@
 import type { ClipTokenizer } from './clip-tokenizer.ts'
 import { isBreak, parsePromptAttention, type WeightedText } from './attention.ts'
 import { NO_EMBEDDINGS, type EmbeddingIndex } from './embedding-index.ts'
-import type { EmphasisMode } from './emphasis.ts'
+import type { EmphasisMode } from '../models/clip/emphasis.ts'
 
 /** Prompt tokens per chunk (A1111 `chunk_length`); a chunk is 77 ids with BOS and EOS. */
 export const CHUNK_LENGTH = 75

@@ -8,7 +8,7 @@
 import { ShapeMismatchError } from '../core/errors.ts'
 import { CHUNK_TOKENS, emptyChunk, encoderInputIds, tokenizeLine, type ChunkFix, type PromptChunk,
   type TokenizeLineOptions } from './chunker.ts'
-import { applyEmphasis } from './emphasis.ts'
+import { applyEmphasis } from '../models/clip/emphasis.ts'
 
 /** One chunk through the text encoder: ids [77] (already padded for this encoder), embedding fixes → z [77, dim]. */
 export type ChunkEncoder = (ids: readonly number[], fixes: readonly ChunkFix[]) =>

@@ -3,12 +3,13 @@
  * FrozenCLIPEmbedderWithCustomWordsBase.forward / process_tokens, emphasis "Original"):
  *  - each 77-token chunk (BOS + 75 + EOS, EOS-padded) is encoded on its own;
  *  - OpenCLIP wrappers (SD2, SDXL bigG) set every id after the first EOS to 0 (`id_pad = 0`) before encoding;
- *  - emphasis: z *= multipliers[:, None]; z *= mean(z_before) / mean(z_after) (means over the whole chunk);
+ *  - emphasis "Original" (emphasis.ts) on each chunk;
  *  - chunks are concatenated on the token axis; the pooled vector is the FIRST chunk's, taken before emphasis.
  */
 import { InputError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
 import type { EmbeddingFix } from './embed.ts'
+import { applyEmphasis } from './emphasis.ts'
 import { argmaxId, type TextEncoderSession } from './text-encoder.ts'
 
 /** One A1111 chunk, as the prompt chunker makes it. */
@@ -53,22 +54,10 @@ export async function encodeChunks(encoder: TextEncoderSession, chunks: readonly
   })
   const out = await encoder.run({ shape: [chunks.length, t, c], data: batch }, eos)
   const z = out.hidden.data
-  chunks.forEach((chunk, i) => applyEmphasis(z.subarray(i * t * c, (i + 1) * t * c), chunk.multipliers, c))
+  chunks.forEach((chunk, i) => {
+    const at = i * t * c
+    z.set(applyEmphasis(z.subarray(at, at + t * c), chunk.multipliers, 'Original', `encodeChunks: chunk ${i}`), at)
+  })
   const pooled = out.pooled && { shape: [1, out.pooled.shape[1]], data: out.pooled.data.slice(0, out.pooled.shape[1]) }
   return { cond: { shape: [1, chunks.length * t, c], data: z }, pooled }
-}
-
-/** A1111 emphasis "Original" in place on one chunk z [T, C] (float32 steps as torch takes them). */
-export function applyEmphasis(z: Float32Array, multipliers: readonly number[], c: number): void {
-  if (multipliers.every((m) => m === 1)) return
-  const before = Math.fround(mean(z))
-  for (let i = 0; i < z.length; i++) z[i] = z[i] * Math.fround(multipliers[Math.floor(i / c)])
-  const ratio = Math.fround(before / Math.fround(mean(z)))
-  for (let i = 0; i < z.length; i++) z[i] = z[i] * ratio
-}
-
-function mean(a: Float32Array): number {
-  let s = 0
-  for (let i = 0; i < a.length; i++) s += a[i]
-  return s / a.length
 }

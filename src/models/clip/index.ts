@@ -1,7 +1,8 @@
 /** Text encoders (CLIP-L, OpenCLIP ViT-H / bigG) and A1111 prompt conditioning. */
 export { headsForWidth, measureTextEncoder, tokenEmbeddingKey, type TextEncoderConfig, type TextEncoderKind } from './config.ts'
 export { embedTokens, type EmbeddingFix, type TextWeights } from './embed.ts'
-export { applyEmphasis, encodeChunks, encoderTokens, type EncodedPrompt, type PromptChunk } from './encode.ts'
+export { applyEmphasis, type EmphasisMode } from './emphasis.ts'
+export { encodeChunks, encoderTokens, type EncodedPrompt, type PromptChunk } from './encode.ts'
 export {
   encodeSdxlConditioning, sdxlSizeEmbedding, sdxlSizeFor,
   type SdxlConditioning, type SdxlPromptChunks, type SdxlSizeConditioning,

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { assertClose } from '../../test/golden.ts'
+import { assertClose } from '../../../test/golden.ts'
 import { applyEmphasis } from './emphasis.ts'
 
 // z = [[1, 2], [3, 4]] ([tokens 2, dim 2]), multipliers [1, 2]:

@@ -3,12 +3,13 @@
  * - 'Original': z *= multipliers[:, None]; z *= mean(z_before) / mean(z_after) (means over the whole chunk);
  * - 'No norm': z *= multipliers[:, None] only;
  * - 'Ignore': weights are parsed but not applied;
- * - 'None': brackets are not parsed at all (see tokenizeLine); z is unchanged.
+ * - 'None': brackets are not parsed at all (prompt/chunker.ts tokenizeLine); z is unchanged.
  * Arithmetic is float32 as in torch: multipliers are float32, every product and the two means are rounded to float32
  * (the sums are accumulated in float64, so a mean may differ from torch's float32 cascade in the last bit).
  * https://github.com/AUTOMATIC1111/stable-diffusion-webui/blob/c8a5322d/modules/sd_emphasis.py
+ * It lives here, below prompt/, so that models/clip's encodeChunks and prompt/'s encodeTexts share one implementation.
  */
-import { ShapeMismatchError } from '../core/errors.ts'
+import { ShapeMismatchError } from '../../core/errors.ts'
 
 export type EmphasisMode = 'Original' | 'No norm' | 'Ignore' | 'None'
 
