@@ -61,3 +61,15 @@ export function bind<T extends Tree>(g: Graph, tree: T, source: ShapeSource, pre
   }
   return build(tree, prefix.replace(/\.$/, '')) as Bound<T>
 }
+
+/** `bind` that also records the keys it bound, for networks made of several separately bound parts. */
+export function keyedBinder(g: Graph, src: ShapeSource, hint: string) {
+  const keys: string[] = []
+  return {
+    keys,
+    bind<T extends Tree>(tree: T, prefix: string): Bound<T> {
+      keys.push(...paramKeys(tree, prefix).map((k) => k.key))
+      return bind(g, tree, src, prefix, hint)
+    },
+  }
+}

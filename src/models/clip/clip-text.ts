@@ -6,11 +6,11 @@
  */
 import type { Graph, Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
-import { param, type Bound, type ShapeSource } from '../../nn/module.ts'
+import { keyedBinder, param, type Bound, type ShapeSource } from '../../nn/module.ts'
 import { layerNormForward, linear, linearForward, norm, quickGelu } from '../../nn/layers.ts'
 import { causalMask, causalSelfAttention } from './attention.ts'
 import type { TextEncoderConfig } from './config.ts'
-import { keyedBinder, type Tower, type TowerSpan } from './tower.ts'
+import type { Tower, TowerSpan } from './tower.ts'
 
 const clipLayer = (c: number, mlp: number) => ({
   layer_norm1: norm(c),

@@ -7,11 +7,11 @@
  */
 import type { Graph, Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
-import { param, type Bound, type ShapeSource } from '../../nn/module.ts'
+import { keyedBinder, param, type Bound, type ShapeSource } from '../../nn/module.ts'
 import { layerNormForward, linear, linearForward, norm } from '../../nn/layers.ts'
 import { causalMask, causalSelfAttention } from './attention.ts'
 import type { TextEncoderConfig } from './config.ts'
-import { keyedBinder, type Tower, type TowerSpan } from './tower.ts'
+import type { Tower, TowerSpan } from './tower.ts'
 
 const resblock = (c: number, mlp: number) => ({
   ln_1: norm(c),

@@ -9,7 +9,7 @@
 import { Graph, type Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
 import { InputError } from '../../core/errors.ts'
-import { bind, paramKeys, type Bound, type ShapeSource, type Tree } from '../../nn/module.ts'
+import type { ShapeSource } from '../../nn/module.ts'
 import { clipTextTower } from './clip-text.ts'
 import type { TextEncoderConfig } from './config.ts'
 import { openClipTextTower } from './open-clip-text.ts'
@@ -65,16 +65,4 @@ export function buildTextEncoderGraph(src: ShapeSource, cfg: TextEncoderConfig, 
     g.output('pooled', tower.project ? tower.project(pooled) : pooled)
   }
   return { graph: g, weightKeys: tower.weightKeys }
-}
-
-/** `bind` that also records the keys it bound, for towers made of several separately bound parts. */
-export function keyedBinder(g: Graph, src: ShapeSource, hint: string) {
-  const keys: string[] = []
-  return {
-    keys,
-    bind<T extends Tree>(tree: T, prefix: string): Bound<T> {
-      keys.push(...paramKeys(tree, prefix).map((k) => k.key))
-      return bind(g, tree, src, prefix, hint)
-    },
-  }
 }

@@ -5,8 +5,7 @@
  */
 import { Graph, type Value } from '../../graph/builder.ts'
 import { conv2d, conv2dForward, norm, silu } from '../../nn/layers.ts'
-import type { ShapeSource } from '../../nn/module.ts'
-import { keyedBinder } from '../clip/tower.ts'
+import { keyedBinder, type ShapeSource } from '../../nn/module.ts'
 import { attnBlock, attnBlockForward, normalize, resample, resnetBlock, resnetBlockForward, upsampleForward, type Resample, type ResnetBlock } from './blocks.ts'
 import type { VaeHalfConfig } from './config.ts'
 
