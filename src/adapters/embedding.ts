@@ -119,14 +119,18 @@ export interface EmbeddingScan {
   readonly skipped: readonly SkippedEmbedding[]
 }
 
-async function listFiles(dir: string): Promise<string[]> {
+/** Every embedding candidate file under `dir` (recursive, by extension), in path order. */
+export async function listEmbeddingFiles(dir: string): Promise<string[]> {
   const out: string[] = []
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...await listFiles(path))
-    else if (EMBEDDING_EXTENSIONS.includes(extname(entry.name).toLowerCase())) out.push(path)
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const path = join(d, entry.name)
+      if (entry.isDirectory()) await walk(path)
+      else if (EMBEDDING_EXTENSIONS.includes(extname(entry.name).toLowerCase())) out.push(path)
+    }
   }
-  return out
+  await walk(dir)
+  return out.sort()
 }
 
 /**
@@ -136,7 +140,7 @@ async function listFiles(dir: string): Promise<string[]> {
 export async function loadEmbeddingDir(dir: string, widths: EmbeddingWidths, open: (f: string) => Promise<TensorSource> = openTensorFile): Promise<EmbeddingScan> {
   const loaded = new Map<string, Embedding>()
   const skipped: SkippedEmbedding[] = []
-  for (const file of (await listFiles(dir)).sort()) {
+  for (const file of await listEmbeddingFiles(dir)) {
     const name = basename(file, extname(file))
     const skip = (reason: string) => skipped.push({ name, file, reason })
     if ((await stat(file)).size === 0) { skip('empty file'); continue }

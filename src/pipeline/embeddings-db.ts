@@ -9,11 +9,11 @@
  * and makes the prompt index and the per-encoder vectors the conditioning reads.
  */
 import { createHash } from 'node:crypto'
-import { readdir, readFile, stat } from 'node:fs/promises'
-import { extname, join, resolve } from 'node:path'
+import { readFile, stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { InputError, SdError } from '../core/errors.ts'
 import {
-  bundledEmbeddings, EMBEDDING_EXTENSIONS, embeddingMismatch, embeddingWidths, loadEmbeddingDir,
+  bundledEmbeddings, embeddingMismatch, embeddingWidths, listEmbeddingFiles, loadEmbeddingDir,
   type Embedding, type EmbeddingWidths, type SkippedEmbedding,
 } from '../adapters/embedding.ts'
 import type { Adapter } from '../adapters/types.ts'
@@ -34,20 +34,10 @@ export interface EmbeddingDb {
 interface CacheEntry { readonly signature: string; readonly db: EmbeddingDb }
 const cache = new Map<string, CacheEntry>()
 
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = []
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...await listFiles(path))
-    else if (EMBEDDING_EXTENSIONS.includes(extname(entry.name).toLowerCase())) out.push(path)
-  }
-  return out.sort()
-}
-
 /** What a rescan would see: every candidate file with its size and mtime. */
 async function folderSignature(dir: string): Promise<string> {
   const rows: string[] = []
-  for (const file of await listFiles(dir)) {
+  for (const file of await listEmbeddingFiles(dir)) {
     const st = await stat(file)
     rows.push(`${file}\t${st.size}\t${st.mtimeMs}`)
   }
