@@ -9,9 +9,11 @@
  *   out.2                      conv_out           [out, mc, 3, 3]
  * Upstream: https://github.com/Stability-AI/generative-models/blob/45c443b3/sgm/modules/diffusionmodules/openaimodel.py
  * Each field records the tensor it came from, so a later shape error can say which measurement implied it.
+ * The input-block walk (ldm-unet-scan.ts) is shared with models/detect's measureLdmUnet (inspect).
  */
 import { UnknownModelError } from '../../core/errors.ts'
 import type { ShapeSource } from '../../nn/module.ts'
+import { scanLdmInputLevels, spatialTransformerDepth, type LdmResBlock } from './ldm-unet-scan.ts'
 
 export const UNET_PREFIX = 'model.diffusion_model.'
 
@@ -88,8 +90,6 @@ export function headsFor(rule: HeadRule, channels: number): number {
   return rule.kind === 'count' ? rule.count : channels / rule.dim
 }
 
-interface LevelScan { readonly channels: number[]; readonly depths: number[]; readonly keys: string[] }
-
 /** Reads the architecture of the UNet under `prefix` from shapes alone. */
 export function detectUnetConfig(source: ShapeSource, opts: DetectOptions = {}): UnetConfig {
   const p = opts.prefix ?? UNET_PREFIX
@@ -107,16 +107,17 @@ export function detectUnetConfig(source: ShapeSource, opts: DetectOptions = {}):
       + 'the LDM UNet uses model_channels for the timestep sinusoid')
   }
   const levels = scanLevels(source, p, fail)
-  const numResBlocks = levels[0].channels.length
+  const numResBlocks = levels[0].length
   const channelMult = levels.map((lv, l) => {
-    if (lv.channels.length !== numResBlocks) fail(`level ${l} has ${lv.channels.length} ResBlocks but level 0 has ${numResBlocks}`)
-    if (lv.depths.some((d) => d !== lv.depths[0])) fail(`level ${l} mixes transformer depths ${lv.depths.join(', ')}`)
-    const mult = lv.channels[0] / modelChannels
-    if (!Number.isInteger(mult)) fail(`tensor "${lv.keys[0]}" has ${lv.channels[0]} channels, not a multiple of ${modelChannels}`)
+    if (lv.length !== numResBlocks) fail(`level ${l} has ${lv.length} ResBlocks but level 0 has ${numResBlocks}`)
+    const depths = lv.map((b) => b.transformerDepth)
+    if (depths.some((d) => d !== depths[0])) fail(`level ${l} mixes transformer depths ${depths.join(', ')}`)
+    const mult = lv[0].channels / modelChannels
+    if (!Number.isInteger(mult)) fail(`tensor "${lv[0].key}" has ${lv[0].channels} channels, not a multiple of ${modelChannels}`)
     return mult
   })
-  const transformerDepth = levels.map((lv) => lv.depths[0])
-  const transformerDepthMiddle = countBlocks(source, `${p}middle_block.1.`)
+  const transformerDepth = levels.map((lv) => lv[0].transformerDepth)
+  const transformerDepthMiddle = spatialTransformerDepth(source, `${p}middle_block.1.`)
   const attnKey = findCrossAttnKey(source, p, levels.length * numResBlocks + levels.length)
   const projKey = attnKey?.replace(/transformer_blocks\.0\.attn2\.to_k\.weight$/, 'proj_in.weight')
   const linearProj = projKey !== undefined && source.shape(projKey).length === 2
@@ -132,7 +133,7 @@ export function detectUnetConfig(source: ShapeSource, opts: DetectOptions = {}):
     contextDim: attnKey ? source.shape(attnKey)[1] : 0, linearProj, admInChannels, timeEmbedDim,
     sources: {
       inChannels: convIn, modelChannels: convIn, outChannels: convOut, timeEmbedDim: timeKey,
-      channelMult: levels.map((lv) => lv.keys[0]).join(', '), numResBlocks: `${p}input_blocks.*`,
+      channelMult: levels.map((lv) => lv[0].key).join(', '), numResBlocks: `${p}input_blocks.*`,
       transformerDepth: `${p}input_blocks.*.1.transformer_blocks.*`, transformerDepthMiddle: `${p}middle_block.1.transformer_blocks.*`,
       attentionLevels: `${p}input_blocks.*.1.transformer_blocks.*`, heads: headsFrom,
       ...(attnKey ? { contextDim: attnKey } : {}), ...(projKey ? { linearProj: projKey, family: projKey } : {}),
@@ -143,29 +144,12 @@ export function detectUnetConfig(source: ShapeSource, opts: DetectOptions = {}):
   return config
 }
 
-/** Groups input_blocks 1.. into levels, split at Downsample blocks (`.0.op`). */
-function scanLevels(source: ShapeSource, p: string, fail: (d: string) => never): LevelScan[] {
-  const levels: LevelScan[] = [{ channels: [], depths: [], keys: [] }]
-  for (let i = 1; ; i++) {
-    const b = `${p}input_blocks.${i}.`
-    if (source.has(`${b}0.op.weight`)) { levels.push({ channels: [], depths: [], keys: [] }); continue }
-    if (!source.has(`${b}0.in_layers.2.weight`)) break
-    const lv = levels[levels.length - 1]
-    lv.keys.push(`${b}0.in_layers.2.weight`)
-    lv.channels.push(source.shape(`${b}0.in_layers.2.weight`)[0])
-    lv.depths.push(countBlocks(source, `${b}1.`))
-  }
-  if (levels[0].channels.length === 0) fail(`UNet has no ResBlock at "${p}input_blocks.1.0.in_layers.2.weight"`)
-  if (levels[levels.length - 1].channels.length === 0) fail('UNet ends its input blocks with a Downsample')
+/** The input-block levels, refusing a UNet that starts or ends them without a ResBlock. */
+function scanLevels(source: ShapeSource, p: string, fail: (d: string) => never): LdmResBlock[][] {
+  const levels = scanLdmInputLevels(source, p)
+  if (levels[0].length === 0) fail(`UNet has no ResBlock at "${p}input_blocks.1.0.in_layers.2.weight"`)
+  if (levels[levels.length - 1].length === 0) fail('UNet ends its input blocks with a Downsample')
   return levels
-}
-
-/** Number of transformer blocks of the SpatialTransformer at `block` (0 when the block has none). */
-function countBlocks(source: ShapeSource, block: string): number {
-  if (!source.has(`${block}proj_in.weight`)) return 0
-  let k = 0
-  while (source.has(`${block}transformer_blocks.${k}.norm1.weight`)) k++
-  return k
 }
 
 function findCrossAttnKey(source: ShapeSource, p: string, inputBlocks: number): string | undefined {

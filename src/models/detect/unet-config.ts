@@ -3,7 +3,9 @@
  * Two layouts: LDM/sgm (`input_blocks.N.M.*`, what A1111 single files hold) and diffusers (`down_blocks.N.*`).
  * Widths are reported, not trusted: structure (levels, where attention sits, proj_in rank, label_emb) is
  * what identifies the family, so tiny test models with real key names are recognised too.
+ * The LDM input-block walk is models/config/ldm-unet-scan.ts, shared with the graph's detectUnetConfig.
  */
+import { scanLdmInputLevels, spatialTransformerDepth } from '../config/ldm-unet-scan.ts'
 import type { KeyIndex, Measured } from './key-index.ts'
 
 export interface UnetLevel {
@@ -40,23 +42,11 @@ export function measureLdmUnet(ix: KeyIndex, prefix: string): UnetConfig | undef
   const convIn = `${prefix}input_blocks.0.0.weight`
   const inShape = ix.shape(convIn)
   if (inShape === undefined || inShape.length !== 4) return undefined
-  const blocks = ix.countIndexed(`${prefix}input_blocks.{i}.`)
-  const levels: UnetLevel[] = []
-  let current: { channels: number; transformerDepth: number; res: number } | undefined
-  let projIn: Measured<readonly number[]> | undefined
-  let resBlocks = 0
-  for (let i = 1; i < blocks; i++) {
-    const b = `${prefix}input_blocks.${i}.`
-    if (ix.hasPrefix(`${b}0.op.`)) { if (current) levels.push(current); current = undefined; continue }
-    const out = ix.shape(`${b}0.out_layers.3.weight`)
-    const depth = ix.countIndexed(`${b}1.transformer_blocks.{i}.`)
-    if (depth > 0 && projIn === undefined) projIn = shapeOf(ix, `${b}1.proj_in.weight`)
-    current ??= { channels: out?.[0] ?? 0, transformerDepth: depth, res: 0 }
-    current.res++
-    resBlocks = Math.max(resBlocks, current.res)
-  }
-  if (current) levels.push(current)
-  projIn ??= shapeOf(ix, `${prefix}middle_block.1.proj_in.weight`)
+  // a Downsample with no ResBlock after it opens no level here: the report lists the levels that are there
+  const levels = scanLdmInputLevels(ix, prefix).filter((lv) => lv.length > 0)
+  const firstAttention = levels.flat().find((b) => b.transformerDepth > 0)
+  const projIn = (firstAttention && shapeOf(ix, `${firstAttention.block}1.proj_in.weight`))
+    ?? shapeOf(ix, `${prefix}middle_block.1.proj_in.weight`)
   return {
     layout: 'ldm', prefix,
     inChannels: { value: inShape[1], from: convIn },
@@ -64,10 +54,10 @@ export function measureLdmUnet(ix: KeyIndex, prefix: string): UnetConfig | undef
     outChannels: ix.dim(`${prefix}out.2.weight`, 0),
     contextDim: contextDim(ix, prefix),
     admInChannels: ix.dim(`${prefix}label_emb.0.0.weight`, 1),
-    levels: { value: levels.map(({ channels, transformerDepth }) => ({ channels, transformerDepth })), from: `${prefix}input_blocks.*` },
-    middleTransformerDepth: ix.countIndexed(`${prefix}middle_block.1.transformer_blocks.{i}.`),
+    levels: { value: levels.map((lv) => ({ channels: lv[0].channels, transformerDepth: lv[0].transformerDepth })), from: `${prefix}input_blocks.*` },
+    middleTransformerDepth: spatialTransformerDepth(ix, `${prefix}middle_block.1.`),
     projIn: rankKind(projIn),
-    resBlocksPerLevel: resBlocks,
+    resBlocksPerLevel: Math.max(0, ...levels.map((lv) => lv.length)),
   }
 }
 
