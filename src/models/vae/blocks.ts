@@ -6,13 +6,18 @@
 import type { Graph, Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
 import type { Bound } from '../../nn/module.ts'
-import { conv2d, conv2dForward, groupNormForward, linear, norm, silu, type Conv2d } from '../../nn/layers.ts'
+import { conv2d, conv2dForward, groupNormPreciseForward, linear, norm, silu, type Conv2d } from '../../nn/layers.ts'
 import type { VaeAttnLayout } from './config.ts'
 
 const GROUPS = 32
 const EPS = 1e-6
 
-export const normalize = (g: Graph, p: Bound<ReturnType<typeof norm>>, x: Value): Value => groupNormForward(g, p, x, GROUPS, EPS)
+/**
+ * GroupNorm as InstanceNormalization + affine (nn/layers groupNormPreciseForward), not GroupNormalization-21: ORT runs
+ * that as its function expansion (Cast, ReduceMean, Sub, Pow, Div, … over the whole tensor), and at the decoder's
+ * full resolution ([1, 128, 512, 512] = 128 MB per copy) those passes and copies cost time and peak memory.
+ */
+export const normalize = (g: Graph, p: Bound<ReturnType<typeof norm>>, x: Value): Value => groupNormPreciseForward(g, p, x, GROUPS, EPS)
 
 const resnetBase = (inC: number, outC: number) => ({
   norm1: norm(inC), conv1: conv2d(inC, outC, 3), norm2: norm(outC), conv2: conv2d(outC, outC, 3),

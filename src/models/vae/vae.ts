@@ -3,7 +3,8 @@
  * Latents here are UNSCALED (divide a sampler latent by the family's scale factor, 0.18215 SD1/SD2, 0.13025 SDXL,
  * before decode; multiply an encoded mean by it).
  * Memory: activations peak at the full-resolution level (a 512×512 decode holds [1, 128, 512, 512] fp32 = 128 MB
- * tensors; 1024×1024 four times that) and the mid attention holds [B, hw, hw] (64×64 latent: 64 MB; 128×128: 1 GB).
+ * tensors; 1024×1024 four times that) and the mid attention holds [B, hw, hw] (64×64 latent: 64 MB; 128×128: 1 GB),
+ * so decodes above 96×96 latents are tiled by default (tiled.ts).
  */
 import { InputError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
@@ -12,6 +13,7 @@ import type { ShapeSource } from '../../nn/module.ts'
 import { measureVaeDecoder, measureVaeEncoder, type VaeHalfConfig } from './config.ts'
 import { buildVaeDecoderGraph } from './decoder.ts'
 import { buildVaeEncoderGraph } from './encoder.ts'
+import { AUTO_TILE_ABOVE, decodeTiled, DEFAULT_VAE_TILING, type VaeTiling } from './tiled.ts'
 
 export const VAE_PREFIX = 'first_stage_model.'
 
@@ -23,6 +25,12 @@ export interface VaeSessionOptions {
   readonly threads?: number
 }
 
+/**
+ * No memory-pattern planning: with symbolic H and W it over-reserves; without it (arena kept) a 64×64-latent decode
+ * peaked 0.7 GB lower (1.40 vs 2.10 GB RSS) and ran no slower (28-29 s of CPU either way; BENCHMARKS.md).
+ */
+const sessionOptions = (opts: VaeSessionOptions) => ({ threads: opts.threads, memPattern: false })
+
 function checkInput(what: string, t: HostTensor, channels: number, multiple: number): void {
   const [, c, h, w] = t.shape
   if (t.shape.length !== 4 || c !== channels || h % multiple !== 0 || w % multiple !== 0 || h === 0 || w === 0) {
@@ -31,19 +39,36 @@ function checkInput(what: string, t: HostTensor, channels: number, multiple: num
   }
 }
 
+/**
+ * 'auto' (default): whole-image decode up to 96×96 latents (768² images; exact, as A1111 decodes), tiled above
+ * (SDXL's 1024² and up: bounded memory, small seam differences, see tiled.ts). 'off' never tiles, 'on' always does.
+ */
+export type VaeTilingMode = 'auto' | 'on' | 'off'
+
+export interface VaeDecodeOptions {
+  readonly tiling?: VaeTilingMode
+  /** Tile size and overlap (default DEFAULT_VAE_TILING: at most 64×64 latent, overlap at least 8). */
+  readonly tile?: VaeTiling
+}
+
 export class VaeDecoderSession {
   private constructor(readonly config: VaeHalfConfig, private readonly session: GraphSession, private readonly weights: VaeWeights) {}
 
   static async create(weights: VaeWeights, opts: VaeSessionOptions = {}): Promise<VaeDecoderSession> {
     const config = measureVaeDecoder(weights, opts.prefix ?? VAE_PREFIX)
     const built = buildVaeDecoderGraph(weights, config)
-    return new VaeDecoderSession(config, await GraphSession.create(built.graph, { weightKeys: built.weightKeys, threads: opts.threads }), weights)
+    return new VaeDecoderSession(config, await GraphSession.create(built.graph, { ...sessionOptions(opts), weightKeys: built.weightKeys }), weights)
   }
 
   /** z [B, zChannels, h, w] (unscaled) → image [B, 3, 8h, 8w], about [-1, 1], not clamped. */
-  async decode(z: HostTensor): Promise<HostTensor> {
+  async decode(z: HostTensor, opts: VaeDecodeOptions = {}): Promise<HostTensor> {
     checkInput('decode', z, this.config.zChannels, 1)
-    return (await this.session.run({ z }, this.weights)).image
+    const mode = opts.tiling ?? 'auto'
+    const whole = (t: HostTensor) => this.session.run({ z: t }, this.weights).then((out) => out.image)
+    if (mode === 'off' || (mode === 'auto' && z.shape[2] * z.shape[3] <= AUTO_TILE_ABOVE)) return whole(z)
+    return decodeTiled({
+      z, tiling: opts.tile ?? DEFAULT_VAE_TILING, scale: 2 ** (this.config.levels.length - 1), channels: this.config.imageChannels, decodeTile: whole,
+    })
   }
 
   async release(): Promise<void> { await this.session.release() }
@@ -62,7 +87,7 @@ export class VaeEncoderSession {
   static async create(weights: VaeWeights, opts: VaeSessionOptions = {}): Promise<VaeEncoderSession> {
     const config = measureVaeEncoder(weights, opts.prefix ?? VAE_PREFIX)
     const built = buildVaeEncoderGraph(weights, config)
-    return new VaeEncoderSession(config, await GraphSession.create(built.graph, { weightKeys: built.weightKeys, threads: opts.threads }), weights)
+    return new VaeEncoderSession(config, await GraphSession.create(built.graph, { ...sessionOptions(opts), weightKeys: built.weightKeys }), weights)
   }
 
   /** image [B, 3, H, W] in [-1, 1], H and W multiples of 8 → posterior moments. */

@@ -1,0 +1,118 @@
+/*
+ * Tiled VAE decode: the latent is cut into overlapping tiles, each decoded on its own, and the images are blended
+ * with linear ramps across each overlap (the approach of ComfyUI's `decode_tiled` and A1111's Tiled VAE extension).
+ * Peak activation memory is that of one tile instead of the whole image: a 128×128 latent (SDXL 1024²) decoded
+ * whole holds several [1, 128, 1024, 1024] fp32 tensors (512 MB each) and a [1, 16384, 16384] attention matrix (1 GB).
+ * Not exact: the decoder's GroupNorms and mid-block attention see one tile, not the whole image, so colours can
+ * shift slightly between tiles and the overlaps blend that out (a faint seam can remain on flat areas).
+ */
+import type { HostTensor } from '../../core/host-tensor.ts'
+
+/** Tile size limit and minimum overlap between neighbouring tiles, both in latent pixels (×8 in the image). */
+export interface VaeTiling {
+  readonly maxTile: number
+  readonly overlap: number
+}
+
+/** ComfyUI's decode_tiled defaults: 512-pixel tiles overlapping by 64 pixels. */
+export const DEFAULT_VAE_TILING: VaeTiling = { maxTile: 64, overlap: 8 }
+
+/** Latent pixels (h·w) above which 'auto' tiles: larger than 96×96 (768×768), so SD1/SD2 native sizes stay exact. */
+export const AUTO_TILE_ABOVE = 96 * 96
+
+export interface AxisTiles {
+  /** Tile length (every tile on this axis has it). */
+  readonly size: number
+  /** Start of each tile, ascending; the last tile ends at the axis length. */
+  readonly starts: readonly number[]
+}
+
+/**
+ * The fewest equal tiles of at most `maxTile` that cover `n` with neighbours overlapping by at least `overlap`,
+ * spread evenly (so no tile is a thin sliver).
+ */
+export function axisTiles(n: number, t: VaeTiling): AxisTiles {
+  if (n <= t.maxTile) return { size: n, starts: [0] }
+  const count = Math.ceil((n - t.overlap) / (t.maxTile - t.overlap))
+  const size = Math.ceil((n + (count - 1) * t.overlap) / count)
+  const starts = Array.from({ length: count }, (_, i) => Math.round((i * (n - size)) / (count - 1)))
+  return { size, starts }
+}
+
+/**
+ * Blend weights along one axis of tile `i` (image pixels): 1 inside, a linear ramp across each overlap with a
+ * neighbour, so the two ramps of an overlap sum to 1 at every pixel.
+ */
+function axisWeights(tiles: AxisTiles, i: number, scale: number): Float32Array {
+  const len = tiles.size * scale
+  const w = new Float32Array(len).fill(1)
+  const start = tiles.starts[i]
+  if (i > 0) {
+    const ov = (tiles.starts[i - 1] + tiles.size - start) * scale
+    for (let p = 0; p < ov; p++) w[p] = (p + 0.5) / ov
+  }
+  if (i < tiles.starts.length - 1) {
+    const ov = (start + tiles.size - tiles.starts[i + 1]) * scale
+    for (let p = 0; p < ov; p++) w[len - 1 - p] = Math.min(w[len - 1 - p], (p + 0.5) / ov)
+  }
+  return w
+}
+
+/** [B, C, H, W] → the [B, C, h, w] window at (y, x). */
+function crop(t: HostTensor, y: number, x: number, h: number, w: number): HostTensor {
+  const [b, c, H, W] = t.shape
+  const out = new Float32Array(b * c * h * w)
+  for (let bc = 0; bc < b * c; bc++) {
+    for (let r = 0; r < h; r++) {
+      const from = bc * H * W + (y + r) * W + x
+      out.set(t.data.subarray(from, from + w), (bc * h + r) * w)
+    }
+  }
+  return { shape: [b, c, h, w], data: out }
+}
+
+export interface TiledDecodeInput {
+  /** z [B, zChannels, h, w] (unscaled). */
+  readonly z: HostTensor
+  readonly tiling: VaeTiling
+  /** Image pixels per latent pixel (8 for SD's VAE). */
+  readonly scale: number
+  /** Image channels (3). */
+  readonly channels: number
+  /** Decodes one tile: [B, zChannels, th, tw] → [B, channels, th·scale, tw·scale]. */
+  readonly decodeTile: (z: HostTensor) => Promise<HostTensor>
+}
+
+/** Decodes tile by tile and blends: [B, zChannels, h, w] → [B, channels, h·scale, w·scale]. */
+export async function decodeTiled(input: TiledDecodeInput): Promise<HostTensor> {
+  const [b, , h, w] = input.z.shape
+  const s = input.scale
+  const rows = axisTiles(h, input.tiling)
+  const cols = axisTiles(w, input.tiling)
+  const acc = { out: new Float32Array(b * input.channels * h * s * w * s), weight: new Float32Array(h * s * w * s), shape: [b, input.channels, h * s, w * s] }
+  for (let i = 0; i < rows.starts.length; i++) {
+    for (let j = 0; j < cols.starts.length; j++) {
+      const img = await input.decodeTile(crop(input.z, rows.starts[i], cols.starts[j], rows.size, cols.size))
+      addTile(acc, img, { y: rows.starts[i] * s, x: cols.starts[j] * s, wy: axisWeights(rows, i, s), wx: axisWeights(cols, j, s) })
+    }
+  }
+  const plane = acc.weight.length
+  for (let k = 0; k < acc.out.length; k++) acc.out[k] /= acc.weight[k % plane]
+  return { shape: acc.shape, data: acc.out }
+}
+
+interface Placement { readonly y: number; readonly x: number; readonly wy: Float32Array; readonly wx: Float32Array }
+
+function addTile(acc: { out: Float32Array; weight: Float32Array; shape: number[] }, img: HostTensor, at: Placement): void {
+  const [b, c, th, tw] = img.shape
+  const [, , H, W] = acc.shape
+  for (let r = 0; r < th; r++) {
+    const row = (at.y + r) * W + at.x
+    for (let q = 0; q < tw; q++) acc.weight[row + q] += at.wy[r] * at.wx[q]
+    for (let bc = 0; bc < b * c; bc++) {
+      const src = (bc * th + r) * tw
+      const dst = bc * H * W + row
+      for (let q = 0; q < tw; q++) acc.out[dst + q] += img.data[src + q] * at.wy[r] * at.wx[q]
+    }
+  }
+}
