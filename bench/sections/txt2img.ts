@@ -19,6 +19,9 @@ import { TOKENIZER_DIR } from '../../test/golden.ts'
 import { peakRssMb, type BenchRow, type BenchSection } from '../section.ts'
 import { coresNote, gib, resetPeakRss, rssGib, timed } from '../machine.ts'
 import { matmulCeiling, SD15_CASE, SDXL_CASE, type Txt2ImgCase } from '../txt2img-cases.ts'
+import type { HostTensor } from '../../src/core/host-tensor.ts'
+import type { LoadedModel } from '../../src/pipeline/load-model.ts'
+import { AUTO_TILE_ABOVE, SMALL_VAE_TILING } from '../../src/models/vae/index.ts'
 
 async function unetSteps(file: string, c: Txt2ImgCase, steps: number, rows: BenchRow[]) {
   const load = await timed(() => loadModel(file))
@@ -76,12 +79,26 @@ async function measure(file: string, c: Txt2ImgCase, steps: number): Promise<Ben
   const dec = await timed(() => vaeCreate.value.decode(z))
   rows.push({ measure: `${c.name}: VAE decoder session create`, value: `${vaeCreate.s.toFixed(1)} s` })
   rows.push({
-    measure: `${c.name}: VAE decode ${side}² latent → ${c.side}² (${side * side > 96 * 96 ? 'tiled, auto' : 'whole image, exact'})`,
+    measure: `${c.name}: VAE decode ${side}² latent → ${c.side}² (${side * side > AUTO_TILE_ABOVE ? 'tiled, auto' : 'whole image, exact'})`,
     value: `${dec.s.toFixed(2)} s wall, ${dec.cpu.toFixed(2)} s CPU / threads`, note: coresNote(dec),
   })
   rows.push({ measure: `${c.name}: peak RSS, decode phase (weights + VAE session)`, value: await gib(), note: `${vaeStart} at the phase start; target <= ${c.peakTarget}` })
+  if (side * side <= AUTO_TILE_ABOVE) rows.push(...await tiledDecode(model, z, c))
   await model.release()
   return rows
+}
+
+/** The same decode with tiling 'on' (Txt2ImgOptions.vaeTiling), in a fresh VAE session and peak window. */
+async function tiledDecode(model: LoadedModel, z: HostTensor, c: Txt2ImgCase): Promise<BenchRow[]> {
+  await model.releaseSessions('vae')
+  await resetPeakRss()
+  const start = await rssGib()
+  const vae = await model.vaeDecoder()
+  const dec = await timed(() => vae.decode(z, { tiling: 'on' }))
+  return [
+    { measure: `${c.name}: VAE decode with tiling 'on' (${SMALL_VAE_TILING.maxTile}² latent tiles at most, overlap ${SMALL_VAE_TILING.overlap})`, value: `${dec.s.toFixed(2)} s wall`, note: coresNote(dec) },
+    { measure: `${c.name}: peak RSS, decode phase with tiling 'on'`, value: await gib(), note: `${start} at the phase start` },
+  ]
 }
 
 async function runCase(c: Txt2ImgCase, steps: number): Promise<BenchRow[]> {

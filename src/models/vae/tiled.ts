@@ -14,8 +14,11 @@ export interface VaeTiling {
   readonly overlap: number
 }
 
-/** ComfyUI's decode_tiled defaults: 512-pixel tiles overlapping by 64 pixels. */
+/** 'auto' above AUTO_TILE_ABOVE: ComfyUI's decode_tiled defaults, 512-pixel tiles overlapping by 64 pixels. */
 export const DEFAULT_VAE_TILING: VaeTiling = { maxTile: 64, overlap: 8 }
+
+/** 'on': at most 256-pixel tiles, for the lowest memory (a 64×64 latent becomes 9 tiles of 27×27). */
+export const SMALL_VAE_TILING: VaeTiling = { maxTile: 32, overlap: 8 }
 
 /** Latent pixels (h·w) above which 'auto' tiles: larger than 96×96 (768×768), so SD1/SD2 native sizes stay exact. */
 export const AUTO_TILE_ABOVE = 96 * 96

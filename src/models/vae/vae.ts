@@ -13,7 +13,7 @@ import type { ShapeSource } from '../../nn/module.ts'
 import { measureVaeDecoder, measureVaeEncoder, type VaeHalfConfig } from './config.ts'
 import { buildVaeDecoderGraph } from './decoder.ts'
 import { buildVaeEncoderGraph } from './encoder.ts'
-import { AUTO_TILE_ABOVE, decodeTiled, DEFAULT_VAE_TILING, type VaeTiling } from './tiled.ts'
+import { AUTO_TILE_ABOVE, decodeTiled, DEFAULT_VAE_TILING, SMALL_VAE_TILING, type VaeTiling } from './tiled.ts'
 
 export const VAE_PREFIX = 'first_stage_model.'
 
@@ -41,13 +41,14 @@ function checkInput(what: string, t: HostTensor, channels: number, multiple: num
 
 /**
  * 'auto' (default): whole-image decode up to 96×96 latents (768² images; exact, as A1111 decodes), tiled above
- * (SDXL's 1024² and up: bounded memory, small seam differences, see tiled.ts). 'off' never tiles, 'on' always does.
+ * with DEFAULT_VAE_TILING (SDXL's 1024² and up: bounded memory, small seam differences, see tiled.ts).
+ * 'on': SMALL_VAE_TILING at any size (lowest memory). 'off': never tiles.
  */
 export type VaeTilingMode = 'auto' | 'on' | 'off'
 
 export interface VaeDecodeOptions {
   readonly tiling?: VaeTilingMode
-  /** Tile size and overlap (default DEFAULT_VAE_TILING: at most 64×64 latent, overlap at least 8). */
+  /** Tile size and overlap (default: DEFAULT_VAE_TILING for 'auto', SMALL_VAE_TILING for 'on'). */
   readonly tile?: VaeTiling
 }
 
@@ -67,7 +68,7 @@ export class VaeDecoderSession {
     const whole = (t: HostTensor) => this.session.run({ z: t }, this.weights).then((out) => out.image)
     if (mode === 'off' || (mode === 'auto' && z.shape[2] * z.shape[3] <= AUTO_TILE_ABOVE)) return whole(z)
     return decodeTiled({
-      z, tiling: opts.tile ?? DEFAULT_VAE_TILING, scale: 2 ** (this.config.levels.length - 1), channels: this.config.imageChannels, decodeTile: whole,
+      z, tiling: opts.tile ?? (mode === 'on' ? SMALL_VAE_TILING : DEFAULT_VAE_TILING), scale: 2 ** (this.config.levels.length - 1), channels: this.config.imageChannels, decodeTile: whole,
     })
   }
 
