@@ -87,7 +87,7 @@ function depthToSpace2(g: Graph, x: Value): Value {
 /**
  * Nearest ×2 then 3×3 conv (LDM Upsample), [B, C, H, W] → [B, C, 2H, 2W], computed as four 2×2 convs on the
  * low-resolution input, one per output phase, interleaved by DepthToSpace: 16 multiply-adds per input pixel and
- * channel pair instead of 36, and no upsampled copy of the input (the three upsample convs were ~28% of the decode).
+ * channel pair instead of 36, and no upsampled copy of the input (the three upsample convs were ~25% of the decode).
  */
 export function upsampleForward(g: Graph, p: Bound<Resample>, x: Value): Value {
   const rows = foldTaps(g, p.conv.weight, 2)                                                 // [C, C, 2, 3] per row phase
