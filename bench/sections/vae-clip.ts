@@ -53,7 +53,7 @@ function randomWeights(trees: readonly { tree: Tree; prefix: string }[]) {
 
 const randn = (shape: number[]): HostTensor => ({ shape, data: Float32Array.from({ length: numel(shape) }, () => Math.random() * 2 - 1) })
 
-/** Multiply-add FLOPs (×2) of the convolutions and the mid attention of one decode; norms/elementwise ignored. */
+/** Multiply-add FLOPs (×2) of the convolutions and the mid attention of one decode as the graph computes it; norms/elementwise ignored. */
 function decoderGflop(c: VaeHalfConfig, latent: number): number {
   let f = 0
   const conv = (ci: number, co: number, k: number, side: number) => { f += 2 * ci * co * k * k * side * side }
@@ -67,7 +67,7 @@ function decoderGflop(c: VaeHalfConfig, latent: number): number {
   for (let i = c.levels.length - 1; i >= 0; i--) {
     const side = latent * 2 ** (c.levels.length - 1 - i)
     for (let j = 0; j < c.blocksPerLevel; j++) { res(ch, c.levels[i], side); ch = c.levels[i] }
-    if (i > 0) conv(ch, ch, 3, side * 2)
+    if (i > 0) for (let phase = 0; phase < 4; phase++) conv(ch, ch, 2, side)      // upsample: four 2×2 phase convs
   }
   conv(c.levels[0], c.imageChannels, 3, latent * 2 ** (c.levels.length - 1))
   return f / 1e9
