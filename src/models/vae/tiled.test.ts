@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { refTensors } from '../../../test/golden.ts'
+import { InputError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
 import { WeightStore } from '../weights.ts'
 import { axisTiles, decodeTiled, DEFAULT_VAE_TILING, type VaeTiling } from './tiled.ts'
@@ -59,5 +60,7 @@ test('VAE decode: small latents are never tiled by default (bit-identical to til
   const tiled = await dec.decode(z, { tiling: 'on', tile: { maxTile: 6, overlap: 2 } })
   assert.deepEqual(tiled.shape, off.shape)
   assert.notDeepEqual(tiled.data, off.data)
+  await assert.rejects(dec.decode(z, { tiling: 'on', tile: { maxTile: 8, overlap: 4 } }),
+    new InputError('VAE tiling: expected whole numbers with 0 <= overlap and maxTile > 2 × overlap, got maxTile 8, overlap 4'))
   await dec.release()
 })

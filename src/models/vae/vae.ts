@@ -31,6 +31,13 @@ export interface VaeSessionOptions {
  */
 const sessionOptions = (opts: VaeSessionOptions) => ({ threads: opts.threads, memPattern: false })
 
+function checkTiling(t: VaeTiling): VaeTiling {
+  if (!Number.isInteger(t.maxTile) || !Number.isInteger(t.overlap) || t.overlap < 0 || t.maxTile <= 2 * t.overlap) {
+    throw new InputError(`VAE tiling: expected whole numbers with 0 <= overlap and maxTile > 2 × overlap, got maxTile ${t.maxTile}, overlap ${t.overlap}`)
+  }
+  return t
+}
+
 function checkInput(what: string, t: HostTensor, channels: number, multiple: number): void {
   const [, c, h, w] = t.shape
   if (t.shape.length !== 4 || c !== channels || h % multiple !== 0 || w % multiple !== 0 || h === 0 || w === 0) {
@@ -67,9 +74,8 @@ export class VaeDecoderSession {
     const mode = opts.tiling ?? 'auto'
     const whole = (t: HostTensor) => this.session.run({ z: t }, this.weights).then((out) => out.image)
     if (mode === 'off' || (mode === 'auto' && z.shape[2] * z.shape[3] <= AUTO_TILE_ABOVE)) return whole(z)
-    return decodeTiled({
-      z, tiling: opts.tile ?? (mode === 'on' ? SMALL_VAE_TILING : DEFAULT_VAE_TILING), scale: 2 ** (this.config.levels.length - 1), channels: this.config.imageChannels, decodeTile: whole,
-    })
+    const tiling = checkTiling(opts.tile ?? (mode === 'on' ? SMALL_VAE_TILING : DEFAULT_VAE_TILING))
+    return decodeTiled({ z, tiling, scale: 2 ** (this.config.levels.length - 1), channels: this.config.imageChannels, decodeTile: whole })
   }
 
   async release(): Promise<void> { await this.session.release() }
