@@ -63,6 +63,8 @@ test('errors: one line on stderr, non-zero exit, nothing written', async () => {
   const cases: [string[], number, string][] = [
     [['--sampler', 'nope'], 2, 'error: unknown sampler "nope". Valid: "Euler", "Euler a", "Heun", "LMS", "DPM++ 2M", "DPM++ 2M Karras", "DDIM" (A1111), or ComfyUI\'s euler, euler_ancestral, heun, lms, dpmpp_2m, ddim.'],
     [['--width', '100'], 2, 'error: width must be a positive multiple of 8, got 100. Hint: the VAE works on 8×8 pixel blocks; try 96 or 104.'],
+    [['--vae-tiling', 'maybe'], 2, 'error: --vae-tiling must be one of auto, on, off, got "maybe"'],
+    [['--seed', '-2'], 2, 'error: seed must be -1 or a whole number >= 0, got -2'],
     [['--model', ref('sd1', 'adapters', 'tinylora.safetensors')], 1,
       'error: tinylora.safetensors: is a LoRA (SD1.x), not a checkpoint. Hint: pass it with --lora FILE and a checkpoint with --model.'],
   ]

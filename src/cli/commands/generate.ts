@@ -14,7 +14,9 @@ import { hashFile } from '../../tools/hash.ts'
 import { DEFAULT_MODEL, ensureHubModel } from '../../pipeline/default-model.ts'
 import { loadModel, type LoadedModel, type Prediction } from '../../pipeline/load-model.ts'
 import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
-import { resolveRequest, txt2img, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
+import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
+
+type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
 import { prepareGenerateAdapters, type AdapterFlags } from '../../pipeline/generate-adapters.ts'
 import type { Command, CommandContext } from '../command.ts'
 
@@ -68,6 +70,9 @@ function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
   }
 }
 
+const vaeTilingOf = (ctx: CommandContext): VaeTilingMode | undefined =>
+  oneOf<VaeTilingMode>(ctx, 'vae-tiling', ['auto', 'on', 'off'])
+
 function adapterFlags(ctx: CommandContext): AdapterFlags {
   const loras = ctx.values.lora
   return {
@@ -94,6 +99,7 @@ async function run(ctx: CommandContext): Promise<number> {
   try {
     const request = requestOf(ctx)
     resolveRequest(512, request) // fail on bad options before the model loads
+    vaeTilingOf(ctx)
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
     const file = await modelPath(ctx, controller.signal)
     const bar = loadBar(basename(file))
@@ -119,7 +125,7 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
   let bar: Progress | undefined
   const written: { file: string; seed: number; infotext: string }[] = []
   await txt2img(model, req, {
-    ...hashes, signal,
+    ...hashes, signal, vaeTiling: vaeTilingOf(ctx),
     onProgress: (p) => {
       if (p.step === 1) bar = progressBar({ label: r.batchCount > 1 ? `batch ${p.batch + 1}/${p.batchCount}` : 'sampling', total: p.steps })
       bar?.tick(p.step)
@@ -157,6 +163,7 @@ export const generate: Command = {
     '  --batch-count N      sampling runs (1); seeds continue across runs',
     '  --clip-skip N        SD1 only (1 = last layer)',
     '  --ensd N             A1111 eta noise seed delta',
+    '  --vae-tiling MODE    auto (default: exact whole decode up to 768², tiles above), on (lower memory), off',
     '  --vae FILE           separate VAE replacing the checkpoint\'s',
     '  --prediction eps|v   SD2: override eps/v detection (else file metadata, else A1111\'s probe)',
     '  --lora FILE[:W[:W_UNET]]  apply a LoRA/LyCORIS file (repeatable)',
@@ -172,7 +179,7 @@ export const generate: Command = {
     'model': { type: 'string' }, 'negative': { type: 'string' }, 'steps': { type: 'string' }, 'cfg': { type: 'string' },
     'sampler': { type: 'string' }, 'scheduler': { type: 'string' }, 'seed': { type: 'string' }, 'rng': { type: 'string' },
     'width': { type: 'string' }, 'height': { type: 'string' }, 'batch-size': { type: 'string' }, 'batch-count': { type: 'string' },
-    'clip-skip': { type: 'string' }, 'ensd': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' },
+    'clip-skip': { type: 'string' }, 'ensd': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' }, 'vae-tiling': { type: 'string' },
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
     'out': { type: 'string' }, 'tokenizer': { type: 'string' },
   },
