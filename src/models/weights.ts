@@ -72,6 +72,21 @@ export class WeightStore implements WeightSource, ShapeSource {
     return v
   }
 
+  /**
+   * Forgets every tensor whose key starts with one of `prefixes` (base and patched arrays), so a one-shot run can
+   * return a network's memory once no later phase needs it. Returns how many tensors were dropped.
+   */
+  drop(prefixes: readonly string[]): number {
+    let n = 0
+    for (const key of [...this.base.keys()]) {
+      if (!prefixes.some((p) => key.startsWith(p))) continue
+      this.base.delete(key)
+      this.patches.delete(key)
+      n++
+    }
+    return n
+  }
+
   /** Replaces the whole patch set (an empty map restores the base weights exactly). */
   setPatches(patches: ReadonlyMap<string, Float32Array>): void { this.patches = new Map(patches) }
 

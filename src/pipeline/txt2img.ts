@@ -73,6 +73,11 @@ export interface Txt2ImgOptions {
    */
   readonly keepSessions?: boolean
   /**
+   * The model is not used again after this call (a CLI run): drop the text encoders' weights once the conditioning is
+   * built and the UNet's before the last decode, so the peak is the sampling phase's, not weights + VAE activations.
+   */
+  readonly oneShot?: boolean
+  /**
    * VAE decode tiling (models/vae tiled.ts): 'auto' (default) decodes whole up to 768² (exact, as A1111) and tiles
    * above; 'on' tiles with small tiles for the lowest memory (SD1.5 512²: ~0.7 GB less peak, small seam
    * differences); 'off' never tiles.
@@ -148,6 +153,9 @@ export function resolveRequest(nativeSize: number, req: Omit<Txt2ImgRequest, 'to
 /** A1111 `total_steps`: second-order samplers make two denoiser calls per step, and the prompt schedule counts calls. */
 const scheduleSteps = (r: ResolvedTxt2Img): number => (r.sampler.label === 'Heun' ? r.steps * 2 : r.steps)
 
+const TEXT_ENCODER_PREFIXES = ['cond_stage_model.', 'conditioner.']
+const UNET_WEIGHTS_PREFIX = 'model.diffusion_model.'
+
 export async function txt2img(model: LoadedModel, req: Txt2ImgRequest, opts: Txt2ImgOptions = {}): Promise<Txt2ImgImage[]> {
   const r = resolveRequest(model.nativeSize, req)
   const conditioning = await buildConditioning(model, {
@@ -156,11 +164,13 @@ export async function txt2img(model: LoadedModel, req: Txt2ImgRequest, opts: Txt
   })
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
   await free('text')
+  if (opts.oneShot) model.weights.drop(TEXT_ENCODER_PREFIXES)
   const images: Txt2ImgImage[] = []
   for (let batch = 0; batch < r.batchCount; batch++) {
     const seeds = r.seeds.slice(batch * r.batchSize, (batch + 1) * r.batchSize)
     const latents = await sampleBatch(model, { r, conditioning, seeds, batch }, opts)
     await free('unet')
+    if (opts.oneShot && batch === r.batchCount - 1) model.weights.drop([UNET_WEIGHTS_PREFIX])
     for (let i = 0; i < seeds.length; i++) {
       const image = await decodeOne(model, latents, i, [4, r.height / 8, r.width / 8], opts.vaeTiling)
       const index = batch * r.batchSize + i

@@ -125,7 +125,7 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
   let bar: Progress | undefined
   const written: { file: string; seed: number; infotext: string }[] = []
   await txt2img(model, req, {
-    ...hashes, signal, vaeTiling: vaeTilingOf(ctx),
+    ...hashes, signal, vaeTiling: vaeTilingOf(ctx), oneShot: true,
     onProgress: (p) => {
       if (p.step === 1) bar = progressBar({ label: r.batchCount > 1 ? `batch ${p.batch + 1}/${p.batchCount}` : 'sampling', total: p.steps })
       bar?.tick(p.step)
