@@ -7,6 +7,7 @@
 import { basename, extname } from 'node:path'
 import { InputError } from '../core/errors.ts'
 import type { HostTensor } from '../core/host-tensor.ts'
+import { collectGarbage } from '../core/gc.ts'
 import type { VaeTilingMode } from '../models/vae/index.ts'
 import { INFOTEXT_VERSION, type GenerationInfo, type NetworkHash } from '../image/infotext.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
@@ -156,6 +157,10 @@ const scheduleSteps = (r: ResolvedTxt2Img): number => (r.sampler.label === 'Heun
 const TEXT_ENCODER_PREFIXES = ['cond_stage_model.', 'conditioner.']
 const UNET_WEIGHTS_PREFIX = 'model.diffusion_model.'
 
+function dropWeights(model: LoadedModel, prefixes: readonly string[]): void {
+  if (model.weights.drop(prefixes) > 0) collectGarbage()
+}
+
 export async function txt2img(model: LoadedModel, req: Txt2ImgRequest, opts: Txt2ImgOptions = {}): Promise<Txt2ImgImage[]> {
   const r = resolveRequest(model.nativeSize, req)
   const conditioning = await buildConditioning(model, {
@@ -164,13 +169,13 @@ export async function txt2img(model: LoadedModel, req: Txt2ImgRequest, opts: Txt
   })
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
   await free('text')
-  if (opts.oneShot) model.weights.drop(TEXT_ENCODER_PREFIXES)
+  if (opts.oneShot) dropWeights(model, TEXT_ENCODER_PREFIXES)
   const images: Txt2ImgImage[] = []
   for (let batch = 0; batch < r.batchCount; batch++) {
     const seeds = r.seeds.slice(batch * r.batchSize, (batch + 1) * r.batchSize)
     const latents = await sampleBatch(model, { r, conditioning, seeds, batch }, opts)
     await free('unet')
-    if (opts.oneShot && batch === r.batchCount - 1) model.weights.drop([UNET_WEIGHTS_PREFIX])
+    if (opts.oneShot && batch === r.batchCount - 1) dropWeights(model, [UNET_WEIGHTS_PREFIX])
     for (let i = 0; i < seeds.length; i++) {
       const image = await decodeOne(model, latents, i, [4, r.height / 8, r.width / 8], opts.vaeTiling)
       const index = batch * r.batchSize + i
