@@ -2,7 +2,9 @@
  * txt2img reproduces the SDXL sampler goldens from the single file (both encoders, pooled + size ids, LegacyDDPM
  * schedule since the file carries none, latent / 0.13025), and the SD2 runs' conditioning and setup. The SD2 sampler
  * goldens themselves are skipped: the tiny SD2-v UNet is ill-conditioned at t >= 857 on the golden cond, so no float32
- * evaluation but torch's lands on them (see test/e2e/sampler-goldens.ts; the UNet engineer is investigating).
+ * evaluation but torch's lands on them (see test/e2e/sampler-goldens.ts). Every single-call SD2 golden passes (UNet at
+ * t = 999 within 3e-6); the trajectory is off by 0.025 at step 2 against 1e-3·max|latent| = 0.0096. Kept as skipped
+ * tests, not removed, so they run again the moment that changes (open in issue #5).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
