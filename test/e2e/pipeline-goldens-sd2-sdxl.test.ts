@@ -1,10 +1,10 @@
 /*
  * txt2img reproduces the SDXL sampler goldens from the single file (both encoders, pooled + size ids, LegacyDDPM
- * schedule since the file carries none, latent / 0.13025), and the SD2 runs' conditioning and setup. The SD2 sampler
- * goldens themselves are skipped: the tiny SD2-v UNet is ill-conditioned at t >= 857 on the golden cond, so no float32
- * evaluation but torch's lands on them (see test/e2e/sampler-goldens.ts). Every single-call SD2 golden passes (UNet at
- * t = 999 within 3e-6); the trajectory is off by 0.025 at step 2 against 1e-3·max|latent| = 0.0096. Kept as skipped
- * tests, not removed, so they run again the moment that changes (open in issue #5).
+ * schedule since the file carries none, latent / 0.13025). For SD2 the full runs are skipped: the fixture is chaotic
+ * (a float64 evaluation also ends 24x the tolerance off; see test/e2e/sampler-goldens.ts), so the run is checked in
+ * its parts: the pipeline's conditioning equals sample.cond/uncond (below), every sampler step from the golden state
+ * lands on the next (sampler-goldens-sd2-sdxl.test.ts), and the golden latent decodes to the golden image, uint8 and
+ * PNG (below). The skipped tests stay, so they run again if the fixture changes.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,7 +15,7 @@ import { KEEP, NEGATIVE, PROMPT, assertMatchesGolden, goldenEntries, requestFor,
 
 const SD2 = ref('sd2', 'tiny-sd2-v.safetensors')
 const SDXL = ref('sdxl', 'tiny-sdxl-base.safetensors')
-const SD2_SKIP = 'tiny SD2-v UNet ill-conditioned at t >= 857 on the golden cond (latent 2% off; see test/e2e/sampler-goldens.ts)'
+const SD2_SKIP = 'chaotic fixture: exact (float64) arithmetic also ends 24x the tolerance off (see test/e2e/sampler-goldens.ts); checked in parts below'
 
 for (const e of goldenEntries('sdxl', 'sdxl_goldens')) {
   test(`sdxl ${e.key}: latent, image, uint8 and PNG`, async () => {
@@ -28,6 +28,16 @@ for (const e of goldenEntries('sd2', 'sd2_goldens')) {
   test(`sd2 ${e.key} (--prediction v): latent, image, uint8 and PNG`, { skip: SD2_SKIP }, async () => {
     const [img] = await txt2img(await sharedModel(SD2, { threads: 1, prediction: 'v' }), requestFor(e), KEEP)
     await assertMatchesGolden(img, 'sd2', 'sd2_goldens', e.key)
+  })
+}
+
+for (const e of goldenEntries('sd2', 'sd2_goldens')) {
+  test(`sd2 ${e.key}: the golden latent decodes (latent / 0.18215, VAE, A1111 uint8) to the golden image and PNG`, async () => {
+    const model = await sharedModel(SD2, { threads: 1, prediction: 'v' })
+    const latent = await (await refTensors('sd2', 'goldens', 'sd2_goldens.safetensors')).readF32(`${e.key}.latent`)
+    const z = latent.map((v) => Math.fround(v / model.vaeScale))
+    const image = await (await model.vaeDecoder()).decode({ shape: [1, 4, e.height / 8, e.width / 8], data: z })
+    await assertMatchesGolden({ image, latent }, 'sd2', 'sd2_goldens', e.key)
   })
 }
 

@@ -51,7 +51,7 @@ export function maxByteDiff(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Latent, image, uint8 and the golden PNG of `key` against one generated image. */
-export async function assertMatchesGolden(img: Txt2ImgImage, dir: string, goldens: string, key: string): Promise<void> {
+export async function assertMatchesGolden(img: Pick<Txt2ImgImage, 'image' | 'latent'>, dir: string, goldens: string, key: string): Promise<void> {
   const src = await refTensors(dir, 'goldens', `${goldens}.safetensors`)
   const latent = await src.readF32(`${key}.latent`)
   const d = maxAbsDiff(img.latent, latent)

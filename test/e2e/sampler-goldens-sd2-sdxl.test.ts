@@ -1,28 +1,46 @@
 /* Sampler goldens (see sampler-goldens.ts): sd2 (v-prediction) and sdxl. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cfgDenoiser, modelSchedule } from '../../src/sampling/index.ts'
+import { cfgDenoiser, modelSchedule, resolveSampler } from '../../src/sampling/index.ts'
 import { maxAbs, maxAbsDiff, refTensors } from '../golden.ts'
 import { FAMILIES, modelOf, samplerGoldenTests } from './sampler-goldens.ts'
 
 samplerGoldenTests(FAMILIES.sd2, '.64x64')
 samplerGoldenTests(FAMILIES.sdxl, '.64x64')
 
-test('sd2 v-prediction denoiser + CFG: denoised implied by the Euler trajectory (steps 2-6) within 1e-3 · max', async () => {
-  const f = FAMILIES.sd2
-  const src = await refTensors(f.dir, 'goldens', `${f.goldens}.safetensors`)
-  const denoise = cfgDenoiser({
-    model: (await modelOf(f)).model, schedule: modelSchedule(await src.readF32('sample.alphas_cumprod')),
-    parameterization: 'v', cfg: { scale: 7, weights: [[1]] },
+/*
+ * The sd2 full runs are skipped (see SKIPS in sampler-goldens.ts): the fixture is chaotic at t >= 857, so no float32
+ * path but torch's own lands on the golden (a float64 evaluation ends 2.4% off too). What IS checked on every step:
+ * the real sampler, run teacher-forced (each model call first resets x to the golden trajectory's x_i, so the
+ * sampler steps from the golden state and keeps its own history), lands on the golden x_{i+1} and the final latent
+ * within the README tolerance, 1e-3 · max|x_{i+1}|.
+ */
+for (const key of ['sample.euler.64x64', 'sample.dpmpp_2m_karras.64x64']) {
+  test(`sd2 ${key}: every step from the golden state lands on the next golden state (v-denoiser, CFG 7)`, async () => {
+    const f = FAMILIES.sd2
+    const src = await refTensors(f.dir, 'goldens', `${f.goldens}.safetensors`)
+    const entry = resolveSampler(key.includes('euler') ? 'Euler' : 'DPM++ 2M')
+    assert.equal(entry.kind, 'k-diffusion')
+    const denoise = cfgDenoiser({
+      model: (await modelOf(f)).model, schedule: modelSchedule(await src.readF32('sample.alphas_cumprod')),
+      parameterization: 'v', cfg: { scale: 7, weights: [[1]] },
+    })
+    const traj = await src.readF32(`${key}.trajectory`)
+    const sigmas = await src.readF32(`${key}.sigmas`)
+    const golden = (i: number): Float32Array => traj.subarray(i * 256, (i + 1) * 256)
+    const check = (x: Float32Array, expected: Float32Array, what: string): void => {
+      const d = maxAbsDiff(x, expected)
+      assert.ok(d <= 1e-3 * maxAbs(expected), `${what}: ${d} > 1e-3 · ${maxAbs(expected)}`)
+    }
+    let calls = 0
+    const forced = async (x: Float32Array, sigma: number): Promise<Float32Array> => {
+      if (calls > 0) check(x, golden(calls), `step ${calls - 1} → ${calls}`)
+      x.set(golden(calls++))
+      return denoise(x, sigma)
+    }
+    if (entry.kind !== 'k-diffusion') return
+    const latent = await entry.sample(forced, Float32Array.from(golden(0)), sigmas)
+    assert.equal(calls, sigmas.length - 1)
+    check(latent, await src.readF32(`${key}.latent`), 'last step → latent')
   })
-  const traj = await src.readF32('sample.euler.64x64.trajectory')
-  const sigmas = await src.readF32('sample.euler.64x64.sigmas')
-  for (let i = 2; i < 7; i++) {
-    const x = traj.subarray(i * 256, (i + 1) * 256)
-    const next = traj.subarray((i + 1) * 256, (i + 2) * 256)
-    // Euler: next = x + (x − D)/σ·(σ' − σ)  =>  D = x − (next − x)·σ/(σ' − σ)
-    const implied = x.map((v, k) => v - ((next[k] - v) * sigmas[i]) / (sigmas[i + 1] - sigmas[i]))
-    const d = maxAbsDiff(await denoise(x, sigmas[i]), implied)
-    assert.ok(d <= 1e-3 * maxAbs(implied), `step ${i}: ${d} > 1e-3 · ${maxAbs(implied)}`)
-  }
-})
+}

@@ -25,13 +25,14 @@ const SAMPLER_OF: Record<string, string> = {
   euler: 'Euler', euler_ancestral: 'Euler a', heun: 'Heun', lms: 'LMS', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_karras: 'DPM++ 2M Karras', ddim: 'DDIM',
 }
 /*
- * sd2: at t = 999 and t = 857 the tiny SD2-v UNet is ill-conditioned on the golden cond: a 3e-7 relative change of
- * the latent input moves its output by 1.4e-3 and t 999 -> 998.999 by 2.7e-3 (measured with onnxruntime), so no
- * float32 evaluation other than torch's own lands on the golden: the denoised estimate implied by the Euler
- * trajectory is off by 1.7e-2 of 1.1 at step 0 and 9e-4 at step 1 (sd1: 2e-4 of 55), growing to 4% of the final
- * latent. From step 2 on the v-denoiser agrees to 1e-4 (checked in sampler-goldens-sd2-sdxl.test.ts).
+ * sd2: the two full runs cannot be reproduced by any float32 evaluation but torch's own, nor by exact arithmetic: a
+ * float64 numpy port of the tiny SD2-v UNet (matches the unet.* goldens to 4e-6) run through the same Euler schedule
+ * ends 0.067 from the golden latent (tolerance 0.0028), sdloom 0.070. Each single step is reproduced (float64 from
+ * the golden x_i: <= 5e-4; sdloom: the teacher-forced tests in sampler-goldens-sd2-sdxl.test.ts), but on this
+ * seed and cond the map x_1 -> x_2 amplifies a 5e-4 difference ~20x (the cond row's output moves 2-4e-5 for a
+ * half-ulp input change at t = 999; on random inputs only 1e-6), so every float32 rounding path ends elsewhere.
  */
-const SD2_REASON = 'tiny SD2-v UNet ill-conditioned at t >= 857 on the golden cond (see the comment above SKIPS)'
+const SD2_REASON = 'chaotic fixture: exact (float64) arithmetic also ends 24x the tolerance off; every step is checked teacher-forced instead (see the comment above SKIPS)'
 const SKIPS: Record<string, string> = {
   'sd2 sample.euler.64x64': SD2_REASON,
   'sd2 sample.dpmpp_2m_karras.64x64': SD2_REASON,
