@@ -63,6 +63,14 @@ export interface PatchResult {
 
 interface Contribution { readonly adapter: Adapter; readonly multiplier: number }
 
+export interface UpdateOptions {
+  readonly inPlace?: boolean
+  /** Keys not to merge (layers applied unmerged, see bypass.ts): they read the base array, as without adapters. */
+  readonly exclude?: ReadonlySet<string>
+}
+
+const NONE: ReadonlySet<string> = new Set()
+
 export class PatchSet implements BaseWeights {
   readonly #base: BaseWeights
   readonly #arch: Arch
@@ -91,20 +99,20 @@ export class PatchSet implements BaseWeights {
    * Makes the patched weights equal base + the given adapters; returns what changed. A ModelMismatchError (wrong
    * architecture, strict) is thrown before anything changes. Calls are serialised.
    */
-  update(entries: readonly PatchEntry[], options: { readonly inPlace?: boolean } = {}): Promise<PatchResult> {
-    const run = this.#queue.then(() => this.#update(entries, options.inPlace ?? this.#inPlace))
+  update(entries: readonly PatchEntry[], options: UpdateOptions = {}): Promise<PatchResult> {
+    const run = this.#queue.then(() => this.#update(entries, options.inPlace ?? this.#inPlace, options.exclude ?? NONE))
     this.#queue = run.catch(() => undefined)
     return run
   }
 
-  async #update(entries: readonly PatchEntry[], inPlace: boolean): Promise<PatchResult> {
+  async #update(entries: readonly PatchEntry[], inPlace: boolean, exclude: ReadonlySet<string>): Promise<PatchResult> {
     const plans = entries.map((e) => this.#plan(e.adapter))
     if (this.#strict) for (const p of plans) this.#checkStrict(p)
     const want = new Map<string, Contribution[]>()
     entries.forEach((e, i) => {
       for (const [key, component] of plans[i].keys) {
         const multiplier = component === 'unet' ? e.unet : e.te
-        if (multiplier === 0) continue
+        if (multiplier === 0 || exclude.has(key)) continue
         let list = want.get(key)
         if (!list) { list = []; want.set(key, list) }
         list.push({ adapter: e.adapter, multiplier })
@@ -121,7 +129,9 @@ export class PatchSet implements BaseWeights {
     }
     const stale = [...want].map(([key, list]) => ({ key, list, signature: this.#signatureOf(list) }))
       .filter((s) => this.#signature.get(s.key) !== s.signature)
-    for (const a of new Set(stale.flatMap((s) => s.list.map((c) => c.adapter)))) await this.#ensureDeltas(a, pool)
+    const needed = new Map<Adapter, Set<string>>()
+    for (const s of stale) for (const c of s.list) needed.set(c.adapter, (needed.get(c.adapter) ?? new Set()).add(s.key))
+    for (const [a, keys] of needed) await this.#ensureDeltas(a, keys, pool)
     for (const { key, list, signature } of stale) {
       const into = inPlace ? this.#patched.get(key) ?? pool.take(this.#base.get(key).length) : undefined
       this.#patched.set(key, this.#compose(key, list, into))
@@ -179,8 +189,15 @@ export class PatchSet implements BaseWeights {
     return p
   }
 
-  async #ensureDeltas(adapter: Adapter, pool: BufferPool): Promise<void> {
-    if (!this.#deltas.has(adapter)) this.#deltas.set(adapter, await computeDeltas(this.#plans.get(adapter)!, this.#base, { backend: this.#matmul, pool }))
+  /** Computes the adapter's deltas of `keys` not cached yet (bypassed layers never get one). */
+  async #ensureDeltas(adapter: Adapter, keys: ReadonlySet<string>, pool: BufferPool): Promise<void> {
+    const have = this.#deltas.get(adapter) ?? new Map<string, Float32Array>()
+    const missing = new Set([...keys].filter((k) => !have.has(k)))
+    if (missing.size > 0) {
+      const computed = await computeDeltas(this.#plans.get(adapter)!, this.#base, { backend: this.#matmul, pool, only: missing })
+      for (const [k, d] of computed) have.set(k, d)
+    }
+    this.#deltas.set(adapter, have)
   }
 
   #evict(keep: ReadonlySet<Adapter>, pool: BufferPool): void {
@@ -202,9 +219,14 @@ export class PatchSet implements BaseWeights {
   }
 }
 
-interface DeltaContext { readonly backend: MatmulBackend; readonly pool: BufferPool }
+interface DeltaContext {
+  readonly backend: MatmulBackend
+  readonly pool: BufferPool
+  /** Only the modules that touch one of these keys (weight or bias). */
+  readonly only: ReadonlySet<string>
+}
 
-/** Every delta of one adapter (before multipliers), summed per tensor key. */
+/** The deltas of one adapter (before multipliers) for the keys asked, summed per tensor key. */
 async function computeDeltas(plan: AdapterPlan, base: BaseWeights, ctx: DeltaContext): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>()
   const add = (key: string, d: Float32Array, offset: number, total: number) => {
@@ -216,6 +238,7 @@ async function computeDeltas(plan: AdapterPlan, base: BaseWeights, ctx: DeltaCon
   }
   for (const m of plan.modules) {
     const t = m.target
+    if (!ctx.only.has(t.key) && !(t.biasKey && ctx.only.has(t.biasKey))) continue
     const full = base.get(t.key)
     const rowLen = full.length / t.shape[0]
     const sliced = { shape: layerShape(t), data: t.rows ? full.subarray(t.rows.start * rowLen, t.rows.end * rowLen) : full }

@@ -8,6 +8,10 @@ import type { WeightSource } from '../graph/session.ts'
 import type { ShapeSource } from '../nn/module.ts'
 import { TensorFileError } from '../core/errors.ts'
 import { isFloatDType } from '../core/dtype.ts'
+import type { HostTensor } from '../core/host-tensor.ts'
+import type { LowRankLayout } from '../nn/low-rank.ts'
+
+interface LowRankState { readonly layout: LowRankLayout; readonly feeds: ReadonlyMap<string, HostTensor> }
 
 export interface LoadOptions {
   /** Only keys starting with one of these prefixes are read (e.g. 'model.diffusion_model.'). */
@@ -21,6 +25,7 @@ export class WeightStore implements WeightSource, ShapeSource {
   private readonly base = new Map<string, Float32Array>()
   private readonly shapes = new Map<string, readonly number[]>()
   private patches = new Map<string, Float32Array>()
+  private lowRank: LowRankState = { layout: new Map(), feeds: new Map() }
 
   constructor(readonly file: string) {}
 
@@ -53,14 +58,14 @@ export class WeightStore implements WeightSource, ShapeSource {
   keys(): IterableIterator<string> { return this.base.keys() }
 
   shape(key: string): readonly number[] {
-    const s = this.shapes.get(key)
+    const s = this.shapes.get(key) ?? this.lowRank.feeds.get(key)?.shape
     if (!s) throw new TensorFileError(this.file, key, 'not in the loaded weights')
     return s
   }
 
-  /** The current value: the patched copy when an adapter touches the key, else the base array. */
+  /** The current value: the patched copy when an adapter touches the key, else the base array (or a low-rank feed). */
   get(key: string): Float32Array {
-    const v = this.patches.get(key) ?? this.base.get(key)
+    const v = this.patches.get(key) ?? this.base.get(key) ?? this.lowRank.feeds.get(key)?.data
     if (!v) throw new TensorFileError(this.file, key, 'not in the loaded weights')
     return v
   }
@@ -84,6 +89,9 @@ export class WeightStore implements WeightSource, ShapeSource {
       this.patches.delete(key)
       n++
     }
+    const feeds = new Map([...this.lowRank.feeds].filter(([k]) => !prefixes.some((p) => k.startsWith(p))))
+    const layout = new Map([...this.lowRank.layout].filter(([k]) => !prefixes.some((p) => k.startsWith(p))))
+    this.lowRank = { layout, feeds }
     return n
   }
 
@@ -91,4 +99,18 @@ export class WeightStore implements WeightSource, ShapeSource {
   setPatches(patches: ReadonlyMap<string, Float32Array>): void { this.patches = new Map(patches) }
 
   get patchedKeys(): readonly string[] { return [...this.patches.keys()] }
+
+  /**
+   * Replaces the unmerged low-rank branches (nn/low-rank.ts): `layout` says which layers have how many slots, `feeds`
+   * holds each slot input (by its graph input name) that `get`/`shape` serve. Sessions built for another layout must be
+   * rebuilt (`lowRankLayout` tells); an empty layout means none.
+   */
+  setLowRank(layout: LowRankLayout, feeds: ReadonlyMap<string, HostTensor>): void {
+    this.lowRank = { layout: new Map(layout), feeds: new Map(feeds) }
+  }
+
+  /** The low-rank layout of the layers whose keys start with `prefix` (a graph's share of it). */
+  lowRankLayout(prefix = ''): LowRankLayout {
+    return new Map([...this.lowRank.layout].filter(([k]) => k.startsWith(prefix)))
+  }
 }

@@ -1,6 +1,7 @@
 /** Parameter trees and forwards of the basic layers, in torch's layouts (weights as torch stores them). */
 import type { Graph, Value } from '../graph/builder.ts'
 import * as op from '../graph/ops.ts'
+import { withLowRank } from './low-rank.ts'
 import { param, type Bound } from './module.ts'
 
 // Typed as Linear/Conv2d (bias?: Param) so trees built from them stay assignable to module.ts's Tree.
@@ -11,9 +12,9 @@ export type Linear = { weight: ReturnType<typeof param>; bias?: ReturnType<typeo
 /** x [..., in] → [..., out]: flattened to 2-D for Gemm (transB: the torch [out, in] weight is used as stored). */
 export function linearForward(g: Graph, p: Bound<Linear>, x: Value): Value {
   const rank = x.shape.length
-  if (rank === 2) return op.gemmTransB(g, x, p.weight, p.bias)
+  if (rank === 2) return withLowRank(g, p.weight, x, op.gemmTransB(g, x, p.weight, p.bias))
   const y = op.gemmTransB(g, op.reshape(g, x, [-1, x.shape[rank - 1] as number]), p.weight, p.bias)
-  return op.reshapeLike(g, y, x, rank - 1, [p.weight.shape[0] as number])
+  return withLowRank(g, p.weight, x, op.reshapeLike(g, y, x, rank - 1, [p.weight.shape[0] as number]))
 }
 
 export const conv2d = (inC: number, outC: number, k: number, bias = true): Conv2d =>
@@ -23,7 +24,8 @@ export type Conv2d = { weight: ReturnType<typeof param>; bias?: ReturnType<typeo
 export function conv2dForward(g: Graph, p: Bound<Conv2d>, x: Value, a: { pad?: number; stride?: number } = {}): Value {
   const pad = a.pad ?? 0
   const s = a.stride ?? 1
-  return op.conv(g, x, p.weight, p.bias, { pads: [pad, pad, pad, pad], strides: [s, s] })
+  const geometry = { pads: [pad, pad, pad, pad], strides: [s, s] } as const
+  return withLowRank(g, p.weight, x, op.conv(g, x, p.weight, p.bias, geometry), geometry)
 }
 
 export const norm = (c: number) => ({ weight: param(c), bias: param(c) })
@@ -60,5 +62,5 @@ export function groupNormPreciseForward(g: Graph, p: Bound<Norm>, x: Value, grou
  */
 export function linearMatMulForward(g: Graph, p: Bound<Linear>, x: Value): Value {
   const y = op.matmul(g, x, op.transpose(g, p.weight, [1, 0]))
-  return p.bias ? op.add(g, y, p.bias) : y
+  return withLowRank(g, p.weight, x, p.bias ? op.add(g, y, p.bias) : y)
 }

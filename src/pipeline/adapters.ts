@@ -12,15 +12,20 @@
  * Sessions still see the change: graph/session.ts feeds weights at every run from arrays it wraps without copying
  * (the in-place test in test/e2e/adapters-stack.test.ts checks it), and arrays that come or go change identity.
  * A generation must not run while adapters change (the caller serialises the two).
+ *
+ * Bypass mode (`mode: 'bypass'`, adapters/bypass.ts): layers patched only by plain LoRA/LoCon modules are not merged;
+ * the WeightStore gets a low-rank layout + feeds (the adapters' own arrays) and the sessions (load-model.ts) are rebuilt
+ * only when that layout changes, so a switch between adapters covering the same layers touches no weight at all.
  */
 import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { InputError, ModelMismatchError } from '../core/errors.ts'
 import type { NetworkHash } from '../image/infotext.ts'
 import { loadAdapter } from '../adapters/adapter-file.ts'
+import { NO_BYPASS, planBypass } from '../adapters/bypass.ts'
 import { PatchSet, type AdapterReport, type PatchEntry } from '../adapters/patch-set.ts'
-import { ARCH_NAMES, planAdapter } from '../adapters/plan.ts'
-import type { Adapter, BaseWeights } from '../adapters/types.ts'
+import { ARCH_NAMES, planAdapter, type AdapterPlan } from '../adapters/plan.ts'
+import type { Adapter, BaseWeights, Component } from '../adapters/types.ts'
 import { hashFile } from '../tools/hash.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
 import type { WeightStore } from '../models/weights.ts'
@@ -49,7 +54,21 @@ export interface AdapterRequest {
    * Changing it drops the cache and recomputes every patched tensor once.
    */
   readonly cacheDeltas?: boolean
+  /**
+   * 'merge' (default): every adapter is merged into the weights (no cost per step; a switch recomputes the touched
+   * tensors). 'bypass': plain LoRA/LoCon layers run as unmerged low-rank branches beside the base weights (a switch or
+   * a multiplier change is new feeds, no weight is touched; each UNet step pays for the branches); everything else is
+   * merged as in 'merge'. The sessions are rebuilt only when the set of bypassed layers (the layout) changes.
+   */
+  readonly mode?: AdapterMode
+  /**
+   * Keep earlier calls' LoRA files loaded (and hashed) instead of only this call's, so switching back to one needs no
+   * file read: for a server that switches often. Default false (dropped LoRAs free their memory).
+   */
+  readonly keepLoaded?: boolean
 }
+
+export type AdapterMode = 'merge' | 'bypass'
 
 /** Where warnings and the summary go (the CLI: stderr). */
 export type AdapterLog = (line: string) => void
@@ -61,6 +80,8 @@ export interface AppliedLora extends AdapterReport {
   readonly unet: number
   /** A1111's LoRA short hash (12 hex): kohya's `sshs_model_hash` metadata, else AutoV3. */
   readonly hash: string
+  /** Of the applied modules, those run as unmerged low-rank branches (bypass mode); the rest were merged. */
+  readonly bypassed: Readonly<Record<Component, number>>
 }
 
 export interface AdaptersReport {
@@ -69,6 +90,10 @@ export interface AdaptersReport {
   /** Tensors that now differ from the base, and how many of them this call recomputed or restored. */
   readonly patchedTensors: number
   readonly changedTensors: number
+  readonly mode: AdapterMode
+  /** Layers running unmerged low-rank branches (bypass mode), and their slots (one per adapter on the layer). */
+  readonly bypassedLayers: number
+  readonly bypassSlots: number
   readonly warnings: readonly string[]
 }
 
@@ -82,7 +107,7 @@ export interface PreparedAdapters {
   readonly infotext: { readonly loraHashes: readonly NetworkHash[]; readonly tiHashes: readonly NetworkHash[] }
 }
 
-interface CachedAdapter { readonly size: number; readonly mtimeMs: number; readonly adapter: Adapter; hash?: string }
+interface CachedAdapter { readonly size: number; readonly mtimeMs: number; readonly adapter: Adapter; hash?: string; plan?: AdapterPlan }
 
 interface StoreState {
   patchSet: PatchSet
@@ -145,11 +170,13 @@ async function loadCached(state: StoreState, file: string): Promise<CachedAdapte
 }
 
 /** Wrong architecture always throws (planAdapter); under strict, so does anything that would not apply. */
-function checkAdapter(adapter: Adapter, model: AdaptableModel, state: StoreState, strict: boolean): void {
-  const plan = planAdapter(adapter, model.arch, state.base)
-  if (!strict) return
+function checkAdapter(entry: CachedAdapter, model: AdaptableModel, state: StoreState, strict: boolean): AdapterPlan {
+  const adapter = entry.adapter
+  const plan = entry.plan ?? planAdapter(adapter, model.arch, state.base)
+  entry.plan = plan
+  if (!strict) return plan
   const problems = [...plan.unmatchedKeys.map((k) => `"${k}"`), ...plan.skipped.map((s) => `${s.module} (${s.reason})`)]
-  if (problems.length === 0) return
+  if (problems.length === 0) return plan
   throw new ModelMismatchError(adapter.file, `--strict: ${problems.length} key(s) or module(s) of LoRA "${adapter.name}" cannot be applied `
     + `to this ${ARCH_NAMES[model.arch]} model: ${problems.slice(0, 5).join(', ')}${problems.length > 5 ? ', …' : ''}. `
     + 'Hint: run without --strict to apply the rest and see these as warnings.')
@@ -172,9 +199,12 @@ function loraWarnings(r: AdapterReport, arch: AdaptableModel['arch']): string[] 
   return out
 }
 
-function summary(r: AppliedLora, arch: AdaptableModel['arch']): string {
+function summary(r: AppliedLora, arch: AdaptableModel['arch'], mode: AdapterMode): string {
   const te = arch === 'sdxl' ? `${r.applied.te1} CLIP-L, ${r.applied.te2} OpenCLIP bigG` : `${r.applied.te1} text-encoder`
-  return `LoRA ${r.mentionedName} (${r.file}): te ${r.te}, unet ${r.unet}; patched ${te} and ${r.applied.unet} UNet module(s)`
+  const line = `LoRA ${r.mentionedName} (${r.file}): te ${r.te}, unet ${r.unet}; patched ${te} and ${r.applied.unet} UNet module(s)`
+  if (mode === 'merge') return line
+  const total = (c: Readonly<Record<Component, number>>) => c.unet + c.te1 + c.te2
+  return `${line}; ${total(r.bypassed)} bypassed (low-rank branches), ${total(r.applied) - total(r.bypassed)} merged`
 }
 
 async function loraHash(entry: CachedAdapter, file: string, cache: boolean): Promise<string> {
@@ -185,29 +215,36 @@ async function loraHash(entry: CachedAdapter, file: string, cache: boolean): Pro
 /** Applies the requested adapters to `model` (replacing the previous call's) and loads the embeddings. */
 export async function prepareAdapters(model: AdaptableModel, request: AdapterRequest, log: AdapterLog): Promise<PreparedAdapters> {
   const state = stateFor(model, request.cacheDeltas ?? true)
+  const mode = request.mode ?? 'merge'
   const loras = await resolveLoras(request)
   const entries = new Map<string, CachedAdapter>()
   for (const l of loras) entries.set(l.file, await loadCached(state, l.file))
-  for (const e of entries.values()) checkAdapter(e.adapter, model, state, request.strict ?? false)
+  const plans = new Map([...entries].map(([file, e]) => [file, checkAdapter(e, model, state, request.strict ?? false)]))
   // Embeddings before patching: a bad --embeddings folder must not leave the model with the new LoRAs half-announced.
   const emb = await collectEmbeddings({ model, tokenizer: request.tokenizer, dir: request.embeddingsDir, adapters: [...entries.values()].map((e) => e.adapter) })
   const patchEntries: PatchEntry[] = loras.map((l) => ({ adapter: entries.get(l.file)!.adapter, te: l.te, unet: l.unet }))
-  const result = await state.patchSet.update(patchEntries)
+  const bypass = mode === 'bypass' ? planBypass(patchEntries, loras.map((l) => plans.get(l.file)!), state.base) : NO_BYPASS
+  const result = await state.patchSet.update(patchEntries, { exclude: bypass.keys })
   model.weights.setPatches(result.tensors)
-  state.adapters = entries
+  model.weights.setLowRank(bypass.layout, bypass.feeds)
+  state.adapters = request.keepLoaded ? new Map([...state.adapters, ...entries]) : entries
   const warnings: string[] = []
   const applied: AppliedLora[] = []
   for (const [i, l] of loras.entries()) {
     const r = result.reports[i]
-    applied.push({ ...r, mentionedName: l.mentionedName, te: l.te, unet: l.unet, hash: await loraHash(entries.get(l.file)!, l.file, request.hashCache ?? true) })
+    const hash = await loraHash(entries.get(l.file)!, l.file, request.hashCache ?? true)
+    applied.push({ ...r, mentionedName: l.mentionedName, te: l.te, unet: l.unet, hash, bypassed: bypass.bypassed[i] ?? { unet: 0, te1: 0, te2: 0 } })
     if (loras.findIndex((x) => x.file === l.file) === i) warnings.push(...loraWarnings(r, model.arch))
   }
   warnings.push(...emb.warnings)
-  for (const r of applied) log(summary(r, model.arch))
+  for (const r of applied) log(summary(r, model.arch, mode))
   for (const w of warnings) log(`warning: ${w}`)
   return {
     embeddings: emb.embeddings,
-    report: { loras: applied, embeddings: emb.report, patchedTensors: result.tensors.size, changedTensors: result.changed.length, warnings },
+    report: {
+      loras: applied, embeddings: emb.report, patchedTensors: result.tensors.size, changedTensors: result.changed.length, warnings,
+      mode, bypassedLayers: bypass.layout.size, bypassSlots: [...bypass.layout.values()].reduce((a, b) => a + b, 0),
+    },
     infotext: { loraHashes: dedupe(applied.map((r) => ({ name: r.mentionedName, hash: r.hash }))), tiHashes: emb.tiHashes },
   }
 }

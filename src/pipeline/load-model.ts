@@ -12,6 +12,7 @@ import { WeightStore } from '../models/weights.ts'
 import { detectUnetConfig, UNET_PREFIX, UnetSession, type UnetConfig } from '../models/unet/index.ts'
 import { TEXT_ENCODER_PRESETS, TextEncoderSession, type TextEncoderSpec } from '../models/clip/index.ts'
 import { VAE_PREFIX, VaeDecoderSession, vaeKeyMap } from '../models/vae/index.ts'
+import { layoutSignature, type LowRankLayout } from '../nn/low-rank.ts'
 
 export type Arch = 'sd1' | 'sd2' | 'sdxl'
 export type Prediction = 'eps' | 'v'
@@ -158,18 +159,33 @@ async function mergeVae(weights: WeightStore, file: string, prefixes: readonly s
   }
 }
 
-/** Lazily built sessions, each created once (concurrent callers share the same promise). */
+/**
+ * Lazily built sessions, each created once (concurrent callers share the same promise). A session is rebuilt when the
+ * low-rank layout of its network (bypassed adapter layers, nn/low-rank.ts) changed since it was built; a switch
+ * between adapters with the same layout keeps it (the new branch weights are feeds).
+ */
 class SessionCache {
   private readonly cache = new Map<string, Promise<{ release(): Promise<void> }>>()
+  private readonly layouts = new Map<string, string>()
   constructor(readonly weights: WeightStore, private readonly config: UnetConfig, private readonly threads: number | undefined) {}
 
-  private once<T extends { release(): Promise<void> }>(key: string, make: () => Promise<T>): Promise<T> {
-    if (!this.cache.has(key)) this.cache.set(key, make())
+  private async once<T extends { release(): Promise<void> }>(key: string, prefix: string, make: (lowRank: LowRankLayout) => Promise<T>): Promise<T> {
+    const layout = this.weights.lowRankLayout(prefix)
+    const signature = layoutSignature(layout)
+    const built = this.cache.get(key)
+    if (built && this.layouts.get(key) !== signature) {
+      this.cache.delete(key)
+      await (await built).release()
+    }
+    if (!this.cache.has(key)) {
+      this.cache.set(key, make(layout))
+      this.layouts.set(key, signature)
+    }
     return this.cache.get(key) as Promise<T>
   }
 
   private encoder(spec: TextEncoderSpec, key: string): Promise<TextEncoderSession> {
-    return this.once(key, () => TextEncoderSession.create(this.weights, spec, { threads: this.threads }))
+    return this.once(key, spec.prefix, (lowRank) => TextEncoderSession.create(this.weights, spec, { threads: this.threads, lowRank }))
   }
 
   async textEncoders(arch: Arch, clipSkip: number): Promise<TextEncoders> {
@@ -182,11 +198,11 @@ class SessionCache {
   }
 
   unet(): Promise<UnetSession> {
-    return this.once('unet', () => UnetSession.create(this.config, this.weights, { threads: this.threads }))
+    return this.once('unet', UNET_PREFIX, (lowRank) => UnetSession.create(this.config, this.weights, { threads: this.threads, lowRank }))
   }
 
   vaeDecoder(): Promise<VaeDecoderSession> {
-    return this.once('vae', () => VaeDecoderSession.create(this.weights, { threads: this.threads }))
+    return this.once('vae', VAE_PREFIX, () => VaeDecoderSession.create(this.weights, { threads: this.threads }))
   }
 
   /** All sessions, or those of one kind (cache keys: 'unet', 'vae', text encoders otherwise). */

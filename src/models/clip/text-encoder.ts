@@ -5,6 +5,7 @@
 import { InputError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
 import { GraphSession, type Feed } from '../../graph/session.ts'
+import type { LowRankLayout } from '../../nn/low-rank.ts'
 import { measureTextEncoder, tokenEmbeddingKey, type TextEncoderConfig, type TextEncoderKind } from './config.ts'
 import { embedTokens, type EmbeddingFix, type TextWeights } from './embed.ts'
 import { buildTextEncoderGraph, type TextEncoderOutputs } from './tower.ts'
@@ -42,9 +43,10 @@ export class TextEncoderSession {
     private readonly weights: TextWeights,
   ) {}
 
-  static async create(weights: TextWeights, spec: TextEncoderSpec, opts: { threads?: number } = {}): Promise<TextEncoderSession> {
+  /** `lowRank`: unmerged low-rank adapter branches (nn/low-rank.ts), fed from `weights` like the other weights. */
+  static async create(weights: TextWeights, spec: TextEncoderSpec, opts: { threads?: number; lowRank?: LowRankLayout } = {}): Promise<TextEncoderSession> {
     const config = measureTextEncoder(weights, spec.kind, spec.prefix)
-    const built = buildTextEncoderGraph(weights, config, spec)
+    const built = buildTextEncoderGraph(weights, config, spec, opts.lowRank)
     const session = await GraphSession.create(built.graph, { weightKeys: built.weightKeys, threads: opts.threads })
     return new TextEncoderSession(config, spec, session, weights)
   }

@@ -9,6 +9,7 @@
 import { Graph, type Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
 import { InputError } from '../../core/errors.ts'
+import { lowRankInputs, useLowRank, type LowRankLayout } from '../../nn/low-rank.ts'
 import type { ShapeSource } from '../../nn/module.ts'
 import { clipTextTower } from './clip-text.ts'
 import type { TextEncoderConfig } from './config.ts'
@@ -40,7 +41,8 @@ export interface TextEncoderOutputs {
 
 export interface BuiltTextEncoder { readonly graph: Graph; readonly weightKeys: readonly string[] }
 
-export function buildTextEncoderGraph(src: ShapeSource, cfg: TextEncoderConfig, out: TextEncoderOutputs): BuiltTextEncoder {
+/** `lowRank`: unmerged low-rank adapter branches (nn/low-rank.ts); their slot inputs join `weightKeys`. */
+export function buildTextEncoderGraph(src: ShapeSource, cfg: TextEncoderConfig, out: TextEncoderOutputs, lowRank?: LowRankLayout): BuiltTextEncoder {
   if (!Number.isInteger(out.layer) || out.layer < 1 || out.layer > cfg.layers) {
     throw new InputError(`text encoder: hidden layer ${out.layer} from the end was asked for, but the encoder `
       + `under "${cfg.prefix}" has ${cfg.layers} layers. Hint: clip skip must be between 1 and ${cfg.layers}.`)
@@ -48,6 +50,7 @@ export function buildTextEncoderGraph(src: ShapeSource, cfg: TextEncoderConfig, 
   const hiddenAt = cfg.layers + 1 - out.layer
   const span: TowerSpan = { layers: out.pooled ? cfg.layers : hiddenAt, finalNorm: out.finalNorm || out.pooled, projection: out.pooled }
   const g = new Graph(`text-encoder-${cfg.kind}`)
+  useLowRank(g, lowRank)
   const inputsEmbeds = g.input('inputs_embeds', 'float32', ['batch', cfg.positions, cfg.width])
   const eosIndex = out.pooled ? g.input('eos_index', 'int64', ['batch']) : undefined
   const tower = cfg.kind === 'clip' ? clipTextTower(g, src, cfg, span) : openClipTextTower(g, src, cfg, span)
@@ -64,5 +67,5 @@ export function buildTextEncoderGraph(src: ShapeSource, cfg: TextEncoderConfig, 
     const pooled = op.gatherRows(g, normedLast!, eosIndex)                                 // [B, C]
     g.output('pooled', tower.project ? tower.project(pooled) : pooled)
   }
-  return { graph: g, weightKeys: tower.weightKeys }
+  return { graph: g, weightKeys: [...tower.weightKeys, ...lowRankInputs(g, tower.weightKeys)] }
 }

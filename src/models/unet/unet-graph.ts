@@ -7,6 +7,7 @@
 import { Graph, type Value } from '../../graph/builder.ts'
 import * as op from '../../graph/ops.ts'
 import { conv2dForward, groupNormPreciseForward, linearForward, silu, type Conv2d } from '../../nn/layers.ts'
+import { lowRankInputs, useLowRank, type LowRankLayout } from '../../nn/low-rank.ts'
 import { bind, paramKeys, type Bound, type ShapeSource } from '../../nn/module.ts'
 import { ShapeMismatchError } from '../../core/errors.ts'
 import { FAMILY_LABELS, headsFor, UNET_PREFIX, type UnetConfig } from '../config/unet-config.ts'
@@ -22,6 +23,8 @@ export interface UnetGraphOptions {
    */
   readonly attention?: AttentionKind
   readonly prefix?: string
+  /** Unmerged low-rank adapter branches (nn/low-rank.ts); their slot inputs join `weightKeys`. */
+  readonly lowRank?: LowRankLayout
 }
 
 /** Shapes of the checkpoint; `keys` (when present) lets the build report tensors the network does not use. */
@@ -41,6 +44,7 @@ export const UNET_OUTPUT = 'out'
 export function buildUnetGraph(config: UnetConfig, shapes: UnetShapeSource, opts: UnetGraphOptions = {}): UnetGraph {
   const prefix = opts.prefix ?? UNET_PREFIX
   const g = new Graph(`unet-${config.family}`)
+  useLowRank(g, opts.lowRank)
   const plan = unetPlan(config)
   const tree = unetTree(config, plan)
   checkInputConv(config, shapes, prefix)
@@ -63,10 +67,10 @@ export function buildUnetGraph(config: UnetConfig, shapes: UnetShapeSource, opts
   })
   const out = g.scope('out', () => conv2dForward(g, p.out[2], silu(g, groupNormPreciseForward(g, p.out[0], h)), { pad: 1 }))
   g.output(UNET_OUTPUT, out)
-  const weightKeys = paramKeys(tree, prefix).map((k) => k.key)
-  const used = new Set(weightKeys)
+  const paramNames = paramKeys(tree, prefix).map((k) => k.key)
+  const used = new Set(paramNames)
   const unusedKeys = shapes.keys ? [...shapes.keys()].filter((k) => k.startsWith(prefix) && !used.has(k)) : []
-  return { graph: g, weightKeys, unusedKeys }
+  return { graph: g, weightKeys: [...paramNames, ...lowRankInputs(g, paramNames)], unusedKeys }
 }
 
 /** A 9-channel (inpainting) or 4-channel file given to the other config fails here with a hint, before binding. */
