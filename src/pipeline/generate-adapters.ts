@@ -6,7 +6,7 @@
  */
 import type { NetworkHash } from '../image/infotext.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
-import { prepareAdapters, type AdaptersReport } from './adapters.ts'
+import { prepareAdapters, type AdapterMode, type AdaptersReport } from './adapters.ts'
 import type { PromptEmbeddings } from './conditioning.ts'
 import { loraRequestsFromPrompt, parseLoraFlag } from './extra-networks-resolve.ts'
 import type { LoadedModel } from './load-model.ts'
@@ -17,6 +17,8 @@ export interface AdapterFlags {
   readonly lorasDir?: string
   readonly embeddingsDir?: string
   readonly strict: boolean
+  /** --lora-mode (default merge): see AdapterRequest.mode. */
+  readonly mode?: AdapterMode
 }
 
 export interface GenerateAdapters {
@@ -31,7 +33,7 @@ export async function prepareGenerateAdapters(model: LoadedModel, prompt: string
   log: (line: string) => void): Promise<GenerateAdapters> {
   const prepared = await prepareAdapters(model, {
     loras: [...flags.loras.map(parseLoraFlag), ...loraRequestsFromPrompt(prompt)],
-    lorasDir: flags.lorasDir, embeddingsDir: flags.embeddingsDir, strict: flags.strict, tokenizer,
+    lorasDir: flags.lorasDir, embeddingsDir: flags.embeddingsDir, strict: flags.strict, tokenizer, mode: flags.mode,
   }, log)
   return { embeddings: prepared.embeddings, ...prepared.infotext, report: prepared.report }
 }

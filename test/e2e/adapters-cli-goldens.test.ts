@@ -61,3 +61,20 @@ test('sdxl: --lora tinyxl_lora.safetensors:0.7 + tinyxlemb in the negative give 
   assert.equal(fields['TI hashes'], `tinyxlemb: ${await shortSha256(ref('sdxl', 'adapters', 'embeddings', 'tinyxlemb.safetensors'))}`)
   assert.match(fields['Lora hashes'], /^tinyxl_lora: [0-9a-f]{12}$/)
 })
+
+test('sd1 --lora-mode bypass: the same run.image_uint8 (±1) and infotext, the LoRA reported as bypassed; a bad mode is an error', async () => {
+  const out = join(root, 'sd1-bypass')
+  const r = await runSdloom(['generate', 'a photo of a cat, masterpiece <lora:tinylora:0.7>', '--negative', 'tinyneg, blurry', ...RUN, '--lora-mode', 'bypass',
+    '--model', ref('sd1', 'tiny-sd1.safetensors'), '--loras', ref('sd1', 'adapters'), '--embeddings', ref('sd1', 'adapters', 'embeddings'), '--out', out], env)
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(errorLines(r.stderr).filter((l) => /^(error|warning):|^LoRA /.test(l)),
+    ['LoRA tinylora (tinylora.safetensors): te 0.7, unet 0.7; patched 24 text-encoder and 256 UNet module(s); 280 bypassed (low-rank branches), 0 merged'])
+  const png = await readPng(join(out, '00000-42.png'))
+  const golden = await (await refTensors('sd1', 'adapters', 'adapter_goldens.safetensors')).readRaw('run.image_uint8')
+  assert.ok(maxByteDiff(png.data, golden) <= 1, 'PNG off by more than 1')
+  const fields = parseInfotext(png.text.parameters).fields
+  assert.match(fields['Lora hashes'], /^tinylora: [0-9a-f]{12}$/)
+  const bad = await runSdloom(['generate', 'x', '--lora-mode', 'fast', '--model', ref('sd1', 'tiny-sd1.safetensors'), '--out', join(root, 'bad')], env)
+  assert.equal(bad.code, 2)
+  assert.deepEqual(errorLines(bad.stderr), ['error: --lora-mode must be one of merge, bypass, got "fast"'])
+})

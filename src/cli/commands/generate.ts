@@ -18,6 +18,7 @@ import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } fro
 
 type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
 import { prepareGenerateAdapters, type AdapterFlags } from '../../pipeline/generate-adapters.ts'
+import type { AdapterMode } from '../../pipeline/adapters.ts'
 import type { Command, CommandContext } from '../command.ts'
 
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
@@ -73,11 +74,13 @@ function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
 const vaeTilingOf = (ctx: CommandContext): VaeTilingMode | undefined =>
   oneOf<VaeTilingMode>(ctx, 'vae-tiling', ['auto', 'on', 'off'])
 
+const loraModeOf = (ctx: CommandContext): AdapterMode | undefined => oneOf<AdapterMode>(ctx, 'lora-mode', ['merge', 'bypass'])
+
 function adapterFlags(ctx: CommandContext): AdapterFlags {
   const loras = ctx.values.lora
   return {
     loras: (Array.isArray(loras) ? loras : loras === undefined ? [] : [loras]).map(String),
-    lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings'), strict: ctx.values.strict === true,
+    lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings'), strict: ctx.values.strict === true, mode: loraModeOf(ctx),
   }
 }
 
@@ -100,6 +103,7 @@ async function run(ctx: CommandContext): Promise<number> {
     const request = requestOf(ctx)
     resolveRequest(512, request) // fail on bad options before the model loads
     vaeTilingOf(ctx)
+    loraModeOf(ctx)
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
     const file = await modelPath(ctx, controller.signal)
     const bar = loadBar(basename(file))
@@ -170,6 +174,9 @@ export const generate: Command = {
     '  --loras DIR          folder searched for <lora:NAME:…> in the prompt',
     '  --embeddings DIR     textual-inversion embeddings folder',
     '  --strict             unmatched adapter keys are errors, not warnings',
+    '  --lora-mode MODE     merge (default): LoRAs merged into the weights once, no cost per step; bypass: LoRA/LoCon',
+    '                       layers run as unmerged low-rank branches (a switch is new inputs, no weight rewritten; each',
+    '                       step pays for the branches). A one-shot run is faster merged (see BENCHMARKS.md "Adapters")',
     '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/)',
     '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     '',
@@ -181,6 +188,7 @@ export const generate: Command = {
     'width': { type: 'string' }, 'height': { type: 'string' }, 'batch-size': { type: 'string' }, 'batch-count': { type: 'string' },
     'clip-skip': { type: 'string' }, 'ensd': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' }, 'vae-tiling': { type: 'string' },
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
+    'lora-mode': { type: 'string' },
     'out': { type: 'string' }, 'tokenizer': { type: 'string' },
   },
   run,
