@@ -28,7 +28,7 @@ function fill(n: number, seed: number, scale: number): Float32Array {
   return data
 }
 
-async function writeLora(file: string, seed: number): Promise<void> {
+export async function writeLora(file: string, seed: number): Promise<void> {
   const tensors: WriteTensor[] = []
   sd15AdapterLayers().forEach((l, i) => {
     const name = `lora_unet_${l.path.replaceAll('.', '_')}`

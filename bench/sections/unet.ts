@@ -37,7 +37,7 @@ export const SDXL_CONFIG: UnetConfig = {
  * Random weights (xorshift, ±1/√fan_in) served as both the shape and the weight source. With `share`, tensors of
  * equal shape share one array (the SDXL-size case: 10.4 GB of distinct weights do not fit beside other work).
  */
-function randomWeights(config: UnetConfig, share: boolean) {
+export function randomWeights(config: UnetConfig, share: boolean) {
   const shapes = new Map(paramKeys(unetTree(config), UNET_PREFIX).map((k) => [k.key, k.shape]))
   const data = new Map<string, Float32Array>()
   const byShape = new Map<string, Float32Array>()
