@@ -1,5 +1,5 @@
 /*
- * planBypass: which layers run unmerged (every contribution a plain low-rank product on a whole linear/conv weight),
+ * planBypass: which layers run unmerged (every contribution a low-rank or Tucker product on a whole linear/conv weight),
  * the feeds (the adapter's own arrays, shaped for the layer; scale = multiplier · alpha/rank), and the PatchSet's
  * `exclude` (bypassed layers read the base array and never get a merged delta).
  */
@@ -30,7 +30,7 @@ function adapter(file: string, modules: Record<string, readonly string[]>, seed:
   for (const [name, parts] of Object.entries(modules)) {
     for (const p of parts) {
       const shape = p === 'lora_down.weight' ? [4, 32] : p === 'lora_up.weight' ? [32, 4] : p === 'lora_mid.weight' ? [4, 4, 1, 1]
-        : p.startsWith('hada_w') ? (p.endsWith('_a') ? [32, 2] : [2, 32]) : []
+        : p.startsWith('hada_w') ? (p.endsWith('_a') ? [32, 2] : [2, 32]) : p === 'dora_scale' ? [32, 1] : []
       tensors.set(`${name}.${p}`, p === 'alpha' ? { shape: [], data: Float32Array.of(2) } : randomTensor(shape, next))
     }
   }
@@ -44,7 +44,7 @@ test('a linear-shaped LoRA on a 1×1 conv and on a linear: feeds are its own arr
   const base = await sd1Base()
   const a = adapter('a.safetensors', { [PROJ_IN]: LORA_PARTS, [TO_Q]: LORA_PARTS }, 1)
   const p = planBypass([{ adapter: a, te: 1, unet: 0.5 }], [planAdapter(a, 'sd1', base)], base)
-  assert.deepEqual([...p.layout], [[KEY(PROJ_IN), 1], [KEY(TO_Q), 1]])
+  assert.deepEqual([...p.layout], [[KEY(PROJ_IN), ['low-rank']], [KEY(TO_Q), ['low-rank']]])
   assert.deepEqual(p.bypassed, [{ unet: 2, te1: 0, te2: 0 }])
   const conv = slotInputs(KEY(PROJ_IN), 0)
   const down = a.modules.find((m) => m.name === PROJ_IN)!.parts.get('lora_down.weight')!
@@ -55,18 +55,22 @@ test('a linear-shaped LoRA on a 1×1 conv and on a linear: feeds are its own arr
   assert.deepEqual(p.feeds.get(lin.scale)!.data, Float32Array.of(0.5 * 2 / 4), 'multiplier · alpha / rank')
 })
 
-test('two LoRAs on one layer are two slots; a LoHa or a Tucker core on a layer makes that whole layer merged', async () => {
+test('two LoRAs on one layer are two slots, a Tucker core a tucker slot; a LoHa or a DoRA module makes that whole layer merged', async () => {
   const base = await sd1Base()
   const a = adapter('a.safetensors', { [PROJ_IN]: LORA_PARTS, [TO_Q]: LORA_PARTS }, 1)
   const b = adapter('b.safetensors', { [PROJ_IN]: LORA_PARTS }, 2)
   const loha = adapter('h.safetensors', { [TO_Q]: LOHA_PARTS }, 3)
   const tucker = adapter('t.safetensors', { [PROJ_IN]: [...LORA_PARTS, 'lora_mid.weight'] }, 4)
+  const dora = adapter('d.safetensors', { [PROJ_IN]: [...LORA_PARTS, 'dora_scale'] }, 5)
   const plan = (list: Adapter[]) => planBypass(list.map((x) => ({ adapter: x, te: 1, unet: 1 })), list.map((x) => planAdapter(x, 'sd1', base)), base)
-  assert.deepEqual([...plan([a, b]).layout], [[KEY(PROJ_IN), 2], [KEY(TO_Q), 1]])
+  assert.deepEqual([...plan([a, b]).layout], [[KEY(PROJ_IN), ['low-rank', 'low-rank']], [KEY(TO_Q), ['low-rank']]])
   const withLoha = plan([a, b, loha])
-  assert.deepEqual([...withLoha.layout], [[KEY(PROJ_IN), 2]])
+  assert.deepEqual([...withLoha.layout], [[KEY(PROJ_IN), ['low-rank', 'low-rank']]])
   assert.deepEqual(withLoha.bypassed, [{ unet: 1, te1: 0, te2: 0 }, { unet: 1, te1: 0, te2: 0 }, { unet: 0, te1: 0, te2: 0 }])
-  assert.deepEqual([...plan([a, tucker]).layout], [[KEY(TO_Q), 1]])
+  const withTucker = plan([a, tucker])
+  assert.deepEqual([...withTucker.layout], [[KEY(PROJ_IN), ['low-rank', 'tucker']], [KEY(TO_Q), ['low-rank']]])
+  assert.deepEqual(withTucker.feeds.get(slotInputs(KEY(PROJ_IN), 1).mid)!.shape, [4, 4, 1, 1])
+  assert.deepEqual([...plan([a, dora]).layout], [[KEY(TO_Q), ['low-rank']]])
   const zero = planBypass([{ adapter: a, te: 1, unet: 0 }], [planAdapter(a, 'sd1', base)], base)
   assert.equal(zero.layout.size, 0, 'multiplier 0: not applied, as in merge mode')
 })

@@ -92,6 +92,23 @@ export interface AdapterAlgorithm {
    * faster matmul backend (e.g. onnxruntime); `delta` must give the same result.
    */
   lowRank?(module: AdapterModule): LowRankFactors | undefined
+  /** When the delta is a Tucker product (LoCon `lora_mid`), its factors, for unmerged application (bypass.ts). */
+  tucker?(module: AdapterModule): TuckerFactors | undefined
+}
+
+/**
+ * `scale · einsum('n m k l, i n, m j -> i j k l', mid, up, down)` (A1111 rebuild_cp_decomposition): as convs,
+ * down 1×1 [rank, in] → mid [rank, rank, kh, kw] → up 1×1 [out, rank].
+ */
+export interface TuckerFactors {
+  readonly up: Float32Array
+  readonly mid: Float32Array
+  readonly down: Float32Array
+  readonly out: number
+  readonly rank: number
+  /** Kernel [kh, kw] of the core. */
+  readonly kernel: readonly [number, number]
+  readonly scale: number
 }
 
 /** `scale · (up [out, rank] @ down [rank, inner])`, inner = in·kh·kw. */

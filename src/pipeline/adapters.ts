@@ -13,9 +13,9 @@
  * (the in-place test in test/e2e/adapters-stack.test.ts checks it), and arrays that come or go change identity.
  * A generation must not run while adapters change (the caller serialises the two).
  *
- * Bypass mode (`mode: 'bypass'`, adapters/bypass.ts): layers patched only by plain LoRA/LoCon modules are not merged;
- * the WeightStore gets a low-rank layout + feeds (the adapters' own arrays) and the sessions (load-model.ts) are rebuilt
- * only when that layout changes, so a switch between adapters covering the same layers touches no weight at all.
+ * Bypass mode (`mode: 'bypass'`, adapters/bypass.ts): layers patched only by LoRA/LoCon modules (incl. Tucker) are
+ * not merged; the WeightStore gets a low-rank layout + feeds (the adapters' own arrays) and the sessions (load-model.ts)
+ * are rebuilt only when that layout changes, so a switch between adapters covering the same layers touches no weight.
  */
 import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
@@ -243,7 +243,7 @@ export async function prepareAdapters(model: AdaptableModel, request: AdapterReq
     embeddings: emb.embeddings,
     report: {
       loras: applied, embeddings: emb.report, patchedTensors: result.tensors.size, changedTensors: result.changed.length, warnings,
-      mode, bypassedLayers: bypass.layout.size, bypassSlots: [...bypass.layout.values()].reduce((a, b) => a + b, 0),
+      mode, bypassedLayers: bypass.layout.size, bypassSlots: [...bypass.layout.values()].reduce((a, b) => a + b.length, 0),
     },
     infotext: { loraHashes: dedupe(applied.map((r) => ({ name: r.mentionedName, hash: r.hash }))), tiHashes: emb.tiHashes },
   }

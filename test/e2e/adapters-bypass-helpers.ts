@@ -26,6 +26,13 @@ before(async () => { tmp = await mkdtemp(join(tmpdir(), 'sdloom-bypass-')) })
 after(async () => { await rm(tmp, { recursive: true, force: true }) })
 
 /** A copy of an adapter file keeping the keys `keep` accepts, each tensor mapped by `map` (default: as is). */
+/** Writes `tensors` (float32) as an adapter file in the test's temp folder. */
+export async function writeAdapter(name: string, tensors: ReadonlyMap<string, HostTensor>): Promise<string> {
+  const out = join(tmp, `${name}.safetensors`)
+  await writeSafetensors(out, [...tensors].map(([key, t]) => ({ name: key, dtype: 'F32' as const, shape: [...t.shape], data: encodeF32As('F32', t.data) })))
+  return out
+}
+
 export async function rewrite(file: string, name: string, keep: (key: string) => boolean, map = (_k: string, d: Float32Array) => d): Promise<string> {
   const source = await openTensorFile(file)
   const tensors: WriteTensor[] = []

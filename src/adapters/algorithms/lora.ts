@@ -35,4 +35,12 @@ export const lora: AdapterAlgorithm = {
     const down = part(module, 'lora_down.weight')
     return { up: up.data, down: down.data, out: up.shape[0], rank: down.shape[0], inner: cols(down), scale: moduleScale(module, down.shape[0]) }
   },
+  tucker(module) {
+    const mid = module.parts.get('lora_mid.weight')
+    if (!mid || mid.shape.length !== 4 || mid.shape[0] !== mid.shape[1]) return undefined
+    const up = part(module, 'lora_up.weight')
+    const down = part(module, 'lora_down.weight')
+    const scale = moduleScale(module, down.shape[0])
+    return { up: up.data, mid: mid.data, down: down.data, out: up.shape[0], rank: down.shape[0], kernel: [mid.shape[2], mid.shape[3]], scale }
+  },
 }
