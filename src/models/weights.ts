@@ -101,7 +101,7 @@ export class WeightStore implements WeightSource, ShapeSource {
   get patchedKeys(): readonly string[] { return [...this.patches.keys()] }
 
   /**
-   * Replaces the unmerged low-rank branches (nn/low-rank.ts): `layout` says which layers have how many slots, `feeds`
+   * Replaces the unmerged low-rank branches (nn/low-rank.ts): `layout` gives the slots of each bypassed layer, `feeds`
    * holds each slot input (by its graph input name) that `get`/`shape` serve. Sessions built for another layout must be
    * rebuilt (`lowRankLayout` tells); an empty layout means none.
    */
