@@ -8,7 +8,7 @@
  * two LoRAs stacked (two slots per layer). Also CLIP-L (2×77 tokens) with a rank-128 LoRA on all 72 linears bypassed.
  * Target for a switch: <= 0.5 s, and no full-model copy.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { numel, type HostTensor } from '../../src/core/host-tensor.ts'
@@ -24,7 +24,7 @@ import { UnetSession } from '../../src/models/unet/unet-session.ts'
 import { WeightStore } from '../../src/models/weights.ts'
 import { prepareAdapters } from '../../src/pipeline/adapters.ts'
 import { peakRssMb, type BenchRow, type BenchSection } from '../section.ts'
-import { writeLora } from './adapters-pipeline.ts'
+import { RANK, writeLora } from './adapters-pipeline.ts'
 import { randomWeights, SD15_CONFIG, unetTflop } from './unet.ts'
 
 const rssMb = (): number => process.memoryUsage().rss / 1e6
@@ -100,7 +100,7 @@ async function switchRows(apply: Apply, files: { a: string; b: string }, rows: B
   const rss0 = rssMb()
   const first = await apply([{ file: files.a, w: 1 }])
   const r = first.value.report
-  rows.push({ measure: 'bypass: first apply (270 MB fp16 file)', value: fmt(first), note: `read + plan + feeds + AutoV3 hash; ${r.bypassedLayers} layers bypassed, ${r.patchedTensors} merged` })
+  rows.push({ measure: `bypass: first apply (${((await stat(files.a)).size / 1e6).toFixed(0)} MB fp16 file)`, value: fmt(first), note: `read + plan + feeds + AutoV3 hash; ${r.bypassedLayers} layers bypassed, ${r.patchedTensors} merged` })
   const second = await apply([{ file: files.b, w: 1 }])
   rows.push({ measure: 'bypass: first apply of a second file', value: fmt(second), note: 'its file read; both stay loaded (keepLoaded)' })
   rows.push({ measure: 'RSS added (both LoRAs loaded)', value: `${(rssMb() - rss0).toFixed(0)} MB`, note: 'the two adapters as float32 (base 3,428 MB not counted); no weight copied' })
@@ -119,8 +119,8 @@ async function stepRows(store: WeightStore, apply: Apply, files: { a: string; b:
   const bypass = await stepCost(store, true)
   const pct = (x: number, y: number): string => `+${((x / y - 1) * 100).toFixed(0)}%`
   rows.push({ measure: 'layout change: UNet graph build + session create with 280 bypassed layers', value: `${bypass.create.toFixed(2)} s`, note: `warm-up run ${bypass.warm.toFixed(1)} s` })
-  rows.push({ measure: 'UNet CFG step 512², rank-128 bypass on 280 layers', value: fmt(bypass.step), note: `${pct(bypass.step.s, plain.step.s)} wall, ${pct(bypass.step.cpu, plain.step.cpu)} CPU time vs no LoRA` })
-  const extra = branchTflop(2, 64, 128)
+  rows.push({ measure: `UNet CFG step 512², rank-${RANK} bypass on 280 layers`, value: fmt(bypass.step), note: `${pct(bypass.step.s, plain.step.s)} wall, ${pct(bypass.step.cpu, plain.step.cpu)} CPU time vs no LoRA` })
+  const extra = branchTflop(2, 64, RANK)
   const base = unetTflop(SD15_CONFIG, 2, 64)
   rows.push({ measure: 'branch FLOPs per CFG step', value: `${extra.toFixed(3)} TFLOP`, note: `+${((extra / base) * 100).toFixed(0)}% of the UNet's ${base.toFixed(2)} TFLOP; `
     + `the extra time runs at ${((extra * 1000) / (bypass.step.cpu - plain.step.cpu)).toFixed(0)} GFLOP/s (CPU time), the base step at ${((base * 1000) / plain.step.cpu).toFixed(0)}` })
@@ -170,7 +170,7 @@ async function clipRows(rows: BenchRow[]): Promise<void> {
 }
 
 export const section: BenchSection = {
-  title: 'Adapters in bypass mode: rank-128 LoRA files as unmerged branches on a full-size SD1.5 UNet (280 layers)',
+  title: `Adapters in bypass mode: rank-${RANK} LoRA files as unmerged branches on a full-size SD1.5 UNet (280 layers)`,
   async run(): Promise<BenchRow[]> {
     const dir = await mkdtemp(join(tmpdir(), 'sdloom-bench-bypass-'))
     try {

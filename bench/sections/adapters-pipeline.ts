@@ -5,7 +5,7 @@
  * a rank-128 LoRA (LoCon) on every attention Linear and conv of a full-size SD1.5 UNet (280 layers, 857 M weights),
  * base weights for those layers only. Target for a switch: <= 0.5 s, and no full-model copy.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeF32As, writeSafetensors, type WriteTensor } from '../../src/formats/safetensors-writer.ts'
@@ -15,7 +15,8 @@ import type { BenchRow, BenchSection } from '../section.ts'
 import { peakRssMb } from '../section.ts'
 import { sd15AdapterLayers } from './adapters.ts'
 
-const RANK = 128
+/** The bench LoRAs' rank: 128 (the issue's case) unless SDLOOM_BENCH_LORA_RANK says otherwise (e.g. 32, a common trained rank). */
+export const RANK = Number(process.env.SDLOOM_BENCH_LORA_RANK ?? 128)
 
 /** Deterministic fill (xorshift32) in about [-scale, scale]. */
 function fill(n: number, seed: number, scale: number): Float32Array {
@@ -64,7 +65,7 @@ export const section: BenchSection = {
       const rss0 = rssMb()
       let t = process.hrtime.bigint()
       const first = await apply([{ file: a, te: 1, unet: 1 }])
-      rows.push({ measure: 'apply: first LoRA file (270 MB fp16)', value: since(t), note: `read + plan + deltas + compose + AutoV3 hash; ${first.report.patchedTensors} tensors` })
+      rows.push({ measure: `apply: first LoRA file (${((await stat(a)).size / 1e6).toFixed(0)} MB fp16)`, value: since(t), note: `read + plan + deltas + compose + AutoV3 hash; ${first.report.patchedTensors} tensors` })
       rows.push({ measure: 'RSS added', value: `${(rssMb() - rss0).toFixed(0)} MB`, note: 'patched tensors + cached deltas + the adapter (base 3,428 MB not counted)' })
       t = process.hrtime.bigint()
       await apply([{ file: a, te: 1, unet: 0.5 }])
