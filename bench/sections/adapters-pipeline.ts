@@ -49,6 +49,27 @@ export async function writeLora(file: string, seed: number): Promise<void> {
 const rssMb = (): number => process.memoryUsage().rss / 1e6
 const since = (t0: bigint): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2)} s`
 
+/** The base weights of the LoRA's layers (3,428 MB float32 at full SD1.5 size). */
+function benchWeights(): WeightStore {
+  const weights = new WeightStore('bench-sd15.safetensors')
+  sd15AdapterLayers().forEach((l, i) => weights.set(`model.diffusion_model.${l.path}.weight`, l.shape, fill(l.shape.reduce((x, y) => x * y, 1), 7 + i, 0.05)))
+  return weights
+}
+
+/** What `sdloom generate` does (oneShot: merged into the base arrays in place), on its own store, measured first. */
+async function oneShotRows(file: string): Promise<BenchRow[]> {
+  const weights = benchWeights()
+  const rss0 = rssMb()
+  const t = process.hrtime.bigint()
+  const cpu0 = process.cpuUsage()
+  const r = await prepareAdapters({ arch: 'sd1', weights }, { loras: [{ file, te: 1, unet: 1 }], hashCache: false, oneShot: true }, () => undefined)
+  const cpu = process.cpuUsage(cpu0)
+  return [
+    { measure: 'one-shot apply (sdloom generate: merged into the base arrays)', value: since(t), note: `read + plan + products + add in place + hash; ${r.report.changedTensors} tensors; CPU user ${(cpu.user / 1e6).toFixed(1)} s, sys ${(cpu.system / 1e6).toFixed(1)} s` },
+    { measure: 'one-shot RSS added', value: `${(rssMb() - rss0).toFixed(0)} MB`, note: 'the adapter as float32 + one layer\'s deltas at a time; no patched copy, no delta cache' },
+  ]
+}
+
 export const section: BenchSection = {
   title: 'Adapters through the pipeline: prepareAdapters with rank-128 LoRA files on a full-size SD1.5 UNet (280 layers)',
   async run(): Promise<BenchRow[]> {
@@ -57,11 +78,10 @@ export const section: BenchSection = {
       const [a, b] = [join(dir, 'style.safetensors'), join(dir, 'character.safetensors')]
       await writeLora(a, 1)
       await writeLora(b, 2)
-      const weights = new WeightStore('bench-sd15.safetensors')
-      sd15AdapterLayers().forEach((l, i) => weights.set(`model.diffusion_model.${l.path}.weight`, l.shape, fill(l.shape.reduce((x, y) => x * y, 1), 7 + i, 0.05)))
+      const rows: BenchRow[] = await oneShotRows(a)
+      const weights = benchWeights()
       const model = { arch: 'sd1' as const, weights }
       const apply = (loras: { file: string; te: number; unet: number }[]) => prepareAdapters(model, { loras, hashCache: false }, () => undefined)
-      const rows: BenchRow[] = []
       const rss0 = rssMb()
       let t = process.hrtime.bigint()
       const first = await apply([{ file: a, te: 1, unet: 1 }])

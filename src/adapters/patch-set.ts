@@ -6,7 +6,7 @@
  * from the base and the cached deltas (no matmul). With no adapter left every key reads the base array itself.
  */
 import { basename } from 'node:path'
-import { ModelMismatchError } from '../core/errors.ts'
+import { InputError, ModelMismatchError } from '../core/errors.ts'
 import { BufferPool } from './buffer-pool.ts'
 import { applyDora } from './dora.ts'
 import { ARCH_NAMES, layerShape, planAdapter, type AdapterPlan, type PlannedModule, type SkippedModule } from './plan.ts'
@@ -63,6 +63,24 @@ export interface PatchResult {
 
 interface Contribution { readonly adapter: Adapter; readonly multiplier: number }
 
+type PlanWithKeys = AdapterPlan & { readonly keys: ReadonlyMap<string, Component> }
+
+/**
+ * The wanted keys grouped by layer (a weight with the bias its modules also patch), so each adapter's deltas for a
+ * layer are computed together, once, from the unmodified weight.
+ */
+function layerGroups(plans: readonly PlanWithKeys[], want: ReadonlyMap<string, Contribution[]>): string[][] {
+  const groupOf = new Map<string, string[]>()
+  for (const p of plans) {
+    for (const m of p.modules) {
+      const keys = [m.target.key, m.target.biasKey].filter((k): k is string => k !== undefined && p.keys.has(k) && want.has(k))
+      const group = keys.map((k) => groupOf.get(k)).find((g) => g) ?? []
+      for (const k of keys) if (!group.includes(k)) { group.push(k); groupOf.set(k, group) }
+    }
+  }
+  return [...new Set(groupOf.values())]
+}
+
 export interface UpdateOptions {
   readonly inPlace?: boolean
   /** Keys not to merge (layers applied unmerged, see bypass.ts): they read the base array, as without adapters. */
@@ -79,12 +97,13 @@ export class PatchSet implements BaseWeights {
   readonly #cacheDeltas: boolean
   readonly #inPlace: boolean
   #queue: Promise<unknown> = Promise.resolve()
-  readonly #plans = new Map<Adapter, AdapterPlan & { readonly keys: ReadonlyMap<string, Component> }>()
+  readonly #plans = new Map<Adapter, PlanWithKeys>()
   readonly #deltas = new Map<Adapter, Map<string, Float32Array>>()
   readonly #ids = new Map<Adapter, number>()
   #nextId = 0
   readonly #patched = new Map<string, Float32Array>()
   readonly #signature = new Map<string, string>()
+  #consumed = false
 
   constructor(base: BaseWeights, arch: Arch, options: PatchSetOptions = {}) {
     this.#base = base
@@ -105,7 +124,48 @@ export class PatchSet implements BaseWeights {
     return run
   }
 
-  async #update(entries: readonly PatchEntry[], inPlace: boolean, exclude: ReadonlySet<string>): Promise<PatchResult> {
+  /**
+   * One-shot merge INTO THE BASE ARRAYS (W += Σ fround(m_i · delta_i), the same float32 sums as `update`): no patched
+   * copy and no delta cache, only one layer's deltas at a time, so applying a LoRA adds next to no memory. For a
+   * caller that owns the base arrays and never needs them again (a one-shot `sdloom generate`): afterwards the base
+   * is gone, and this set refuses every later call. Each layer's deltas are all computed from its unmodified weight
+   * before any is added, as `update` computes them (DoRA, OFT, … see the weight without the other adapters).
+   */
+  mergeIntoBase(entries: readonly PatchEntry[], options: { readonly exclude?: ReadonlySet<string> } = {}): Promise<PatchResult> {
+    const run = this.#queue.then(() => this.#mergeIntoBase(entries, options.exclude ?? NONE))
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #mergeIntoBase(entries: readonly PatchEntry[], exclude: ReadonlySet<string>): Promise<PatchResult> {
+    if (this.#consumed || this.#signature.size > 0) {
+      throw new InputError('the adapters of this model were already applied once: a one-shot merge into the base weights must be the only change to a model. Hint: load the model again, or use copy-on-write updates (PatchSet.update) for a model that changes adapters')
+    }
+    const { plans, want } = this.#wanted(entries, exclude)
+    this.#consumed = true
+    const pool = new BufferPool()
+    for (const group of layerGroups(plans, want)) {
+      const only = new Set(group)
+      const deltas = new Map<Adapter, Map<string, Float32Array>>()
+      for (const c of group.flatMap((k) => want.get(k)!)) {
+        if (!deltas.has(c.adapter)) deltas.set(c.adapter, await computeDeltas(this.#plans.get(c.adapter)!, this.#base, { backend: this.#matmul, pool, only }))
+      }
+      for (const key of group) {
+        const w = this.#base.get(key)
+        for (const c of want.get(key)!) {
+          const d = deltas.get(c.adapter)!.get(key)!
+          const m = Math.fround(c.multiplier)
+          for (let i = 0; i < w.length; i++) w[i] += Math.fround(m * d[i])
+        }
+      }
+      for (const map of deltas.values()) for (const d of map.values()) pool.give(d)
+    }
+    return { tensors: this.#patched, changed: [...want.keys()], reports: plans.map(report) }
+  }
+
+  /** Per tensor key, the adapters touching it with their non-zero multipliers, in list order. */
+  #wanted(entries: readonly PatchEntry[], exclude: ReadonlySet<string>): { plans: PlanWithKeys[]; want: Map<string, Contribution[]> } {
+    if (this.#consumed) throw new InputError('the base weights of this model were merged in place by a one-shot call (mergeIntoBase), so its adapters cannot change. Hint: load the model again')
     const plans = entries.map((e) => this.#plan(e.adapter))
     if (this.#strict) for (const p of plans) this.#checkStrict(p)
     const want = new Map<string, Contribution[]>()
@@ -118,6 +178,11 @@ export class PatchSet implements BaseWeights {
         list.push({ adapter: e.adapter, multiplier })
       }
     })
+    return { plans, want }
+  }
+
+  async #update(entries: readonly PatchEntry[], inPlace: boolean, exclude: ReadonlySet<string>): Promise<PatchResult> {
+    const { plans, want } = this.#wanted(entries, exclude)
     // Evict first: a switch to another adapter then reuses the replaced adapter's delta arrays (pool), not new ones.
     const pool = new BufferPool()
     this.#evict(new Set(entries.map((e) => e.adapter)), pool)
@@ -174,7 +239,7 @@ export class PatchSet implements BaseWeights {
     return id
   }
 
-  #plan(adapter: Adapter): AdapterPlan & { readonly keys: ReadonlyMap<string, Component> } {
+  #plan(adapter: Adapter): PlanWithKeys {
     let p = this.#plans.get(adapter)
     if (!p) {
       const plan = planAdapter(adapter, this.#arch, this.#base)

@@ -55,6 +55,12 @@ export interface AdapterRequest {
    */
   readonly cacheDeltas?: boolean
   /**
+   * The model serves this one call and is dropped after it (a one-shot `sdloom generate`): merged adapters are added
+   * into the base weight arrays themselves (PatchSet.mergeIntoBase), so a LoRA adds next to no memory and no copy is
+   * made; the model's adapters cannot change afterwards (a later call throws InputError).
+   */
+  readonly oneShot?: boolean
+  /**
    * 'merge' (default): every adapter is merged into the weights (no cost per step; a switch recomputes the touched
    * tensors). 'bypass': plain LoRA/LoCon layers run as unmerged low-rank branches beside the base weights (a switch or
    * a multiplier change is new feeds, no weight is touched; each UNet step pays for the branches); everything else is
@@ -224,7 +230,9 @@ export async function prepareAdapters(model: AdaptableModel, request: AdapterReq
   const emb = await collectEmbeddings({ model, tokenizer: request.tokenizer, dir: request.embeddingsDir, adapters: [...entries.values()].map((e) => e.adapter) })
   const patchEntries: PatchEntry[] = loras.map((l) => ({ adapter: entries.get(l.file)!.adapter, te: l.te, unet: l.unet }))
   const bypass = mode === 'bypass' ? planBypass(patchEntries, loras.map((l) => plans.get(l.file)!), state.base) : NO_BYPASS
-  const result = await state.patchSet.update(patchEntries, { exclude: bypass.keys })
+  const result = request.oneShot
+    ? await state.patchSet.mergeIntoBase(patchEntries, { exclude: bypass.keys })
+    : await state.patchSet.update(patchEntries, { exclude: bypass.keys })
   model.weights.setPatches(result.tensors)
   model.weights.setLowRank(bypass.layout, bypass.feeds)
   state.adapters = request.keepLoaded ? new Map([...state.adapters, ...entries]) : entries

@@ -19,6 +19,8 @@ export interface AdapterFlags {
   readonly strict: boolean
   /** --lora-mode (default merge): see AdapterRequest.mode. */
   readonly mode?: AdapterMode
+  /** The model is used for this run only (the CLI): LoRAs are merged into its base weights in place (AdapterRequest.oneShot). */
+  readonly oneShot?: boolean
 }
 
 export interface GenerateAdapters {
@@ -33,7 +35,7 @@ export async function prepareGenerateAdapters(model: LoadedModel, prompt: string
   log: (line: string) => void): Promise<GenerateAdapters> {
   const prepared = await prepareAdapters(model, {
     loras: [...flags.loras.map(parseLoraFlag), ...loraRequestsFromPrompt(prompt)],
-    lorasDir: flags.lorasDir, embeddingsDir: flags.embeddingsDir, strict: flags.strict, tokenizer, mode: flags.mode,
+    lorasDir: flags.lorasDir, embeddingsDir: flags.embeddingsDir, strict: flags.strict, tokenizer, mode: flags.mode, oneShot: flags.oneShot,
   }, log)
   return { embeddings: prepared.embeddings, ...prepared.infotext, report: prepared.report }
 }

@@ -80,7 +80,7 @@ function adapterFlags(ctx: CommandContext): AdapterFlags {
   const loras = ctx.values.lora
   return {
     loras: (Array.isArray(loras) ? loras : loras === undefined ? [] : [loras]).map(String),
-    lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings'), strict: ctx.values.strict === true, mode: loraModeOf(ctx),
+    lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings'), strict: ctx.values.strict === true, mode: loraModeOf(ctx), oneShot: true,
   }
 }
 
