@@ -160,6 +160,8 @@ export class PatchSet implements BaseWeights {
       }
       for (const map of deltas.values()) for (const d of map.values()) pool.give(d)
     }
+    // The set is spent: let the adapters' tensors go with the caller's references (a one-shot run samples next).
+    this.#plans.clear()
     return { tensors: this.#patched, changed: [...want.keys()], reports: plans.map(report) }
   }
 

@@ -244,6 +244,8 @@ export async function prepareAdapters(model: AdaptableModel, request: AdapterReq
     applied.push({ ...r, mentionedName: l.mentionedName, te: l.te, unet: l.unet, hash, bypassed: bypass.bypassed[i] ?? { unet: 0, te1: 0, te2: 0 } })
     if (loras.findIndex((x) => x.file === l.file) === i) warnings.push(...loraWarnings(r, model.arch))
   }
+  // One-shot merge: the adapters are in the weights now; holding their tensors would only raise the sampling peak.
+  if (request.oneShot && bypass.layout.size === 0) state.adapters = new Map()
   warnings.push(...emb.warnings)
   for (const r of applied) log(summary(r, model.arch, mode))
   for (const w of warnings) log(`warning: ${w}`)
