@@ -177,7 +177,7 @@ export const generate: Command = {
     '  --lora-mode MODE     merge (default): LoRAs merged into the weights once, no cost per step; bypass: LoRA/LoCon',
     '                       layers run as unmerged low-rank branches: switching is instant, but each step pays for them',
     '                       (rank-128 on every SD1.5 layer: +26-31% per 512² step, ~58 s more for 20 steps than merging',
-    '                       once, which takes ~11-32 s). A one-shot run is faster merged (BENCHMARKS.md "Adapters")',
+    '                       once, ~13 s in place here). A one-shot run is faster merged (BENCHMARKS.md "Adapters")',
     '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/)',
     '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     '',
