@@ -51,13 +51,17 @@ test('mergeIntoBase writes into the base arrays exactly what update gives as pat
   await assert.rejects(set.update([]), /merged in place by a one-shot call \(mergeIntoBase\), so its adapters cannot change. Hint: load the model again/)
 })
 
-test('mergeIntoBase skips excluded keys and zero multipliers; an update first makes it refuse', async () => {
+test('mergeIntoBase skips excluded keys and zero multipliers, reports progress per layer; an update first makes it refuse', async () => {
   const pristine = await loadBaseWeights(ref('sd1', 'tiny-sd1.safetensors'))
   const lora = await loadAdapter(ref('sd1', 'adapters', 'tinylora.safetensors'))
   const base = copyOf(pristine)
   const keep = 'model.diffusion_model.middle_block.1.proj_in.weight'
-  const merged = await new PatchSet(base, 'sd1').mergeIntoBase([{ adapter: lora, te: 0, unet: 0.7 }], { exclude: new Set([keep]) })
+  const progress: [number, number][] = []
+  const merged = await new PatchSet(base, 'sd1').mergeIntoBase([{ adapter: lora, te: 0, unet: 0.7 }], {
+    exclude: new Set([keep]), onProgress: (done, total) => progress.push([done, total]),
+  })
   assert.ok(merged.changed.length > 0 && merged.changed.every((k) => k.startsWith('model.diffusion_model.') && k !== keep))
+  assert.deepEqual(progress, Array.from({ length: merged.changed.length + 1 }, (_, i) => [i, merged.changed.length]), 'one tick per layer, then done')
   for (const key of base.keys()) {
     if (!merged.changed.includes(key)) assert.deepEqual(base.get(key), pristine.get(key), key)
   }

@@ -87,6 +87,13 @@ export interface UpdateOptions {
   readonly exclude?: ReadonlySet<string>
 }
 
+export interface MergeIntoBaseOptions {
+  /** Keys not to merge (layers applied unmerged, see bypass.ts). */
+  readonly exclude?: ReadonlySet<string>
+  /** Layers merged so far of the total: called before each layer and once at the end (a progress bar). */
+  readonly onProgress?: (done: number, total: number) => void
+}
+
 const NONE: ReadonlySet<string> = new Set()
 
 export class PatchSet implements BaseWeights {
@@ -131,20 +138,22 @@ export class PatchSet implements BaseWeights {
    * is gone, and this set refuses every later call. Each layer's deltas are all computed from its unmodified weight
    * before any is added, as `update` computes them (DoRA, OFT, … see the weight without the other adapters).
    */
-  mergeIntoBase(entries: readonly PatchEntry[], options: { readonly exclude?: ReadonlySet<string> } = {}): Promise<PatchResult> {
-    const run = this.#queue.then(() => this.#mergeIntoBase(entries, options.exclude ?? NONE))
+  mergeIntoBase(entries: readonly PatchEntry[], options: MergeIntoBaseOptions = {}): Promise<PatchResult> {
+    const run = this.#queue.then(() => this.#mergeIntoBase(entries, options))
     this.#queue = run.catch(() => undefined)
     return run
   }
 
-  async #mergeIntoBase(entries: readonly PatchEntry[], exclude: ReadonlySet<string>): Promise<PatchResult> {
+  async #mergeIntoBase(entries: readonly PatchEntry[], options: MergeIntoBaseOptions): Promise<PatchResult> {
     if (this.#consumed || this.#signature.size > 0) {
       throw new InputError('the adapters of this model were already applied once: a one-shot merge into the base weights must be the only change to a model. Hint: load the model again, or use copy-on-write updates (PatchSet.update) for a model that changes adapters')
     }
-    const { plans, want } = this.#wanted(entries, exclude)
+    const { plans, want } = this.#wanted(entries, options.exclude ?? NONE)
     this.#consumed = true
     const pool = new BufferPool()
-    for (const group of layerGroups(plans, want)) {
+    const groups = layerGroups(plans, want)
+    for (const [done, group] of groups.entries()) {
+      options.onProgress?.(done, groups.length)
       const only = new Set(group)
       const deltas = new Map<Adapter, Map<string, Float32Array>>()
       for (const c of group.flatMap((k) => want.get(k)!)) {
@@ -160,6 +169,7 @@ export class PatchSet implements BaseWeights {
       }
       for (const map of deltas.values()) for (const d of map.values()) pool.give(d)
     }
+    if (groups.length > 0) options.onProgress?.(groups.length, groups.length)
     // The set is spent: let the adapters' tensors go with the caller's references (a one-shot run samples next).
     this.#plans.clear()
     return { tensors: this.#patched, changed: [...want.keys()], reports: plans.map(report) }

@@ -60,6 +60,8 @@ export interface AdapterRequest {
    * made; the model's adapters cannot change afterwards (a later call throws InputError).
    */
   readonly oneShot?: boolean
+  /** One-shot merge progress: layers merged of the total (a full-model LoRA takes seconds to tens of seconds). */
+  readonly onProgress?: (done: number, total: number) => void
   /**
    * 'merge' (default): every adapter is merged into the weights (no cost per step; a switch recomputes the touched
    * tensors). 'bypass': plain LoRA/LoCon layers run as unmerged low-rank branches beside the base weights (a switch or
@@ -231,7 +233,7 @@ export async function prepareAdapters(model: AdaptableModel, request: AdapterReq
   const patchEntries: PatchEntry[] = loras.map((l) => ({ adapter: entries.get(l.file)!.adapter, te: l.te, unet: l.unet }))
   const bypass = mode === 'bypass' ? planBypass(patchEntries, loras.map((l) => plans.get(l.file)!), state.base) : NO_BYPASS
   const result = request.oneShot
-    ? await state.patchSet.mergeIntoBase(patchEntries, { exclude: bypass.keys })
+    ? await state.patchSet.mergeIntoBase(patchEntries, { exclude: bypass.keys, onProgress: request.onProgress })
     : await state.patchSet.update(patchEntries, { exclude: bypass.keys })
   model.weights.setPatches(result.tensors)
   model.weights.setLowRank(bypass.layout, bypass.feeds)

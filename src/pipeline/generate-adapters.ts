@@ -21,6 +21,8 @@ export interface AdapterFlags {
   readonly mode?: AdapterMode
   /** The model is used for this run only (the CLI): LoRAs are merged into its base weights in place (AdapterRequest.oneShot). */
   readonly oneShot?: boolean
+  /** Layers merged of the total, while a one-shot merge runs. */
+  readonly onProgress?: (done: number, total: number) => void
 }
 
 export interface GenerateAdapters {
@@ -35,7 +37,7 @@ export async function prepareGenerateAdapters(model: LoadedModel, prompt: string
   log: (line: string) => void): Promise<GenerateAdapters> {
   const prepared = await prepareAdapters(model, {
     loras: [...flags.loras.map(parseLoraFlag), ...loraRequestsFromPrompt(prompt)],
-    lorasDir: flags.lorasDir, embeddingsDir: flags.embeddingsDir, strict: flags.strict, tokenizer, mode: flags.mode, oneShot: flags.oneShot,
+    lorasDir: flags.lorasDir, embeddingsDir: flags.embeddingsDir, strict: flags.strict, tokenizer, mode: flags.mode, oneShot: flags.oneShot, onProgress: flags.onProgress,
   }, log)
   return { embeddings: prepared.embeddings, ...prepared.infotext, report: prepared.report }
 }

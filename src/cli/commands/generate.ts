@@ -84,11 +84,15 @@ function adapterFlags(ctx: CommandContext): AdapterFlags {
   }
 }
 
-/** A progress bar over the tensors read while loading (live on a TTY, one summary line otherwise). */
-function loadBar(label: string): { onProgress: (done: number, total: number) => void; end: () => void } {
+/** A progress bar over a phase counted in items (tensors loaded, layers merged): live on a TTY, one summary line otherwise. */
+function phaseBar(label: string): { onProgress: (done: number, total: number) => void; end: () => void } {
   let bar: Progress | undefined
   return {
-    onProgress: (done, total) => { bar ??= progressBar({ label: `loading ${label}`, total }); bar.tick(done) },
+    onProgress: (done, total) => {
+      bar ??= progressBar({ label, total })
+      bar.tick(done)
+      if (done === total) { bar.end(); bar = undefined }
+    },
     end: () => { bar?.end(); bar = undefined },
   }
 }
@@ -106,7 +110,7 @@ async function run(ctx: CommandContext): Promise<number> {
     loraModeOf(ctx)
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
     const file = await modelPath(ctx, controller.signal)
-    const bar = loadBar(basename(file))
+    const bar = phaseBar(`loading ${basename(file)}`)
     try {
       model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: bar.onProgress })
     } finally {
@@ -121,7 +125,9 @@ async function run(ctx: CommandContext): Promise<number> {
 
 async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, signal: AbortSignal): Promise<number> {
   const r = resolveRequest(model.nativeSize, base)
-  const adapters = await prepareGenerateAdapters(model, base.prompt, adapterFlags(ctx), base.tokenizer, (l) => ctx.warn(l))
+  const loraBar = phaseBar('merging LoRA layers')
+  const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: loraBar.onProgress }, base.tokenizer, (l) => ctx.warn(l))
+    .finally(() => loraBar.end())
   const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
   const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
   const hashes = { modelHash: (await hashFile(model.file, ['autov2'])).autov2, vaeHash: model.vaeFile ? (await hashFile(model.vaeFile, ['autov2'])).autov2 : undefined }
