@@ -58,3 +58,23 @@ test('sd1: a LoKr on some of the LoRA\'s layers makes exactly those merged; the 
     await model.release()
   }
 })
+
+test('sd1: changing mode with the same LoRA (bypass to settle a switch, merge later) equals a fresh model in that mode', async () => {
+  const lora = [{ file: LORA, te: 0.7, unet: 0.7 }]
+  const load = () => loadModel(ref('sd1', 'tiny-sd1.safetensors'), { threads: 1 })
+  const [model, onlyMerged, onlyBypassed] = [await load(), await load(), await load()]
+  try {
+    await apply(onlyMerged, lora, 'merge')
+    await apply(onlyBypassed, lora, 'bypass')
+    await apply(model, lora, 'bypass')
+    await outputs(model)
+    await apply(model, lora, 'merge')
+    assert.equal(model.weights.lowRankLayout().size, 0, 'merge mode feeds no branches')
+    assert.deepEqual(await outputs(model), await outputs(onlyMerged), 'bypass → merge: not what a fresh merge gives')
+    await apply(model, lora, 'bypass')
+    assert.deepEqual(model.weights.patchedKeys, [], 'bypass mode: every LoRA layer reads its base array again')
+    assert.deepEqual(await outputs(model), await outputs(onlyBypassed), 'merge → bypass: not what a fresh bypass gives')
+  } finally {
+    for (const m of [model, onlyMerged, onlyBypassed]) await m.release()
+  }
+})
