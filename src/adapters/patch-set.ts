@@ -81,6 +81,19 @@ function layerGroups(plans: readonly PlanWithKeys[], want: ReadonlyMap<string, C
   return [...new Set(groupOf.values())]
 }
 
+/**
+ * out = base + Σ fround(m·delta) in list order, in float32 as A1111 merges (`out` may be `base` itself: a merge in
+ * place). Shared by the copy-on-write and the one-shot paths, so both give the same bits.
+ */
+function composeInto(out: Float32Array, base: Float32Array, terms: readonly { readonly multiplier: number; readonly delta: Float32Array }[]): Float32Array {
+  terms.forEach(({ multiplier, delta }, n) => {
+    const m = Math.fround(multiplier)
+    const from = n === 0 ? base : out
+    for (let i = 0; i < out.length; i++) out[i] = from[i] + Math.fround(m * delta[i])
+  })
+  return out
+}
+
 export interface UpdateOptions {
   readonly inPlace?: boolean
   /** Keys not to merge (layers applied unmerged, see bypass.ts): they read the base array, as without adapters. */
@@ -161,11 +174,7 @@ export class PatchSet implements BaseWeights {
       }
       for (const key of group) {
         const w = this.#base.get(key)
-        for (const c of want.get(key)!) {
-          const d = deltas.get(c.adapter)!.get(key)!
-          const m = Math.fround(c.multiplier)
-          for (let i = 0; i < w.length; i++) w[i] += Math.fround(m * d[i])
-        }
+        composeInto(w, w, want.get(key)!.map((c) => ({ multiplier: c.multiplier, delta: deltas.get(c.adapter)!.get(key)! })))
       }
       for (const map of deltas.values()) for (const d of map.values()) pool.give(d)
     }
@@ -178,7 +187,7 @@ export class PatchSet implements BaseWeights {
   /** Per tensor key, the adapters touching it with their non-zero multipliers, in list order. */
   #wanted(entries: readonly PatchEntry[], exclude: ReadonlySet<string>): { plans: PlanWithKeys[]; want: Map<string, Contribution[]> } {
     if (this.#consumed) throw new InputError('the base weights of this model were merged in place by a one-shot call (mergeIntoBase), so its adapters cannot change. Hint: load the model again')
-    const plans = entries.map((e) => this.#plan(e.adapter))
+    const plans = entries.map((e) => this.#planWithKeys(e.adapter))
     if (this.#strict) for (const p of plans) this.#checkStrict(p)
     const want = new Map<string, Contribution[]>()
     entries.forEach((e, i) => {
@@ -231,14 +240,7 @@ export class PatchSet implements BaseWeights {
   /** base + Σ fround(m·d) in list order, into `into` (this set's own previous array) or a fresh array. */
   #compose(key: string, list: readonly Contribution[], into?: Float32Array): Float32Array {
     const base = this.#base.get(key)
-    const out = into ?? new Float32Array(base.length)
-    list.forEach((c, n) => {
-      const d = this.#deltas.get(c.adapter)!.get(key)!
-      const m = Math.fround(c.multiplier)
-      const from = n === 0 ? base : out
-      for (let i = 0; i < out.length; i++) out[i] = from[i] + Math.fround(m * d[i])
-    })
-    return out
+    return composeInto(into ?? new Float32Array(base.length), base, list.map((c) => ({ multiplier: c.multiplier, delta: this.#deltas.get(c.adapter)!.get(key)! })))
   }
 
   #signatureOf(list: readonly Contribution[]): string {
@@ -251,7 +253,15 @@ export class PatchSet implements BaseWeights {
     return id
   }
 
-  #plan(adapter: Adapter): PlanWithKeys {
+  /**
+   * The adapter's plan on this base (throws ModelMismatchError for another architecture), kept while the adapter is
+   * in use so callers that check an adapter before applying it do not plan it twice.
+   */
+  plan(adapter: Adapter): AdapterPlan {
+    return this.#planWithKeys(adapter)
+  }
+
+  #planWithKeys(adapter: Adapter): PlanWithKeys {
     let p = this.#plans.get(adapter)
     if (!p) {
       const plan = planAdapter(adapter, this.#arch, this.#base)

@@ -24,7 +24,7 @@ import type { NetworkHash } from '../image/infotext.ts'
 import { loadAdapter } from '../adapters/adapter-file.ts'
 import { NO_BYPASS, planBypass } from '../adapters/bypass.ts'
 import { PatchSet, type AdapterReport, type PatchEntry } from '../adapters/patch-set.ts'
-import { ARCH_NAMES, planAdapter, type AdapterPlan } from '../adapters/plan.ts'
+import { ARCH_NAMES, type AdapterPlan } from '../adapters/plan.ts'
 import type { Adapter, BaseWeights, Component } from '../adapters/types.ts'
 import { hashFile } from '../tools/hash.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
@@ -115,7 +115,7 @@ export interface PreparedAdapters {
   readonly infotext: { readonly loraHashes: readonly NetworkHash[]; readonly tiHashes: readonly NetworkHash[] }
 }
 
-interface CachedAdapter { readonly size: number; readonly mtimeMs: number; readonly adapter: Adapter; hash?: string; plan?: AdapterPlan }
+interface CachedAdapter { readonly size: number; readonly mtimeMs: number; readonly adapter: Adapter; hash?: string }
 
 interface StoreState {
   patchSet: PatchSet
@@ -177,11 +177,9 @@ async function loadCached(state: StoreState, file: string): Promise<CachedAdapte
   return entry
 }
 
-/** Wrong architecture always throws (planAdapter); under strict, so does anything that would not apply. */
-function checkAdapter(entry: CachedAdapter, model: AdaptableModel, state: StoreState, strict: boolean): AdapterPlan {
-  const adapter = entry.adapter
-  const plan = entry.plan ?? planAdapter(adapter, model.arch, state.base)
-  entry.plan = plan
+/** Wrong architecture always throws (PatchSet.plan); under strict, so does anything that would not apply. */
+function checkAdapter(adapter: Adapter, model: AdaptableModel, state: StoreState, strict: boolean): AdapterPlan {
+  const plan = state.patchSet.plan(adapter)
   if (!strict) return plan
   const problems = [...plan.unmatchedKeys.map((k) => `"${k}"`), ...plan.skipped.map((s) => `${s.module} (${s.reason})`)]
   if (problems.length === 0) return plan
@@ -227,7 +225,7 @@ export async function prepareAdapters(model: AdaptableModel, request: AdapterReq
   const loras = await resolveLoras(request)
   const entries = new Map<string, CachedAdapter>()
   for (const l of loras) entries.set(l.file, await loadCached(state, l.file))
-  const plans = new Map([...entries].map(([file, e]) => [file, checkAdapter(e, model, state, request.strict ?? false)]))
+  const plans = new Map([...entries].map(([file, e]) => [file, checkAdapter(e.adapter, model, state, request.strict ?? false)]))
   // Embeddings before patching: a bad --embeddings folder must not leave the model with the new LoRAs half-announced.
   const emb = await collectEmbeddings({ model, tokenizer: request.tokenizer, dir: request.embeddingsDir, adapters: [...entries.values()].map((e) => e.adapter) })
   const patchEntries: PatchEntry[] = loras.map((l) => ({ adapter: entries.get(l.file)!.adapter, te: l.te, unet: l.unet }))
