@@ -11,13 +11,11 @@ import type { HostTensor } from '../core/host-tensor.ts'
 import { conv2d, conv2dForward, linear, linearForward, linearMatMulForward } from './layers.ts'
 import { lowRankInputs, slotInputs, slotShapes, useLowRank, withLowRank, type LowRankLayout, type SlotKind } from './low-rank.ts'
 import { bind, paramKeys } from './module.ts'
+import { rng, randomTensor } from '../adapters/testing/reference-ops.ts'
+import { maxAbsDiff } from '../../test/golden.ts'
 
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n)
-  let x = seed
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) % 2147483648; a[i] = x / 2147483648 - 0.5 }
-  return a
-}
+/** n values in [-0.5, 0.5) from their own seeded stream. */
+const rand = (n: number, seed: number): Float32Array => randomTensor([n], rng(seed), 0.5).data
 
 const TREE = { lin: linear(6, 5), mm: linear(6, 5, false), conv: conv2d(3, 4, 3), pw: conv2d(3, 4, 1) }
 const KEYS = paramKeys(TREE, 'm.')
@@ -117,10 +115,8 @@ test('bypass branches equal merged weights: Gemm and MatMul linears, strided 3×
   const f = feeds(slots)
   const [bypass, merge] = [await run(layout, f.bypass), await run(undefined, f.merge)]
   for (const name of ['lin', 'mm', 'conv', 'pw']) {
-    const [a, b] = [bypass[name].data, merge[name].data]
     assert.deepEqual(bypass[name].shape, merge[name].shape)
-    let d = 0
-    for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]))
+    const d = maxAbsDiff(bypass[name].data, merge[name].data)
     assert.ok(d < 1e-5, `${name}: bypass differs from merged by ${d}`)
   }
 })
@@ -134,8 +130,7 @@ test('one session serves any rank: rank 2 then rank 5 feeds through the same gra
       const f = feeds(slots)
       const out = await session.run(INPUTS, { get: (k) => f.bypass.get(k)!.data, shape: (k) => f.bypass.get(k)!.shape })
       const expected = await run(undefined, f.merge)
-      let d = 0
-      for (let i = 0; i < out.lin.data.length; i++) d = Math.max(d, Math.abs(out.lin.data[i] - expected.lin.data[i]))
+      const d = maxAbsDiff(out.lin.data, expected.lin.data)
       assert.ok(d < 1e-5, `rank ${rank}: ${d}`)
     }
   } finally {

@@ -13,6 +13,7 @@ import { openTensorFile } from '../../src/formats/open.ts'
 import { buildConditioning } from '../../src/pipeline/conditioning.ts'
 import type { LoadedModel } from '../../src/pipeline/load-model.ts'
 import { prepareAdapters, type AdapterMode, type AdapterRequest } from '../../src/pipeline/adapters.ts'
+import { rng, randomTensor } from '../../src/adapters/testing/reference-ops.ts'
 import { maxAbs, maxAbsDiff, ref } from '../golden.ts'
 import { tokenizer } from './pipeline-goldens.ts'
 
@@ -25,7 +26,6 @@ let tmp: string
 before(async () => { tmp = await mkdtemp(join(tmpdir(), 'sdloom-bypass-')) })
 after(async () => { await rm(tmp, { recursive: true, force: true }) })
 
-/** A copy of an adapter file keeping the keys `keep` accepts, each tensor mapped by `map` (default: as is). */
 /** Writes `tensors` (float32) as an adapter file in the test's temp folder. */
 export async function writeAdapter(name: string, tensors: ReadonlyMap<string, HostTensor>): Promise<string> {
   const out = join(tmp, `${name}.safetensors`)
@@ -33,6 +33,7 @@ export async function writeAdapter(name: string, tensors: ReadonlyMap<string, Ho
   return out
 }
 
+/** A copy of an adapter file keeping the keys `keep` accepts, each tensor mapped by `map` (default: as is). */
 export async function rewrite(file: string, name: string, keep: (key: string) => boolean, map = (_k: string, d: Float32Array) => d): Promise<string> {
   const source = await openTensorFile(file)
   const tensors: WriteTensor[] = []
@@ -45,12 +46,8 @@ export async function rewrite(file: string, name: string, keep: (key: string) =>
   return out
 }
 
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n)
-  let x = seed
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) % 2147483648; a[i] = x / 2147483648 - 0.5 }
-  return a
-}
+/** n values in [-0.5, 0.5) from their own seeded stream. */
+const rand = (n: number, seed: number): Float32Array => randomTensor([n], rng(seed), 0.5).data
 
 /** One UNet call on fixed inputs and the text encoder(s)' conditioning for a prompt: what adapters change. */
 export async function outputs(model: LoadedModel): Promise<{ unet: Float32Array; cond: Float32Array }> {

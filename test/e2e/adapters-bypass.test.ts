@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import type { HostTensor } from '../../src/core/host-tensor.ts'
 import { loadModel } from '../../src/pipeline/load-model.ts'
+import { rng, randomTensor } from '../../src/adapters/testing/reference-ops.ts'
 import { maxAbsDiff, ref } from '../golden.ts'
 import { apply, assertNear, outputs, writeAdapter, LORA, XL_LORA } from './adapters-bypass-helpers.ts'
 
@@ -42,9 +44,9 @@ test('sd1: a Tucker LoCon (lora_mid) on 3×3 convs, incl. a strided one, runs as
   const model = await loadModel(ref('sd1', 'tiny-sd1.safetensors'), { threads: 1 })
   try {
     const layers = { input_blocks_1_0_in_layers_2: 'input_blocks.1.0.in_layers.2', input_blocks_3_0_op: 'input_blocks.3.0.op' }
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>()
-    let seed = 1
-    const rand = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5) * 0.2) })
+    const tensors = new Map<string, HostTensor>()
+    const next = rng(1)
+    const rand = (shape: number[]) => randomTensor(shape, next, 0.1)
     for (const [name, path] of Object.entries(layers)) {
       const [out, inp, kh, kw] = model.weights.shape(`model.diffusion_model.${path}.weight`)
       tensors.set(`lora_unet_${name}.lora_down.weight`, rand([3, inp, 1, 1]))
