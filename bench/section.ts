@@ -16,3 +16,17 @@ export async function peakRssMb(): Promise<number> {
   const m = /VmHWM:\s+(\d+) kB/.exec(status)
   return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 1e6
 }
+
+/** Current resident set size of this process, in MB. */
+export const rssMb = (): number => process.memoryUsage().rss / 1e6
+
+/** Deterministic values (xorshift32) in about [-scale, scale): random weights for the bench, the same every run. */
+export function xorshiftFill(n: number, seed: number, scale = 1): Float32Array {
+  const data = new Float32Array(n)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
+    data[i] = ((x >>> 0) / 2147483648 - 1) * scale
+  }
+  return data
+}

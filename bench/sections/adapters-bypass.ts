@@ -9,7 +9,7 @@
  * Target for a switch: <= 0.5 s, and no full-model copy.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { numel, type HostTensor } from '../../src/core/host-tensor.ts'
 import { adapterFromTensors } from '../../src/adapters/adapter-file.ts'
@@ -23,30 +23,14 @@ import { param, paramKeys } from '../../src/nn/module.ts'
 import { UnetSession } from '../../src/models/unet/unet-session.ts'
 import { WeightStore } from '../../src/models/weights.ts'
 import { prepareAdapters } from '../../src/pipeline/adapters.ts'
-import { peakRssMb, type BenchRow, type BenchSection } from '../section.ts'
+import { timed } from '../machine.ts'
+import { peakRssMb, rssMb, xorshiftFill, type BenchRow, type BenchSection } from '../section.ts'
 import { RANK, writeLora } from './adapters-pipeline.ts'
 import { randomWeights, SD15_CONFIG, unetTflop } from './unet.ts'
 
-const rssMb = (): number => process.memoryUsage().rss / 1e6
-const THREADS = availableParallelism()
-
-/** Wall and process-CPU seconds (per thread) of one call. */
-async function timed<T>(f: () => Promise<T>): Promise<{ value: T; s: number; cpu: number }> {
-  const t0 = performance.now()
-  const c0 = process.cpuUsage()
-  const value = await f()
-  const c = process.cpuUsage(c0)
-  return { value, s: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 / THREADS }
-}
-
 const fmt = (r: { s: number; cpu?: number }): string => `${r.s.toFixed(r.s < 1 ? 3 : 2)} s${r.cpu !== undefined && r.s >= 1 ? ` (CPU ${r.cpu.toFixed(2)} s)` : ''}`
 
-function randn(shape: readonly number[], seed: number): HostTensor {
-  const data = new Float32Array(numel(shape))
-  let x = seed
-  for (let i = 0; i < data.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; data[i] = ((x >>> 0) / 4294967296 - 0.5) * 2 }
-  return { shape: [...shape], data }
-}
+const randn = (shape: readonly number[], seed: number): HostTensor => ({ shape: [...shape], data: xorshiftFill(numel(shape), seed) })
 
 const INPUTS = { x: randn([2, 4, 64, 64], 3), t: { shape: [2], data: new Float32Array([500, 500]) }, context: randn([2, 77, 768], 4) }
 

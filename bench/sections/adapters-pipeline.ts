@@ -11,23 +11,11 @@ import { join } from 'node:path'
 import { encodeF32As, writeSafetensors, type WriteTensor } from '../../src/formats/safetensors-writer.ts'
 import { WeightStore } from '../../src/models/weights.ts'
 import { prepareAdapters } from '../../src/pipeline/adapters.ts'
-import type { BenchRow, BenchSection } from '../section.ts'
-import { peakRssMb } from '../section.ts'
+import { peakRssMb, rssMb, xorshiftFill, type BenchRow, type BenchSection } from '../section.ts'
 import { sd15AdapterLayers } from './adapters.ts'
 
 /** The bench LoRAs' rank: 128 (the issue's case) unless SDLOOM_BENCH_LORA_RANK says otherwise (e.g. 32, a common trained rank). */
 export const RANK = Number(process.env.SDLOOM_BENCH_LORA_RANK ?? 128)
-
-/** Deterministic fill (xorshift32) in about [-scale, scale]. */
-function fill(n: number, seed: number, scale: number): Float32Array {
-  const data = new Float32Array(n)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
-    data[i] = ((x >>> 0) / 2147483648 - 1) * scale
-  }
-  return data
-}
 
 export async function writeLora(file: string, seed: number): Promise<void> {
   const tensors: WriteTensor[] = []
@@ -38,21 +26,20 @@ export async function writeLora(file: string, seed: number): Promise<void> {
     const up = [l.shape[0], RANK, ...(l.shape.length === 4 ? [1, 1] : [])]
     const count = (s: number[]) => s.reduce((a, b) => a * b, 1)
     tensors.push(
-      { name: `${name}.lora_down.weight`, dtype: 'F16', shape: down, data: async () => encodeF32As('F16', fill(count(down), seed * 1000 + 2 * i, 0.01)) },
-      { name: `${name}.lora_up.weight`, dtype: 'F16', shape: up, data: async () => encodeF32As('F16', fill(count(up), seed * 1000 + 2 * i + 1, 0.01)) },
+      { name: `${name}.lora_down.weight`, dtype: 'F16', shape: down, data: async () => encodeF32As('F16', xorshiftFill(count(down), seed * 1000 + 2 * i, 0.01)) },
+      { name: `${name}.lora_up.weight`, dtype: 'F16', shape: up, data: async () => encodeF32As('F16', xorshiftFill(count(up), seed * 1000 + 2 * i + 1, 0.01)) },
       { name: `${name}.alpha`, dtype: 'F16', shape: [], data: encodeF32As('F16', Float32Array.of(RANK / 2)) },
     )
   })
   await writeSafetensors(file, tensors)
 }
 
-const rssMb = (): number => process.memoryUsage().rss / 1e6
 const since = (t0: bigint): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2)} s`
 
 /** The base weights of the LoRA's layers (3,428 MB float32 at full SD1.5 size). */
 function benchWeights(): WeightStore {
   const weights = new WeightStore('bench-sd15.safetensors')
-  sd15AdapterLayers().forEach((l, i) => weights.set(`model.diffusion_model.${l.path}.weight`, l.shape, fill(l.shape.reduce((x, y) => x * y, 1), 7 + i, 0.05)))
+  sd15AdapterLayers().forEach((l, i) => weights.set(`model.diffusion_model.${l.path}.weight`, l.shape, xorshiftFill(l.shape.reduce((x, y) => x * y, 1), 7 + i, 0.05)))
   return weights
 }
 

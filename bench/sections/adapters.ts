@@ -10,7 +10,7 @@ import { MemoryBaseWeights } from '../../src/adapters/memory-base.ts'
 import { createOrtMatmul } from '../../src/adapters/ort-matmul.ts'
 import { PatchSet } from '../../src/adapters/patch-set.ts'
 import type { Adapter } from '../../src/adapters/types.ts'
-import type { BenchRow, BenchSection } from '../section.ts'
+import { rssMb, type BenchRow, type BenchSection } from '../section.ts'
 
 const RANK = 128
 
@@ -86,7 +86,6 @@ function randomLora(layers: ReturnType<typeof sd15AdapterLayers>, seed: number):
   return adapterFromTensors({ file: `bench-lora-${seed}.safetensors`, tensors })
 }
 
-const rssMb = (): number => process.memoryUsage().rss / 1e6
 const seconds = (t0: bigint): string => (Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2)
 
 export const section: BenchSection = {
