@@ -25,6 +25,8 @@ for (const e of goldenEntries('sdxl', 'sdxl_goldens')) {
 }
 
 for (const e of goldenEntries('sd2', 'sd2_goldens')) {
+  // Skipped: a float64 evaluation of this run also misses the golden 24x over the tolerance (sampler-goldens.ts), so
+  // only torch's own float32 path reproduces it; its parts are checked below and in sampler-goldens-sd2-sdxl.test.ts.
   test(`sd2 ${e.key} (--prediction v): latent, image, uint8 and PNG`, { skip: SD2_SKIP }, async () => {
     const [img] = await txt2img(await sharedModel(SD2, { threads: 1, prediction: 'v' }), requestFor(e), KEEP)
     await assertMatchesGolden(img, 'sd2', 'sd2_goldens', e.key)
