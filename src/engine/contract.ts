@@ -1,0 +1,140 @@
+/*
+ * The Engine's public contract: plain-data requests in, typed events and finished images out. Every face (the CLI,
+ * `sdloom serve`, `sdloom worker`) speaks to an `EngineApi`; the in-process Engine and the worker-thread client both
+ * implement it, so a face never knows which one it holds. Everything here is JSON-serializable except the byte
+ * arrays (Uint8Array, which postMessage transfers and structuredClone copies) and the AbortSignal of a call.
+ *
+ * Modes: txt2img now; img2img / inpaint / hires join as members of the `mode` union (the img2img issue), never as
+ * flags on the txt2img shape.
+ */
+
+/** A LoRA/LyCORIS named outside the prompt (A1111's `<lora:NAME:W>` in the prompt is read as well). */
+export interface AdapterRef {
+  /** A name the engine's resolver knows (library name, alias) or, for the CLI's resolver, a file path. */
+  readonly name: string
+  /** Text-encoder weight (A1111's te multiplier); default 1. */
+  readonly weight?: number
+  /** UNet weight; default = weight. */
+  readonly unetWeight?: number
+}
+
+/** Options shared by every generation mode. All optional fields have A1111's defaults. */
+export interface GenerationBase {
+  /** Checkpoint: a path (CLI), or a library title/name/hash (server); resolved by the engine's ModelResolver. */
+  readonly model: string
+  /** A separate VAE (name or path); undefined or 'Automatic' = the checkpoint's own. */
+  readonly vae?: string
+  readonly prompt: string
+  readonly negativePrompt?: string
+  /** Default 20. */
+  readonly steps?: number
+  /** Default 7. */
+  readonly cfgScale?: number
+  /** A1111 or ComfyUI sampler name; default "Euler a". */
+  readonly sampler?: string
+  /** Schedule type; default "Automatic". */
+  readonly scheduler?: string
+  /** −1 or absent: random. */
+  readonly seed?: number
+  readonly rng?: 'gpu' | 'cpu' | 'nv'
+  readonly width?: number
+  readonly height?: number
+  readonly batchSize?: number
+  readonly batchCount?: number
+  readonly clipSkip?: number
+  readonly ensd?: number
+  readonly loras?: readonly AdapterRef[]
+  /** merge (default for one-shot callers), bypass, or auto (bypass at once, merge when the same set repeats). */
+  readonly loraMode?: 'merge' | 'bypass' | 'auto'
+  /** Unmatched adapter keys are errors, not warnings. */
+  readonly strict?: boolean
+  /** SD2: eps/v override. */
+  readonly prediction?: 'eps' | 'v'
+  readonly vaeTiling?: 'auto' | 'on' | 'off'
+  /** A preview image every N sampling steps (0 or absent: none). */
+  readonly previewEvery?: number
+}
+
+export interface Txt2ImgGeneration extends GenerationBase {
+  readonly mode: 'txt2img'
+}
+
+/** One request type with modes (img2img/inpaint/hires are added by the img2img issue). */
+export type GenerationRequest = Txt2ImgGeneration
+
+/** 8-bit RGB pixels, row-major, 3 bytes a pixel. */
+export interface RgbImage {
+  readonly width: number
+  readonly height: number
+  readonly data: Uint8Array
+}
+
+export type EnginePhase = 'load' | 'adapters' | 'encode' | 'sample' | 'decode'
+
+export type EngineEvent =
+  /** A phase started or advanced (done/total in items: tensors, layers, tiles); absent counts: indeterminate. */
+  | { readonly type: 'phase'; readonly phase: EnginePhase; readonly done?: number; readonly total?: number; readonly label?: string }
+  /** A sampling step finished. `preview` every `previewEvery` steps. */
+  | {
+    readonly type: 'step'; readonly batch: number; readonly batchCount: number; readonly step: number; readonly steps: number
+    readonly secondsPerStep: number; readonly etaSeconds: number; readonly preview?: RgbImage
+  }
+  /** An image is finished (in order); `infotext` is A1111's `parameters` text. */
+  | { readonly type: 'image'; readonly image: GeneratedImage }
+  /** A non-fatal message (an unmatched LoRA key, a clip skip with no effect). */
+  | { readonly type: 'warning'; readonly message: string }
+
+export interface GeneratedImage {
+  /** 0-based over the whole request (batch × batchSize + position). */
+  readonly index: number
+  readonly seed: number
+  readonly rgb: RgbImage
+  readonly infotext: string
+  /** The infotext's fields (image/infotext.ts GenerationInfo), JSON-safe. */
+  readonly info: Readonly<Record<string, unknown>>
+}
+
+export interface GenerationResult {
+  readonly images: readonly GeneratedImage[]
+  /** The checkpoint file that ran, and what was decided about it (prediction, architecture). */
+  readonly model: { readonly file: string; readonly arch: string; readonly prediction: string }
+  readonly warnings: readonly string[]
+}
+
+export interface GenerateOptions {
+  /** Aborting stops at the next sampling step (or network block where the runtime allows). */
+  readonly signal?: AbortSignal
+  readonly onEvent?: (event: EngineEvent) => void
+}
+
+/** A loaded model, as `loadedModels()` reports it (the server's /sdapi/v1/memory and sd-models use it). */
+export interface LoadedModelStatus {
+  readonly file: string
+  readonly sha256?: string
+  readonly arch: string
+  /** Bytes of weights held. */
+  readonly bytes: number
+  readonly lastUsed: number
+}
+
+/** What every face holds: the in-process Engine and the worker-thread client implement it alike. */
+export interface EngineApi {
+  generate(request: GenerationRequest, options?: GenerateOptions): Promise<GenerationResult>
+  loadedModels(): Promise<readonly LoadedModelStatus[]>
+  /** Drops one model (by file) or all from the cache. */
+  unload(file?: string): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * How names in a request become files. The CLI's resolver takes paths as given; the server's asks the library (names,
+ * titles, hashes; never a path from the request).
+ */
+export interface ModelResolver {
+  checkpoint(ref: string): Promise<string>
+  vae(ref: string): Promise<string>
+  /** A LoRA/LyCORIS by name (from the prompt or `loras`); undefined: not found (the engine reports it). */
+  lora(name: string): Promise<string | undefined>
+  /** The folder of textual-inversion embeddings, if any. */
+  embeddingsDir(): Promise<string | undefined>
+}
