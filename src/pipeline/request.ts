@@ -7,7 +7,7 @@
 import { InputError } from '../core/errors.ts'
 import type { NetworkHash } from '../image/infotext.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
-import { batchSeeds, resolveSampler, resolveScheduler, type RandnSource, type SamplerEntry } from '../sampling/index.ts'
+import { SCHEDULERS, batchSeeds, resolveSamplerAndSchedule, type RandnSource, type SamplerEntry } from '../sampling/index.ts'
 import type { PromptEmbeddings } from './conditioning.ts'
 
 /** The sampling parameters of one request (the text-to-latent part every mode has). */
@@ -80,12 +80,8 @@ function size(name: string, v: number): number {
 
 /** Defaults and checks; `nativeSize` is the model's default width and height. */
 export function resolveRequest(nativeSize: number, req: SamplingParams): ResolvedRequest {
-  const sampler = resolveSampler(req.sampler ?? 'Euler a')
-  const scheduler = req.scheduler ?? 'Automatic'
-  const schedId = resolveScheduler(scheduler)
-  if (sampler.kind === 'ddim' && schedId !== 'automatic') {
-    throw new InputError(`DDIM runs on its own timestep spacing; scheduler "${scheduler}" does not apply. Hint: use "Automatic".`)
-  }
+  const { entry: sampler, scheduler: schedId } = resolveSamplerAndSchedule(req.sampler ?? 'Euler a', req.scheduler)
+  const scheduler = SCHEDULERS[schedId].label
   const batchSize = positiveInt('batch size', req.batchSize ?? 1, 64)
   const batchCount = positiveInt('batch count', req.batchCount ?? 1, 10000)
   const seed = req.seed === undefined || req.seed === -1 ? randomSeed() : req.seed
@@ -101,4 +97,4 @@ export function resolveRequest(nativeSize: number, req: SamplingParams): Resolve
 }
 
 /** A1111 `total_steps`: second-order samplers make two denoiser calls per step, and the prompt schedule counts calls. */
-export const scheduleSteps = (r: ResolvedRequest): number => (r.sampler.label === 'Heun' ? r.steps * 2 : r.steps)
+export const scheduleSteps = (r: ResolvedRequest): number => r.steps * r.sampler.modelCallsPerStep

@@ -7,8 +7,8 @@
  * of weight 1. The combination is affine in the model output, so the same function serves eps-space CFG (DDIM).
  */
 import { InputError, SdError } from '../core/errors.ts'
-import { compVisScalings, scaleInput, toDenoised } from './denoiser.ts'
-import type { BatchRow, Denoiser, ModelFn, Parameterization } from './denoiser.ts'
+import { applyOutputScalings, compVisScalings, scaleInput, toDenoised } from './denoiser.ts'
+import type { BatchRow, Denoiser, DenoiserVariant, ModelFn, Parameterization } from './denoiser.ts'
 import type { ModelSchedule } from './schedules.ts'
 import { sigmaToT } from './schedules.ts'
 import { fr } from './torch-f32.ts'
@@ -66,30 +66,37 @@ export interface DenoiserOptions {
   readonly model: ModelFn
   readonly schedule: ModelSchedule
   readonly parameterization: Parameterization
+  /** Another denoiser over the same network (LCM); default CompVis(V)Denoiser. */
+  readonly variant?: DenoiserVariant
+}
+
+/** The rows' denoised estimates [rows, …] for x rows at sigma, through the variant's timestep and scalings. */
+async function denoiseRows(opts: DenoiserOptions, xRows: Float32Array, sigma: number, rows: readonly BatchRow[]): Promise<Float32Array> {
+  const { model, schedule, parameterization, variant } = opts
+  const s = compVisScalings(parameterization, sigma)
+  const t = variant ? variant.timestep(sigma) : sigmaToT(schedule, sigma)
+  const out = await model(scaleInput(xRows, s.cIn), t, { rows, sigma })
+  const x0 = toDenoised(parameterization, xRows, Float32Array.from(checkOut(out, xRows.length)), s)
+  return variant?.outputScalings ? applyOutputScalings(xRows, x0, variant.outputScalings(sigma)) : x0
 }
 
 /** CompVis(V)Denoiser wrapped in A1111's CFGDenoiser: x [B, …] → guided denoised [B, …]. */
 export function cfgDenoiser(opts: DenoiserOptions & { readonly cfg: CfgSpec }): Denoiser {
-  const { model, schedule, parameterization, cfg } = opts
+  const { cfg } = opts
   const rows = cfgRows(cfg)
   return async (x, sigma) => {
     const per = perImage(x, cfg.weights.length)
-    const s = compVisScalings(parameterization, sigma)
     const xRows = gatherRows(x, rows, per)
-    const out = await model(scaleInput(xRows, s.cIn), sigmaToT(schedule, sigma), { rows, sigma })
-    return combineCfg(toDenoised(parameterization, xRows, Float32Array.from(checkOut(out, xRows.length)), s), rows, cfg, per)
+    return combineCfg(await denoiseRows(opts, xRows, sigma, rows), rows, cfg, per)
   }
 }
 
 /** A denoiser without guidance (every image one cond row): `images` images in x. */
 export function plainDenoiser(opts: DenoiserOptions & { readonly images: number }): Denoiser {
-  const { model, schedule, parameterization, images } = opts
-  const rows: BatchRow[] = Array.from({ length: images }, (_, image) => ({ kind: 'cond', image, part: 0 }))
+  const rows: BatchRow[] = Array.from({ length: opts.images }, (_, image) => ({ kind: 'cond', image, part: 0 }))
   return async (x, sigma) => {
-    perImage(x, images)
-    const s = compVisScalings(parameterization, sigma)
-    const out = await model(scaleInput(x, s.cIn), sigmaToT(schedule, sigma), { rows, sigma })
-    return toDenoised(parameterization, x, Float32Array.from(checkOut(out, x.length)), s)
+    perImage(x, opts.images)
+    return denoiseRows(opts, x, sigma, rows)
   }
 }
 
