@@ -7,7 +7,7 @@
 import { InputError } from '../core/errors.ts'
 import type { NetworkHash } from '../image/infotext.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
-import { SCHEDULERS, batchSeeds, resolveSamplerAndSchedule, type RandnSource, type SamplerEntry } from '../sampling/index.ts'
+import { SCHEDULERS, batchSeeds, resolveSamplerAndSchedule, type RandnSource, type SamplerEntry, type SamplerParams } from '../sampling/index.ts'
 import type { PromptEmbeddings } from './conditioning.ts'
 
 /** The sampling parameters of one request (the text-to-latent part every mode has). */
@@ -33,6 +33,8 @@ export interface SamplingParams {
   readonly clipSkip?: number
   /** A1111 "Eta noise seed delta". */
   readonly ensd?: number
+  /** A1111's sampler parameters (eta, s_noise, churn, sigma min/max, rho); absent = A1111's defaults. */
+  readonly samplerParams?: SamplerParams
 }
 
 /** A generation as the pipeline runs it: prompts, sampling parameters and the resources conditioning needs. */
@@ -60,6 +62,7 @@ export interface ResolvedRequest {
   readonly batchCount: number
   readonly clipSkip: number
   readonly ensd: number
+  readonly samplerParams?: SamplerParams
 }
 
 /** A1111 `get_fixed_seed`: −1 → random.randrange(4294967294). */
@@ -93,6 +96,7 @@ export function resolveRequest(nativeSize: number, req: SamplingParams): Resolve
     seeds: batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
     width: size('width', req.width ?? nativeSize), height: size('height', req.height ?? nativeSize),
     batchSize, batchCount, clipSkip: positiveInt('clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
+    samplerParams: req.samplerParams,
   }
 }
 

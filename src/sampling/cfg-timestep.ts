@@ -18,9 +18,12 @@ export interface EpsModelOptions {
 
 export function cfgEpsModel(opts: EpsModelOptions): EpsModel {
   const { model, cfg, alphasCumprod, parameterization } = opts
-  const rows = cfgRows(cfg)
+  const fast = cfgRows(cfg)
+  const full = cfgRows(cfg, { keepUncond: true })
   const images = cfg.weights.length
   return async (x, t, call) => {
+    // CFG++ rescales CFG and steers with the uncond eps, so it always needs the uncond rows
+    const rows = call?.cfgScaleFactor === undefined ? fast : full
     const per = x.length / images
     const a = alphasCumprod[t]
     const xRows = gatherRows(x, rows, per)

@@ -20,15 +20,21 @@ export interface CfgSpec {
   readonly weights: readonly (readonly number[])[]
 }
 
-/** The row layout of the batched call: all cond rows (image-major), then one uncond row per image. */
-export function cfgRows(cfg: CfgSpec): BatchRow[] {
+/**
+ * CFG 1 with each image's AND-weights summing to 1: uncond + Σ w·(c − u) = Σ w·c, so the uncond rows are not run
+ * (one model row per prompt part: half the UNet work of few-step LCM/Turbo models at CFG 1).
+ */
+export const skipsUncond = (cfg: CfgSpec): boolean => cfg.scale === 1 && cfg.weights.every((w) => w.reduce((a, b) => a + b, 0) === 1)
+
+/** The row layout of the batched call: all cond rows (image-major), then one uncond row per image (none at CFG 1). */
+export function cfgRows(cfg: CfgSpec, opts: { readonly keepUncond?: boolean } = {}): BatchRow[] {
   if (cfg.weights.length === 0) throw new InputError('CFG needs at least one image (cfg.weights is empty).')
   const rows: BatchRow[] = []
   cfg.weights.forEach((parts, image) => {
     if (parts.length === 0) throw new InputError(`CFG: image ${image} has no prompt parts; give at least [1].`)
     parts.forEach((_, part) => rows.push({ kind: 'cond', image, part }))
   })
-  cfg.weights.forEach((_, image) => rows.push({ kind: 'uncond', image }))
+  if (opts.keepUncond || !skipsUncond(cfg)) cfg.weights.forEach((_, image) => rows.push({ kind: 'uncond', image }))
   return rows
 }
 
@@ -39,18 +45,19 @@ export function gatherRows(x: Float32Array, rows: readonly BatchRow[], per: numb
   return out
 }
 
-/** A1111 combine_denoised over per-row outputs [rows, …] → [B, …]. */
+/** A1111 combine_denoised over per-row outputs [rows, …] → [B, …] (without uncond rows: Σ w·cond, see skipsUncond). */
 export function combineCfg(out: Float32Array, rows: readonly BatchRow[], cfg: CfgSpec, per: number): Float32Array {
   const b = cfg.weights.length
-  const unconds = rows.length - b
-  const result = Float32Array.from(out.subarray(unconds * per))
-  rows.slice(0, unconds).forEach((row, k) => {
+  const conds = rows.filter((r) => r.kind === 'cond').length
+  const hasUncond = conds < rows.length
+  const result = hasUncond ? Float32Array.from(out.subarray(conds * per)) : new Float32Array(b * per)
+  rows.slice(0, conds).forEach((row, k) => {
     if (row.kind !== 'cond') return
     const factor = fr(cfg.weights[row.image][row.part] * cfg.scale)
     const cond = out.subarray(k * per, (k + 1) * per)
     const base = row.image * per
     for (let i = 0; i < per; i++) {
-      const u = out[unconds * per + base + i]
+      const u = hasUncond ? out[conds * per + base + i] : 0
       result[base + i] = fr(result[base + i] + fr(fr(cond[i] - u) * factor))
     }
   })

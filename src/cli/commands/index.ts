@@ -4,6 +4,7 @@ import { inspect } from './inspect.ts'
 import { hash } from './hash.ts'
 import { convert } from './convert.ts'
 import { generate } from './generate.ts'
+import { samplers } from './samplers.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
@@ -12,4 +13,5 @@ export const COMMANDS: Record<string, Command> = {
   'inspect': inspect,
   'hash': hash,
   'convert': convert,
+  'samplers': samplers,
 }

@@ -115,3 +115,22 @@ test('img2img: A1111 runs t_enc + 1 steps, t_enc = int(min(strength, 0.999) · s
   assert.deepEqual(img2imgSigmas(sigmas, 1), sigmas)
   assert.throws(() => img2imgSigmas(sigmas, 0), { name: 'InputError', message: 'denoising strength must be in (0, 1], got 0.' })
 })
+
+test('infotext round trip: the Sampler and Schedule type A1111 1.10 writes resolve back to the same sampler and sigmas', async () => {
+  const { formatInfotext, parseInfotext } = await import('../../image/infotext.ts')
+  let checked = 0
+  for (const entry of Object.values(SAMPLERS)) {
+    for (const chosen of entry.kind === 'k-diffusion' ? ['Automatic', 'Karras', 'Beta'] : ['Automatic']) {
+      const text = formatInfotext({ prompt: 'p', steps: 8, sampler: entry.label, scheduleType: scheduleTypeLabel(entry, chosen), cfgScale: 7, seed: 1, width: 64, height: 64 })
+      const parsed = parseInfotext(text)
+      const back = resolveSamplerAndSchedule(parsed.info.sampler!, parsed.info.scheduleType)
+      assert.equal(back.entry, entry, text)
+      assert.equal(effectiveScheduler(back.entry, back.scheduler), effectiveScheduler(entry, chosen), text)
+      checked++
+    }
+  }
+  assert.equal(checked, Object.values(SAMPLERS).filter((e) => e.kind === 'k-diffusion').length * 3 + 4)
+  // A1111 1.8 infotexts carry the schedule in the sampler name
+  const old = resolveSamplerAndSchedule(parseInfotext('p\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1, Size: 8x4').info.sampler!)
+  assert.deepEqual([old.entry.label, old.scheduler], ['DPM++ 2M', 'karras'])
+})
