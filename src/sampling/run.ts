@@ -11,6 +11,7 @@ import type { CfgSpec } from './cfg.ts'
 import { cfgEpsModel } from './cfg-timestep.ts'
 import { lcmDenoising } from './denoiser-lcm.ts'
 import type { ModelFn, Parameterization } from './denoiser.ts'
+import { brownianNoiseSampler } from './rng/brownian-tree.ts'
 import type { ImageRng } from './rng/image-rng.ts'
 import { modelSchedule } from './schedules.ts'
 import { SCHEDULERS, resolveScheduler, sigmasFor } from './schedulers.ts'
@@ -139,8 +140,9 @@ async function runKDiffusion(sampler: KDiffusionSampler, scheduler: ConcreteSche
   for (let i = 0; i < x.length; i++) x[i] = init ? fr(init[i] + fr(noise[i] * sigmas[0])) : fr(noise[i] * sigmas[0])
   const variant = sampler.denoiser === 'lcm' ? lcmDenoising(schedule.alphasCumprod).variant : undefined
   const denoiser = cfgDenoiser({ model: req.model, schedule, parameterization: req.parameterization, cfg: req.cfg, variant })
+  const { seeds, shape, source } = req.rng
   const latent = await sampler.sample(denoiser, x, sigmas, {
-    noise: () => req.rng.next(), callback: req.callback, signal: req.signal, eta: req.eta ?? sampler.eta ?? 1,
+    noise: sampler.noise === 'brownian' ? brownianNoiseSampler({ sigmas, seeds, shape, source }) : () => req.rng.next(), callback: req.callback, signal: req.signal, eta: req.eta ?? sampler.eta ?? 1,
     sNoise: req.sNoise, sChurn: req.sChurn, sTmin: req.sTmin, sTmax: req.sTmax,
   })
   return { latent, scheduler, sigmas }

@@ -16,7 +16,7 @@ interface Samplers2Entry { key: string; sampler_a1111: string; scheduler_a1111: 
 /** A1111's own DDIM is "DDIM (A1111)" here: sdloom's "DDIM" is diffusers' DDIMScheduler (the round-1 goldens). */
 const SAMPLER_NAME: Readonly<Record<string, string>> = { DDIM: 'DDIM (A1111)' }
 /** Goldens whose sampler sdloom does not have yet (issue 10, listed in the lead's report). */
-const NOT_YET = new Set(['DPM++ 2M SDE', 'DPM++ 2M SDE Heun', 'DPM++ SDE', 'DPM++ 3M SDE', 'DPM fast', 'DPM adaptive', 'Restart', 'UniPC'])
+const NOT_YET = new Set(['DPM fast', 'DPM adaptive', 'Restart', 'UniPC'])
 
 const entries = readRefJson<{ samplers: Samplers2Entry[] }>('sd1', 'samplers2', 'samplers2_goldens.json').samplers
 assert.equal(entries.length, 32)

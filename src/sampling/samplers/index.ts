@@ -13,7 +13,10 @@ import { sampleDdimA1111, sampleDdimCfgpp } from './ddim-a1111.ts'
 import { sampleDpm2 } from './dpm2.ts'
 import { sampleDpm2Ancestral } from './dpm2-ancestral.ts'
 import { sampleDpmpp2m } from './dpmpp-2m.ts'
+import { sampleDpmpp2mSde, sampleDpmpp2mSdeHeun } from './dpmpp-2m-sde.ts'
 import { sampleDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts'
+import { sampleDpmpp3mSde } from './dpmpp-3m-sde.ts'
+import { sampleDpmppSde } from './dpmpp-sde.ts'
 import { sampleEuler } from './euler.ts'
 import { sampleEulerAncestral } from './euler-ancestral.ts'
 import { sampleHeun } from './heun.ts'
@@ -82,10 +85,22 @@ const ts = (label: string, sample: TimestepSampler, f: Facts = {}): TimestepSamp
   ({ kind: 'timestep', timesteps: 'a1111', sample, ...traits(label, { eta: 0, ...f }) })
 
 const ANCESTRAL = { noise: 'ancestral', eta: 1 } as const
+const BROWNIAN = { noise: 'brownian', eta: 1 } as const
+/** In A1111 1.10's order (its sampler dropdown). */
 export const SAMPLERS = {
   dpmpp_2m: k('DPM++ 2M', sampleDpmpp2m, { comfy: 'dpmpp_2m', aliases: ['k_dpmpp_2m'], defaultScheduler: 'karras' }),
+  dpmpp_sde: k('DPM++ SDE', sampleDpmppSde, {
+    comfy: 'dpmpp_sde', aliases: ['k_dpmpp_sde'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...BROWNIAN,
+  }),
+  dpmpp_2m_sde: k('DPM++ 2M SDE', sampleDpmpp2mSde, { comfy: 'dpmpp_2m_sde', aliases: ['k_dpmpp_2m_sde'], defaultScheduler: 'exponential', ...BROWNIAN }),
+  dpmpp_2m_sde_heun: k('DPM++ 2M SDE Heun', sampleDpmpp2mSdeHeun, {
+    aliases: ['k_dpmpp_2m_sde_heun'], defaultScheduler: 'exponential', ...BROWNIAN,
+  }),
   dpmpp_2s_ancestral: k('DPM++ 2S a', sampleDpmpp2sAncestral, {
     comfy: 'dpmpp_2s_ancestral', aliases: ['k_dpmpp_2s_a'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...ANCESTRAL,
+  }),
+  dpmpp_3m_sde: k('DPM++ 3M SDE', sampleDpmpp3mSde, {
+    comfy: 'dpmpp_3m_sde', aliases: ['k_dpmpp_3m_sde'], discardPenultimateSigma: true, defaultScheduler: 'exponential', ...BROWNIAN,
   }),
   euler_ancestral: k('Euler a', sampleEulerAncestral, { comfy: 'euler_ancestral', aliases: ['k_euler_a', 'k_euler_ancestral'], ...ANCESTRAL }),
   euler: k('Euler', sampleEuler, { comfy: 'euler', aliases: ['k_euler'] }),
@@ -98,11 +113,11 @@ export const SAMPLERS = {
     comfy: 'dpm_2_ancestral', aliases: ['k_dpm_2_a'], modelCallsPerStep: 2, discardPenultimateSigma: true,
     defaultScheduler: 'karras', ...ANCESTRAL,
   }),
-  lcm: k('LCM', sampleLcm, { comfy: 'lcm', aliases: ['k_lcm'], noise: 'ancestral', usesEnsd: false, denoiser: 'lcm' }),
   ddim: { kind: 'ddim', sample: sampleDdim, ...traits('DDIM', { comfy: 'ddim', eta: 0 }) } as DdimSampler,
   ddim_a1111: ts('DDIM (A1111)', sampleDdimA1111, { aliases: ['ddim_a1111'] }),
   ddim_cfgpp: ts('DDIM CFG++', sampleDdimCfgpp, { aliases: ['ddim_cfgpp'] }),
   plms: ts('PLMS', samplePlms, { aliases: [] }),
+  lcm: k('LCM', sampleLcm, { comfy: 'lcm', aliases: ['k_lcm'], noise: 'ancestral', usesEnsd: false, denoiser: 'lcm' }),
 } as const satisfies Record<string, SamplerEntry>
 
 export type SamplerId = keyof typeof SAMPLERS

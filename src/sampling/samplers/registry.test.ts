@@ -18,12 +18,15 @@ test('sampler names: A1111 labels and aliases, ComfyUI names, case-insensitive; 
     ['Heun', 'heun'], ['LMS', 'lms'], ['DPM++ 2M', 'dpmpp_2m'], ['dpmpp_2m', 'dpmpp_2m'], ['DPM++ 2M Karras', 'dpmpp_2m'],
     ['DDIM', 'ddim'], ['ddim', 'ddim'], ['  euler A ', 'euler_ancestral'], ['DPM2 a Karras', 'dpm2_ancestral'],
     ['dpm_2_ancestral', 'dpm2_ancestral'], ['DPM++ 2S a', 'dpmpp_2s_ancestral'], ['LCM', 'lcm'], ['PLMS', 'plms'],
-    ['DDIM CFG++', 'ddim_cfgpp'],
+    ['DDIM CFG++', 'ddim_cfgpp'], ['DPM++ 2M SDE', 'dpmpp_2m_sde'], ['DPM++ 2M SDE Heun', 'dpmpp_2m_sde_heun'],
+    ['DPM++ SDE Karras', 'dpmpp_sde'], ['dpmpp_3m_sde', 'dpmpp_3m_sde'],
   ]
   for (const [name, id] of cases) assert.equal(resolveSamplerId(name), id, name)
   assert.deepEqual(resolveSamplerChoice('DPM++ 2M Karras'), { id: 'dpmpp_2m', scheduler: 'karras' })
   assert.deepEqual(resolveSamplerChoice('Euler a Exponential'), { id: 'euler_ancestral', scheduler: 'exponential' })
   assert.deepEqual(resolveSamplerChoice('DPM2'), { id: 'dpm2' })
+  assert.deepEqual(resolveSamplerChoice('DPM++ 2M SDE Exponential'), { id: 'dpmpp_2m_sde', scheduler: 'exponential' })
+  assert.deepEqual(resolveSamplerChoice('DPM++ 2M SDE Heun Karras'), { id: 'dpmpp_2m_sde_heun', scheduler: 'karras' })
   assert.equal(resolveSampler('Euler a'), SAMPLERS.euler_ancestral)
   assert.throws(() => resolveSampler('Foo Karras'), {
     name: 'InputError',
@@ -39,7 +42,8 @@ test('schedulers: names, and the A1111 1.10 "Automatic" choice per sampler (READ
   assert.equal(resolveScheduler('SGMUniform'), 'sgm_uniform')
   assert.equal(resolveScheduler('Align Your Steps'), 'align_your_steps')
   const automatic: Record<string, string> = {
-    dpmpp_2m: 'karras', dpmpp_2s_ancestral: 'karras', dpm2: 'karras', dpm2_ancestral: 'karras',
+    dpmpp_2m: 'karras', dpmpp_2s_ancestral: 'karras', dpm2: 'karras', dpm2_ancestral: 'karras', dpmpp_sde: 'karras',
+    dpmpp_2m_sde: 'exponential', dpmpp_2m_sde_heun: 'exponential', dpmpp_3m_sde: 'exponential',
     euler: 'uniform', euler_ancestral: 'uniform', lms: 'uniform', heun: 'uniform', lcm: 'uniform',
   }
   for (const [id, expected] of Object.entries(automatic)) assert.equal(effectiveScheduler(SAMPLERS[id as SamplerId]), expected, id)
@@ -60,9 +64,11 @@ test('schedulers: names, and the A1111 1.10 "Automatic" choice per sampler (READ
 
 test('registry facts as A1111 1.10 keeps them (second order, noise kind, discard, ENSD)', () => {
   const calls2 = Object.values(SAMPLERS).filter((e) => e.modelCallsPerStep === 2).map((e) => e.label)
-  assert.deepEqual(calls2, ['DPM++ 2S a', 'Heun', 'DPM2', 'DPM2 a'])
-  assert.deepEqual(Object.values(SAMPLERS).filter((e) => e.discardPenultimateSigma).map((e) => e.label), ['DPM2', 'DPM2 a'])
+  assert.deepEqual(calls2, ['DPM++ SDE', 'DPM++ 2S a', 'Heun', 'DPM2', 'DPM2 a'])
+  assert.deepEqual(Object.values(SAMPLERS).filter((e) => e.discardPenultimateSigma).map((e) => e.label), ['DPM++ 3M SDE', 'DPM2', 'DPM2 a'])
   assert.deepEqual(Object.values(SAMPLERS).filter((e) => e.usesEnsd).map((e) => e.label), ['DPM++ 2S a', 'Euler a', 'DPM2 a'])
+  assert.deepEqual(Object.values(SAMPLERS).filter((e) => e.noise === 'brownian').map((e) => e.label),
+    ['DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2M SDE Heun', 'DPM++ 3M SDE'])
 })
 
 test('DDIM: leading timesteps with steps_offset 1 equal the goldens', async () => {
