@@ -7,6 +7,8 @@ import { basename } from 'node:path'
 import { InputError } from '../core/errors.ts'
 import { numel } from '../core/host-tensor.ts'
 import { loadAdapter } from '../adapters/adapter-file.ts'
+import { ARCH_NAMES, guessAdapterArch } from '../adapters/plan.ts'
+import type { Adapter, Arch } from '../adapters/types.ts'
 import { openTensorFile } from '../formats/open.ts'
 import { encodeF32As, writeSafetensors, type WriteTensor } from '../formats/safetensors-writer.ts'
 import type { TargetDType } from './convert.ts'
@@ -31,7 +33,24 @@ export interface LoraFile {
   readonly modules: readonly LoraModule[]
   /** dtype of the first lora_up tensor (the output default). */
   readonly dtype: TargetDType
+  /** The model family it was made for, as far as names, widths and metadata tell. */
+  readonly family: LoraFamily
 }
+
+/** `arch` when known; else only whether it is SDXL (text-encoder prefixes lora_te1_/lora_te2_ vs lora_te_). */
+export interface LoraFamily { readonly arch?: Arch; readonly sdxl?: boolean; readonly label: string }
+
+function loraFamily(adapter: Adapter): LoraFamily {
+  const arch = guessAdapterArch(adapter)
+  if (arch) return { arch, sdxl: arch === 'sdxl', label: ARCH_NAMES[arch] }
+  if (adapter.modules.some((m) => /^lora_te[12]_/.test(m.name))) return { arch: 'sdxl', sdxl: true, label: ARCH_NAMES.sdxl }
+  if (adapter.modules.some((m) => m.name.startsWith('lora_te_'))) return { sdxl: false, label: 'SD1.x or SD2.x' }
+  return { label: 'an unknown model' }
+}
+
+/** False when two LoRAs are certainly for different model families. */
+export const sameFamily = (a: LoraFamily, b: LoraFamily): boolean =>
+  (a.sdxl === undefined || b.sdxl === undefined || a.sdxl === b.sdxl) && (a.arch === undefined || b.arch === undefined || a.arch === b.arch)
 
 const OTHER_PARTS = ['lora_mid.weight', 'dora_scale', 'hada_w1_a', 'lokr_w1', 'lokr_w1_a', 'oft_blocks', 'diff', 'weight', 'on_input']
 
@@ -53,7 +72,7 @@ export async function readLoraFile(file: string): Promise<LoraFile> {
     const alpha = m.parts.get('alpha')?.data[0] ?? rank
     return { name: m.name, up: up.data, down: down.data, out, rank, inner, alpha, downShape: down.shape }
   })
-  return { file, metadata: adapter.metadata, modules, dtype: await firstUpDType(file) }
+  return { file, metadata: adapter.metadata, modules, dtype: await firstUpDType(file), family: loraFamily(adapter) }
 }
 
 async function firstUpDType(file: string): Promise<TargetDType> {
