@@ -14,9 +14,9 @@ export interface TensorInfo {
  */
 export interface TensorSource {
   readonly file: string
-  readonly format: 'safetensors' | 'pickle'
+  readonly format: 'safetensors' | 'pickle' | 'gguf'
   /**
-   * `__metadata__` of safetensors files; for pickles, the non-tensor leaves (str, int, float, bool) as strings under
+   * `__metadata__` of safetensors files; GGUF key/values as strings (long arrays summarised); for pickles, the non-tensor leaves (str, int, float, bool) as strings under
    * their dotted path (an A1111 embedding: `name`, `step`, `string_to_token.*`).
    */
   readonly metadata: Readonly<Record<string, string>>

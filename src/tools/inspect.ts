@@ -6,11 +6,12 @@ import { open, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { TensorFileError, UnknownModelError } from '../core/errors.ts'
 import { openTensorFile } from '../formats/open.ts'
+import type { TensorSource } from '../formats/tensor-source.ts'
 import { identifyModel, readLoraAlphas, type Identification } from '../models/detect/index.ts'
 
 export type ModelReport = Identification & {
   readonly file: string
-  readonly format: 'safetensors' | 'pickle'
+  readonly format: TensorSource['format']
   readonly fileSize: number
 }
 
