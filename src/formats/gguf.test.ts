@@ -57,7 +57,7 @@ test('GGUF v3 tensors of every supported type load to their float source within 
     for (const t of tensors) {
       const info = src.info(t.name)
       assert.deepEqual(info.shape, [3, 2, 64], t.name)
-      assert.equal((info as { stored?: string }).stored, t.type)
+      assert.equal(info.stored?.type ?? info.dtype, t.type)
       const got = await src.readF32(t.name)
       for (let b = 0; b < got.length; b += 32) {
         const block = t.data.subarray(b, b + 32)

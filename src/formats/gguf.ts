@@ -2,7 +2,7 @@
  * GGUF reader (the header spec is quoted in gguf-header.ts): the files stable-diffusion.cpp users have
  * (`sd -M convert`), whose tensor names are the checkpoint's own (`model.diffusion_model.…`). F32, F16 and BF16
  * tensors read as stored; Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 are dequantized to float32 on read, so they report dtype
- * F32 (and `stored` names the block type) and `readRaw` gives the dequantized float32 bytes.
+ * F32 (and TensorInfo.stored names the block type) and `readRaw` gives the dequantized float32 bytes.
  */
 import type { FileHandle } from 'node:fs/promises'
 import { TensorFileError } from '../core/errors.ts'
@@ -16,11 +16,6 @@ import { dequantize, isQuantName } from './gguf-quant.ts'
 /** Headers above this size are refused (the same limit as safetensors headers). */
 export const MAX_GGUF_HEADER_BYTES = 100_000_000
 const FIRST_READ = 1 << 20
-
-export interface GgufInfo extends TensorInfo {
-  /** ggml type as stored: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1. */
-  readonly stored: string
-}
 
 /** Reads the header, starting with 1 MB and reading more while it continues (up to MAX_GGUF_HEADER_BYTES). */
 export async function readGgufHeader(file: string, fh: FileHandle, size: number): Promise<GgufHeader> {
@@ -54,10 +49,11 @@ export class GgufSource implements TensorSource {
     return t
   }
 
-  info(key: string): GgufInfo {
+  info(key: string): TensorInfo {
     const t = this.tensor(key)
     const plain = PLAIN[t.type.name]
-    return { dtype: plain ?? 'F32', shape: t.shape, byteLength: plain ? t.byteLength : t.count * 4, stored: t.type.name }
+    if (plain) return { dtype: plain, shape: t.shape, byteLength: t.byteLength }
+    return { dtype: 'F32', shape: t.shape, byteLength: t.count * 4, stored: { type: t.type.name, byteLength: t.byteLength } }
   }
 
   /** Stored bytes for F32/F16/BF16; the dequantized float32 bytes for block-quantized tensors. */
