@@ -17,7 +17,9 @@ export interface ServerContext {
   readonly options: OptionsStore
   readonly progress: ProgressState
   readonly events: JobEvents
+  /** PNG bytes of images whose A1111 client waits for them (send_images), by job id. */
   readonly pngs: Map<string, Uint8Array[]>
+  /** Ends the running batch only (A1111's skip); set by the generation handler while a batch runs. */
   readonly skipHolder: { skip?: () => void }
   readonly engine: () => Promise<EngineApi>
   readonly limits: ServerLimits

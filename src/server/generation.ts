@@ -9,13 +9,13 @@ import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { writeFileAtomic } from '../core/atomic-write.ts'
-import type { EngineApi, EngineEvent, GeneratedImage } from '../engine/contract.ts'
+import type { EngineEvent, GeneratedImage } from '../engine/contract.ts'
 import { encodePng } from '../image/png.ts'
-import type { JobStore } from '../jobs/job-store.ts'
 import type { JobContext, JobHandler } from '../jobs/runner.ts'
 import { outputPaths } from '../pipeline/output-paths.ts'
 import { a1111Info, type FinishedImage } from './a1111-info.ts'
-import { jobTimestamp, type ProgressState } from './progress.ts'
+import { jobTimestamp } from './progress.ts'
+import type { ServerContext } from './context.ts'
 import type { GenerationJobPayload } from './txt2img-request.ts'
 
 export interface GenerationResult {
@@ -37,17 +37,8 @@ export type JobEvent = { readonly jobId: string } & (
 
 export class JobEvents extends EventEmitter<{ event: [JobEvent] }> {}
 
-export interface GenerationDeps {
-  readonly engine: () => Promise<EngineApi>
-  readonly jobs: JobStore
-  readonly dataDir: string
-  readonly progress: ProgressState
-  readonly events: JobEvents
-  /** PNG bytes of images whose A1111 client waits for them (send_images), by job id. */
-  readonly pngs: Map<string, Uint8Array[]>
-  /** Per-batch skip: the route calls it to end the current batch only. */
-  readonly skipHolder: { skip?: () => void }
-}
+/** What the handler needs of the server (start.ts builds the handler before the context, from the same parts). */
+export type GenerationDeps = Pick<ServerContext, 'engine' | 'jobs' | 'dataDir' | 'progress' | 'events' | 'pngs' | 'skipHolder'>
 
 const dateFolder = (d = new Date()): string =>
   `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
