@@ -24,7 +24,7 @@ test('node-sd-webui txt2img: base64 PNGs carrying the infotext, info as a JSON s
   assert.equal(res.images.length, 2)
   const png = Buffer.from(res.images[1], 'base64')
   assert.deepEqual([decodePng(png).width, decodePng(png).height], [64, 48])
-  const info = JSON.parse(res.info as unknown as string)
+  const info = JSON.parse(res.info)
   assert.deepEqual([info.seed, info.all_seeds, info.width, info.steps, info.sampler_name], [42, [42, 43], 64, 3, 'Euler a'])
   assert.equal(readPngTexts(png).find((t) => t.keyword === 'parameters')?.text, info.infotexts[1])
   assert.match(info.infotexts[1], /^a tiny cat\nNegative prompt: dog\nSteps: 3, Sampler: Euler a, CFG scale: 5, Seed: 43, Size: 64x48/)
