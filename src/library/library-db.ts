@@ -63,24 +63,29 @@ export class LibraryTable {
     return (rows as Row[]).map(toEntry)
   }
 
-  get(file: string): LibraryEntry | undefined {
-    const r = this.db.prepare('SELECT * FROM library_files WHERE path = ?').get(file) as Row | undefined
-    return r && toEntry(r)
+  /**
+   * Inserts or replaces rows in one transaction (one fsync, not one per file); a row's hashes survive only when its
+   * size and mtime are unchanged.
+   */
+  putAll(entries: readonly LibraryEntry[]): void {
+    const ins = this.db.prepare(`INSERT INTO library_files (path, kind, folder, rel, size, mtime_ms, inspect, error, sha256, autov3, sidecars, sidecar_sig)
+      VALUES (@file, @kind, @folder, @rel, @size, @mtimeMs, @inspect, @error, NULL, NULL, @sidecars, @sidecarSig)
+      ON CONFLICT (path) DO UPDATE SET kind = excluded.kind, folder = excluded.folder, rel = excluded.rel, inspect = excluded.inspect,
+        error = excluded.error, sidecars = excluded.sidecars, sidecar_sig = excluded.sidecar_sig,
+        sha256 = CASE WHEN size = excluded.size AND mtime_ms = excluded.mtime_ms THEN sha256 END,
+        autov3 = CASE WHEN size = excluded.size AND mtime_ms = excluded.mtime_ms THEN autov3 END,
+        size = excluded.size, mtime_ms = excluded.mtime_ms`)
+    this.db.transaction(() => {
+      for (const e of entries) {
+        ins.run({ ...e, inspect: e.inspect ? JSON.stringify(e.inspect) : null, error: e.error ?? null, sidecars: JSON.stringify(e.sidecars) })
+      }
+    })()
   }
 
-  /** Inserts or replaces a row; hashes survive only when size and mtime are unchanged. */
-  put(e: LibraryEntry): void {
-    const old = this.get(e.file)
-    const same = old !== undefined && old.size === e.size && old.mtimeMs === e.mtimeMs
-    this.db.prepare(`INSERT OR REPLACE INTO library_files (path, kind, folder, rel, size, mtime_ms, inspect, error, sha256, autov3, sidecars, sidecar_sig)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      e.file, e.kind, e.folder, e.rel, e.size, e.mtimeMs, e.inspect ? JSON.stringify(e.inspect) : null, e.error ?? null,
-      same ? old.sha256 ?? null : null, same ? old.autov3 ?? null : null, JSON.stringify(e.sidecars), e.sidecarSig)
+  errorCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM library_files WHERE error IS NOT NULL').get() as { n: number }).n
   }
 
-  setSidecars(file: string, sidecars: Sidecars, sig: string): void {
-    this.db.prepare('UPDATE library_files SET sidecars = ?, sidecar_sig = ? WHERE path = ?').run(JSON.stringify(sidecars), sig, file)
-  }
 
   setHashes(file: string, size: number, mtimeMs: number, h: { sha256: string; autov3: string }): void {
     this.db.prepare('UPDATE library_files SET sha256 = ?, autov3 = ? WHERE path = ? AND size = ? AND mtime_ms = ?').run(h.sha256, h.autov3, file, size, mtimeMs)

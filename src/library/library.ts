@@ -29,6 +29,8 @@ const describe = (e: unknown): string => (e instanceof SdError ? e.message : `ca
 export class Library {
   private scanning: Promise<ScanReport> | undefined
   private followUp: Promise<ScanReport> | undefined
+  /** The table's rows, parsed once per change: the metadata routes read this, not SQLite. */
+  private snapshot: LibraryEntry[] | undefined
   private watchers: FSWatcher[] = []
   private readonly table: LibraryTable
 
@@ -43,12 +45,14 @@ export class Library {
     return new Library(db, layouts)
   }
 
+  /** Every entry (or those of one kind), ordered by kind and relative path; served from memory between changes. */
   list(kind?: LibraryKind): LibraryEntry[] {
-    return this.table.all(kind)
+    this.snapshot ??= this.table.all()
+    return kind ? this.snapshot.filter((e) => e.kind === kind) : [...this.snapshot]
   }
 
   entry(file: string): LibraryEntry | undefined {
-    return this.table.get(file)
+    return this.list().find((e) => e.file === file)
   }
 
   /** Scans now, or once more after the scan in progress. */
@@ -64,22 +68,25 @@ export class Library {
   private async scanOnce(): Promise<ScanReport> {
     const t0 = performance.now()
     const found = await walkFolders(this.layouts.flatMap((l) => l.folders))
+    const known = new Map(this.table.all().map((e) => [e.file, e]))
+    const changed: LibraryEntry[] = []
     let inspected = 0
-    let sidecarsRead = 0
     for (const f of found) {
-      const old = this.table.get(f.file)
+      const old = known.get(f.file)
       if (old && old.size === f.size && old.mtimeMs === f.mtimeMs && old.kind === f.kind) {
-        if (old.sidecarSig !== f.sidecarSig) { this.table.setSidecars(f.file, await readSidecars(f.file, f.sidecars), f.sidecarSig); sidecarsRead++ }
+        if (old.sidecarSig !== f.sidecarSig) changed.push({ ...old, sidecars: await readSidecars(f.file, f.sidecars), sidecarSig: f.sidecarSig })
         continue
       }
-      this.table.put(await this.inspectOne(f))
+      changed.push(await this.inspectOne(f))
       inspected++
     }
+    this.table.putAll(changed)
     const present = new Set(found.map((f) => f.file))
-    const gone = [...this.table.paths()].filter((p) => !present.has(p))
+    const gone = [...known.keys()].filter((p) => !present.has(p))
     this.table.remove(gone)
-    const errors = this.table.all().filter((e) => e.error !== undefined).length
-    return { files: found.length, inspected, sidecarsRead, removed: gone.length, errors, ms: performance.now() - t0 }
+    this.snapshot = undefined
+    const ms = performance.now() - t0
+    return { files: found.length, inspected, sidecarsRead: changed.length - inspected, removed: gone.length, errors: this.table.errorCount(), ms }
   }
 
   private async inspectOne(f: FoundFile): Promise<LibraryEntry> {
@@ -97,6 +104,7 @@ export class Library {
     if (entry.sha256 && entry.autov3) return { sha256: entry.sha256, autov2: entry.sha256.slice(0, 10), autov3: entry.autov3 }
     const h = await hashFile(entry.file, ['sha256', 'autov3'], { cache: false })
     this.table.setHashes(entry.file, entry.size, entry.mtimeMs, h)
+    this.snapshot = undefined
     return { ...h, autov2: h.sha256.slice(0, 10) }
   }
 
