@@ -68,15 +68,19 @@ export interface ResolvedRequest {
 /** A1111 `get_fixed_seed`: −1 → random.randrange(4294967294). */
 export const randomSeed = (): number => Math.floor(Math.random() * 4294967294)
 
-function positiveInt(name: string, v: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new InputError(`${name} must be a whole number from 1 to ${max}, got ${v}`)
+/** One field's problem, named by its request field (`path`) so a server can point at it. */
+const fieldError = (field: keyof SamplingParams, code: string, message: string): InputError =>
+  new InputError([{ code, path: [field], message }])
+
+function positiveInt(field: keyof SamplingParams, name: string, v: number, max: number): number {
+  if (!Number.isInteger(v) || v < 1 || v > max) throw fieldError(field, 'range', `${name} must be a whole number from 1 to ${max}, got ${v}`)
   return v
 }
 
-function size(name: string, v: number): number {
+function size(field: 'width' | 'height', v: number): number {
   if (!Number.isInteger(v) || v < 8 || v % 8 !== 0) {
     const below = Math.max(8, Math.floor(v / 8) * 8)
-    throw new InputError(`${name} must be a positive multiple of 8, got ${v}. Hint: the VAE works on 8×8 pixel blocks; try ${below} or ${below + 8}.`)
+    throw fieldError(field, 'multiple-of-8', `${field} must be a positive multiple of 8, got ${v}. Hint: the VAE works on 8×8 pixel blocks; try ${below} or ${below + 8}.`)
   }
   return v
 }
@@ -85,17 +89,17 @@ function size(name: string, v: number): number {
 export function resolveRequest(nativeSize: number, req: SamplingParams): ResolvedRequest {
   const { entry: sampler, scheduler: schedId } = resolveSamplerAndSchedule(req.sampler ?? 'Euler a', req.scheduler)
   const scheduler = SCHEDULERS[schedId].label
-  const batchSize = positiveInt('batch size', req.batchSize ?? 1, 64)
-  const batchCount = positiveInt('batch count', req.batchCount ?? 1, 10000)
+  const batchSize = positiveInt('batchSize', 'batch size', req.batchSize ?? 1, 64)
+  const batchCount = positiveInt('batchCount', 'batch count', req.batchCount ?? 1, 10000)
   const seed = req.seed === undefined || req.seed === -1 ? randomSeed() : req.seed
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError(`seed must be -1 or a whole number >= 0, got ${req.seed}`)
+  if (!Number.isSafeInteger(seed) || seed < 0) throw fieldError('seed', 'range', `seed must be -1 or a whole number >= 0, got ${req.seed}`)
   const cfgScale = req.cfgScale ?? 7
-  if (!Number.isFinite(cfgScale)) throw new InputError(`CFG scale must be a number, got ${req.cfgScale}`)
+  if (!Number.isFinite(cfgScale)) throw fieldError('cfgScale', 'type', `CFG scale must be a number, got ${req.cfgScale}`)
   return {
-    steps: positiveInt('steps', req.steps ?? 20, 1000), cfgScale, sampler, scheduler,
+    steps: positiveInt('steps', 'steps', req.steps ?? 20, 1000), cfgScale, sampler, scheduler,
     seeds: batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
     width: size('width', req.width ?? nativeSize), height: size('height', req.height ?? nativeSize),
-    batchSize, batchCount, clipSkip: positiveInt('clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
+    batchSize, batchCount, clipSkip: positiveInt('clipSkip', 'clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
     samplerParams: req.samplerParams,
   }
 }

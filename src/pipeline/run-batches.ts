@@ -12,7 +12,7 @@ import { collectGarbage } from '../core/gc.ts'
 import type { GenerationInfo } from '../image/infotext.ts'
 import type { VaeTilingMode } from '../models/vae/index.ts'
 import { ImageRng, sample, type Img2ImgStart } from '../sampling/index.ts'
-import { buildConditioning, type PromptConditioning } from './conditioning.ts'
+import { buildConditioning, type ConditioningRequest, type PromptConditioning } from './conditioning.ts'
 import { decodeOne } from './decode.ts'
 import { generationInfo, type InfoHashes } from './generation-info.ts'
 import type { LoadedModel, SessionKind } from './load-model.ts'
@@ -98,6 +98,8 @@ export interface ModeSpec {
   readonly r: ResolvedRequest
   readonly init: InitLatent
   readonly secondPass?: SecondPass
+  /** Conditioning built earlier for this request (a caller's cache of repeated prompts); else built here. */
+  readonly conditioning?: PromptConditioning
 }
 
 /** txt2img's init: the sampler draws the noise itself (sampling/run.ts: ImageRng.next() · σ_max). */
@@ -110,13 +112,16 @@ function dropWeights(model: LoadedModel, prefixes: readonly string[]): void {
   if (model.weights.drop(prefixes) > 0) collectGarbage()
 }
 
+/** What buildConditioning is asked for a request (a cache of conditionings keys on it). */
+export const conditioningRequest = (req: GenerationParams, r: ResolvedRequest): ConditioningRequest => ({
+  prompt: req.prompt, negativePrompt: req.negativePrompt ?? '', scheduleSteps: scheduleSteps(r), clipSkip: r.clipSkip,
+  tokenizer: req.tokenizer, embeddings: req.embeddings, width: r.width, height: r.height,
+})
+
 export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOptions = {}): Promise<FinishedImage[]> {
   const { req, r } = spec
   opts.onPhase?.('encode', 0)
-  const conditioning = await buildConditioning(model, {
-    prompt: req.prompt, negativePrompt: req.negativePrompt ?? '', scheduleSteps: scheduleSteps(r), clipSkip: r.clipSkip,
-    tokenizer: req.tokenizer, embeddings: req.embeddings, width: r.width, height: r.height,
-  })
+  const conditioning = spec.conditioning ?? await buildConditioning(model, conditioningRequest(req, r))
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
   await free('text')
   if (opts.oneShot) dropWeights(model, TEXT_ENCODER_PREFIXES)

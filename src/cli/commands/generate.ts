@@ -24,7 +24,6 @@ import type { Command, CommandContext } from '../command.ts'
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
 class InterruptedError extends SdError {
   override name = 'InterruptedError'
-  override readonly exitCode = 130
 }
 
 const str = (ctx: CommandContext, k: string): string | undefined => {
