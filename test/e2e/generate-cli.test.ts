@@ -38,7 +38,7 @@ test('the "Done when" command writes sample.euler.64x64.png (±1) into DIR/00000
   assert.equal(parsed.prompt, 'a photo of a cat, (masterpiece:1.2), best quality')
   assert.equal(parsed.negativePrompt, 'blurry, lowres')
   assert.deepEqual(parsed.fields, {
-    'Steps': '8', 'Sampler': 'Euler', 'Schedule type': 'Uniform', 'CFG scale': '7', 'Seed': '42', 'Size': '64x64',
+    'Steps': '8', 'Sampler': 'Euler', 'Schedule type': 'Automatic', 'CFG scale': '7', 'Seed': '42', 'Size': '64x64',
     'Model hash': SHA256.slice(0, 10), 'Model': 'tiny-sd1', 'RNG': 'CPU', 'Version': INFOTEXT_VERSION,
   })
 })

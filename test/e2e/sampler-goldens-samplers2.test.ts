@@ -6,12 +6,15 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ImageRng, sample } from '../../src/sampling/index.ts'
+import { ImageRng, resolveSamplerAndSchedule, sample, scheduleTypeLabel } from '../../src/sampling/index.ts'
 import type { StepInfo } from '../../src/sampling/index.ts'
 import { maxAbs, maxAbsDiff, readRefJson, refTensors } from '../golden.ts'
 import { FAMILIES, modelOf } from './sampler-goldens.ts'
 
-interface Samplers2Entry { key: string; sampler_a1111: string; scheduler_a1111: string; steps: number; seed: number; height: number; width: number; cfg_scale: number }
+interface Samplers2Entry {
+  key: string; sampler_a1111: string; scheduler_a1111: string; steps: number; seed: number; height: number; width: number; cfg_scale: number
+  infotext_fields: Record<string, string | number>
+}
 
 /** A1111's own DDIM is "DDIM (A1111)" here: sdloom's "DDIM" is diffusers' DDIMScheduler (the round-1 goldens). */
 const SAMPLER_NAME: Readonly<Record<string, string>> = { DDIM: 'DDIM (A1111)' }
@@ -52,5 +55,7 @@ for (const e of entries.filter((x) => !NOT_YET.has(x.sampler_a1111))) {
     assert.equal(trajectory.length, all.length / n, 'callbacks')
     trajectory.forEach((x, i) => assertStep(x, all.subarray(i * n, (i + 1) * n), `step ${i}`))
     assertStep(result.latent, await src.readF32(`${e.key}.latent`), 'latent')
+    const { entry, scheduler } = resolveSamplerAndSchedule(SAMPLER_NAME[e.sampler_a1111] ?? e.sampler_a1111, e.scheduler_a1111)
+    assert.equal(scheduleTypeLabel(entry, scheduler), e.infotext_fields['Schedule type'], 'infotext Schedule type')
   })
 }
