@@ -19,7 +19,7 @@ export const sdModelItem = (e: LibraryEntry) => ({
 
 function samplers() {
   return Object.values(SAMPLERS).map((s) => ({
-    name: s.label, aliases: [...s.aliases, ...(s.comfy ? [s.comfy] : [])], options: s.kind === 'k-diffusion' && s.defaultScheduler !== 'uniform' ? { scheduler: s.defaultScheduler } : {},
+    name: s.label, aliases: [...s.aliases, ...(s.comfy ? [s.comfy] : [])], options: s.kind === 'k-diffusion' && s.defaultScheduler !== 'own' ? { scheduler: s.defaultScheduler } : {},
   }))
 }
 
