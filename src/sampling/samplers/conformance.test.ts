@@ -169,7 +169,7 @@ const STOCHASTIC = 'stochastic: its samples are checked against N(μ, s²) below
 const ODE_TOLERANCE_50: Record<SamplerId, number | { skip: string }> = {
   euler: 0.12, heun: 2e-3, lms: 2e-3, dpmpp_2m: 2e-3, ddim: 0.1, dpm2: 5e-3, ddim_a1111: 0.1, plms: 0.02,
   euler_ancestral: { skip: STOCHASTIC }, dpm2_ancestral: { skip: STOCHASTIC }, dpmpp_2s_ancestral: { skip: STOCHASTIC },
-  lcm: { skip: STOCHASTIC }, dpmpp_sde: { skip: STOCHASTIC }, dpmpp_2m_sde: { skip: STOCHASTIC },
+  lcm: { skip: STOCHASTIC }, restart: { skip: STOCHASTIC }, dpmpp_sde: { skip: STOCHASTIC }, dpmpp_2m_sde: { skip: STOCHASTIC },
   dpmpp_2m_sde_heun: { skip: STOCHASTIC }, dpmpp_3m_sde: { skip: STOCHASTIC }, ddim_cfgpp: { skip: 'CFG++ moves off the ODE by design (direction from the uncond eps); covered by the guidance test above' },
 }
 
@@ -189,7 +189,7 @@ for (const [id, tol] of Object.entries(ODE_TOLERANCE_50) as [SamplerId, number |
 /** Each stochastic sampler's deterministic twin at eta 0 (none: it has no eta). */
 const ETA_ZERO_TWIN: Record<SamplerId, SamplerId | { none: string }> = {
   euler_ancestral: 'euler', dpm2_ancestral: 'dpm2', dpmpp_2s_ancestral: { none: 'its eta 0 twin DPM++ 2S is not an A1111 sampler' },
-  lcm: { none: 'LCM has no eta' }, dpmpp_sde: { none: 'its eta 0 twin DPM++ 2S is not an A1111 sampler' },
+  lcm: { none: 'LCM has no eta' }, restart: { none: 'Restart has no eta' }, dpmpp_sde: { none: 'its eta 0 twin DPM++ 2S is not an A1111 sampler' },
   dpmpp_2m_sde: { none: 'at eta 0 it is DPM++ 2M in exact arithmetic, not bit for bit (float64 vs float32 steps)' },
   dpmpp_2m_sde_heun: { none: 'its eta 0 twin is not an A1111 sampler' }, dpmpp_3m_sde: { none: 'its eta 0 twin is not an A1111 sampler' }, euler: 'euler', heun: 'heun', lms: 'lms', dpmpp_2m: 'dpmpp_2m', dpm2: 'dpm2',
   ddim: 'ddim', ddim_a1111: 'ddim_a1111', ddim_cfgpp: 'ddim_cfgpp', plms: 'plms',

@@ -23,6 +23,7 @@ import { sampleHeun } from './heun.ts'
 import { sampleLcm } from './lcm.ts'
 import { sampleLms } from './lms.ts'
 import { samplePlms } from './plms.ts'
+import { sampleRestart } from './restart.ts'
 import type { TimestepSampler } from './timestep.ts'
 
 /** What A1111 keeps per sampler (SamplerData options), named. */
@@ -112,6 +113,9 @@ export const SAMPLERS = {
   dpm2_ancestral: k('DPM2 a', sampleDpm2Ancestral, {
     comfy: 'dpm_2_ancestral', aliases: ['k_dpm_2_a'], modelCallsPerStep: 2, discardPenultimateSigma: true,
     defaultScheduler: 'karras', ...ANCESTRAL,
+  }),
+  restart: k('Restart', sampleRestart, {
+    aliases: ['restart'], modelCallsPerStep: 2, defaultScheduler: 'karras', noise: 'ancestral', usesEnsd: false,
   }),
   ddim: { kind: 'ddim', sample: sampleDdim, ...traits('DDIM', { comfy: 'ddim', eta: 0 }) } as DdimSampler,
   ddim_a1111: ts('DDIM (A1111)', sampleDdimA1111, { aliases: ['ddim_a1111'] }),

@@ -43,7 +43,7 @@ test('schedulers: names, and the A1111 1.10 "Automatic" choice per sampler (READ
   assert.equal(resolveScheduler('Align Your Steps'), 'align_your_steps')
   const automatic: Record<string, string> = {
     dpmpp_2m: 'karras', dpmpp_2s_ancestral: 'karras', dpm2: 'karras', dpm2_ancestral: 'karras', dpmpp_sde: 'karras',
-    dpmpp_2m_sde: 'exponential', dpmpp_2m_sde_heun: 'exponential', dpmpp_3m_sde: 'exponential',
+    dpmpp_2m_sde: 'exponential', dpmpp_2m_sde_heun: 'exponential', dpmpp_3m_sde: 'exponential', restart: 'karras',
     euler: 'uniform', euler_ancestral: 'uniform', lms: 'uniform', heun: 'uniform', lcm: 'uniform',
   }
   for (const [id, expected] of Object.entries(automatic)) assert.equal(effectiveScheduler(SAMPLERS[id as SamplerId]), expected, id)
@@ -64,7 +64,7 @@ test('schedulers: names, and the A1111 1.10 "Automatic" choice per sampler (READ
 
 test('registry facts as A1111 1.10 keeps them (second order, noise kind, discard, ENSD)', () => {
   const calls2 = Object.values(SAMPLERS).filter((e) => e.modelCallsPerStep === 2).map((e) => e.label)
-  assert.deepEqual(calls2, ['DPM++ SDE', 'DPM++ 2S a', 'Heun', 'DPM2', 'DPM2 a'])
+  assert.deepEqual(calls2, ['DPM++ SDE', 'DPM++ 2S a', 'Heun', 'DPM2', 'DPM2 a', 'Restart'])
   assert.deepEqual(Object.values(SAMPLERS).filter((e) => e.discardPenultimateSigma).map((e) => e.label), ['DPM++ 3M SDE', 'DPM2', 'DPM2 a'])
   assert.deepEqual(Object.values(SAMPLERS).filter((e) => e.usesEnsd).map((e) => e.label), ['DPM++ 2S a', 'Euler a', 'DPM2 a'])
   assert.deepEqual(Object.values(SAMPLERS).filter((e) => e.noise === 'brownian').map((e) => e.label),
