@@ -12,10 +12,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { BenchRow, BenchSection } from '../section.ts'
-import { xorshiftFill } from '../section.ts'
+import { sdloomChild, xorshiftFill, type BenchRow, type BenchSection } from '../section.ts'
 import { hfClipSpecs, unetSpecs, vaeSpecs, SD1_UNET, type TensorSpec } from '../../test/fixtures/tiny-layouts.ts'
-import { REPO_ROOT } from '../../test/golden.ts'
 import { encodeF32As, writeSafetensors } from '../../src/formats/safetensors-writer.ts'
 import { extractTargets } from '../../src/tools/lora-targets.ts'
 import { writeLoraFile, type LoraModule } from '../../src/tools/lora-file.ts'
@@ -43,13 +41,6 @@ async function writeRank128Lora(file: string, specs: readonly TensorSpec[]): Pro
   return modules.length
 }
 
-function childRun(args: string[], env: NodeJS.ProcessEnv): { wall: number; rssMb: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, '--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
-    { encoding: 'utf8', cwd: REPO_ROOT, env, maxBuffer: 1 << 26 })
-  if (r.status !== 0) throw new Error(`sdloom ${args.join(' ')} failed: ${r.stderr}`)
-  const [wall, kb] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number)
-  return { wall, rssMb: kb / 1024 }
-}
 
 function catSeconds(files: readonly string[]): number {
   const t = performance.now()
@@ -72,16 +63,16 @@ export const section: BenchSection = {
       await writeRandomCheckpoint(b, specs, 2)
       const gb = ((await stat(a)).size + (await stat(b)).size) / 1e9
       const catFirst = catSeconds([a, b])
-      const merge = childRun(['merge', a, b, '--alpha', '0.4', '--out', join(dir, 'merged.safetensors')], env)
+      const merge = sdloomChild(['merge', a, b, '--alpha', '0.4', '--out', join(dir, 'merged.safetensors')], env)
       const cat = Math.min(catFirst, catSeconds([a, b]))
       const loadMerge = loadavg()
-      const extract = childRun(['lora', 'extract', '--tuned', a, '--base', b, '--rank', '64', '--out', join(dir, 'extracted.safetensors')], env)
+      const extract = sdloomChild(['lora', 'extract', '--tuned', a, '--base', b, '--rank', '64', '--out', join(dir, 'extracted.safetensors')], env)
       const loadExtract = loadavg()
       const lora = join(dir, 'rank128.safetensors')
       const modules = await writeRank128Lora(lora, specs)
       const loraMb = (await stat(lora)).size / 1e6
-      const resize = childRun(['lora', 'resize', lora, '--rank', '32', '--out', join(dir, 'rank32.safetensors')], env)
-      const dynamic = childRun(['lora', 'resize', lora, '--dynamic', 'sv_fro', '--param', '0.9', '--out', join(dir, 'fro.safetensors')], env)
+      const resize = sdloomChild(['lora', 'resize', lora, '--rank', '32', '--out', join(dir, 'rank32.safetensors')], env)
+      const dynamic = sdloomChild(['lora', 'resize', lora, '--dynamic', 'sv_fro', '--param', '0.9', '--out', join(dir, 'fro.safetensors')], env)
       const loadResize = loadavg()
       const extractedMb = (await stat(join(dir, 'extracted.safetensors'))).size / 1e6
       return [
