@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { REPO_ROOT } from '../test/golden.ts'
+
 export interface BenchRow {
   readonly measure: string
   readonly value: string
@@ -29,4 +33,13 @@ export function xorshiftFill(n: number, seed: number, scale = 1): Float32Array {
     data[i] = ((x >>> 0) / 2147483648 - 1) * scale
   }
   return data
+}
+
+/** Wall seconds and peak RSS (MB) of `sdloom ARGS` as a child process, via GNU time. */
+export function sdloomChild(args: readonly string[], env: NodeJS.ProcessEnv): { wall: number; rssMb: number } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, '--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
+    { encoding: 'utf8', cwd: REPO_ROOT, env, maxBuffer: 1 << 26 })
+  if (r.status !== 0) throw new Error(`sdloom ${args.join(' ')} failed: ${r.stderr}`)
+  const [wall, kb] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number)
+  return { wall, rssMb: kb / 1024 }
 }

@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { BenchRow, BenchSection } from '../section.ts'
+import { sdloomChild, type BenchRow, type BenchSection } from '../section.ts'
 import { writeSpecs, type TensorSpec } from '../../test/fixtures/tiny-files.ts'
 import { hfClipSpecs, unetSpecs, vaeSpecs, SD1_UNET } from '../../test/fixtures/tiny-layouts.ts'
-import { REPO_ROOT, ref } from '../../test/golden.ts'
+import { ref } from '../../test/golden.ts'
 import { inspectFile } from '../../src/tools/inspect.ts'
 import { hashFile, HASH_KINDS } from '../../src/tools/hash.ts'
 
@@ -32,14 +32,6 @@ function sd15Specs(): TensorSpec[] {
 const seconds = async (f: () => Promise<unknown>): Promise<number> => { const t = performance.now(); await f(); return (performance.now() - t) / 1000 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-/** Wall seconds and peak RSS (MB) of `sdloom ARGS` as a child process, via GNU time. */
-function childRun(args: string[], env: NodeJS.ProcessEnv): { wall: number; rssMb: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, '--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
-    { encoding: 'utf8', cwd: REPO_ROOT, env })
-  if (r.status !== 0) throw new Error(`sdloom ${args.join(' ')} failed: ${r.stderr}`)
-  const [wall, kb] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number)
-  return { wall, rssMb: kb / 1024 }
-}
 
 export const section: BenchSection = {
   title: 'Model files: inspect and hash on a multi-GB SD1.5-layout safetensors',
@@ -56,8 +48,8 @@ export const section: BenchSection = {
       for (let i = 0; i < 7; i++) inspectTimes.push(await seconds(() => inspectFile(file)))
       const report = await inspectFile(file)
       const tiny = ref('sd1', 'adapters', 'embeddings', 'tinyneg.safetensors')
-      const inspBig = childRun(['inspect', '--json', file], env)
-      const inspTiny = childRun(['inspect', '--json', tiny], env)
+      const inspBig = sdloomChild(['inspect', '--json', file], env)
+      const inspTiny = sdloomChild(['inspect', '--json', tiny], env)
       const sha256sum = () => seconds(async () => { const r = spawnSync('sha256sum', [file]); if (r.status !== 0) throw new Error('sha256sum failed') })
       // sha256sum runs before and after ours and keeps its best time, so page-cache warmth cannot favour sdloom.
       const sumFirst = await sha256sum()
@@ -65,8 +57,8 @@ export const section: BenchSection = {
       const sumS = Math.min(sumFirst, await sha256sum())
       const allS = await seconds(() => hashFile(file, HASH_KINDS, { cacheDir: join(dir, 'cache') }))
       const cachedS = await seconds(() => hashFile(file, HASH_KINDS, { cacheDir: join(dir, 'cache') }))
-      const hashBig = childRun(['hash', '--no-cache', '--kinds', 'sha256', file], env)
-      const hashTiny = childRun(['hash', '--no-cache', '--kinds', 'sha256', tiny], env)
+      const hashBig = sdloomChild(['hash', '--no-cache', '--kinds', 'sha256', file], env)
+      const hashTiny = sdloomChild(['hash', '--no-cache', '--kinds', 'sha256', tiny], env)
       return [
         { measure: 'file', value: `${gb.toFixed(2)} GB, ${specs.length} tensors`, note: `identified as ${report.kind} ${report.architecture.label}; written in ${writeS.toFixed(1)} s` },
         { measure: 'inspectFile wall time', value: `${(median(inspectTimes) * 1000).toFixed(1)} ms median`, note: `first call ${(inspectTimes[0] * 1000).toFixed(1)} ms; target <= 50 ms` },

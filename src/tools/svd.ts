@@ -10,8 +10,21 @@
  *   SVD of the r×r core: never forms the m×n matrix.
  * Both return U [m×k], S [k] (descending), Vt [k×n], row-major float32.
  */
-import { AUTO_MATMUL } from '../adapters/ort-matmul.ts'
+import { createOrtMatmul, type OrtMatmul } from '../adapters/ort-matmul.ts'
 import type { MatmulBackend } from '../adapters/types.ts'
+
+let session: Promise<OrtMatmul> | undefined
+
+/**
+ * Every product on one process-wide onnxruntime session, small ones included: the SVDs make thousands of
+ * [l×m]·[m×l] products that the adapter layer's AUTO_MATMUL would leave to its JS loop (measured 5× slower here).
+ */
+export const ORT_MATMUL: MatmulBackend = {
+  async matmul(a, b, m, k, n, out) {
+    session ??= createOrtMatmul()
+    return (await session).matmul(a, b, m, k, n, out)
+  },
+}
 
 export interface Svd {
   readonly u: Float32Array
@@ -67,6 +80,54 @@ export function orthonormalize(a: ArrayLike<number>, m: number, k: number): Floa
   const out = new Float32Array(m * k)
   for (let j = 0; j < k; j++) for (let i = 0; i < m; i++) out[i * k + j] = q[j][i]
   return out
+}
+
+/**
+ * R⁻¹ of the Cholesky factor of a Gram matrix G = Rᵀ·R ([l×l], computed in float32), in float64 arithmetic; undefined
+ * when G is not numerically positive definite (rank-deficient columns), where the caller falls back to Gram–Schmidt.
+ */
+function choleskyInverseR(g: Float32Array, l: number): Float32Array | undefined {
+  const L = new Float64Array(l * l)
+  for (let j = 0; j < l; j++) {
+    let d = g[j * l + j]
+    for (let k = 0; k < j; k++) d -= L[j * l + k] ** 2
+    // A pivot this small relative to the column's norm² means float32 rounding decides it: not safely positive.
+    if (!(d > 1e-4 * g[j * l + j]) || !(g[j * l + j] > 0)) return undefined
+    const ljj = Math.sqrt(d)
+    L[j * l + j] = ljj
+    for (let i = j + 1; i < l; i++) {
+      let v = g[i * l + j]
+      for (let k = 0; k < j; k++) v -= L[i * l + k] * L[j * l + k]
+      L[i * l + j] = v / ljj
+    }
+  }
+  // L⁻¹ by forward substitution; R⁻¹ = (Lᵀ)⁻¹ = (L⁻¹)ᵀ.
+  const inv = new Float64Array(l * l)
+  for (let c = 0; c < l; c++) {
+    for (let i = c; i < l; i++) {
+      let v = i === c ? 1 : 0
+      for (let k = c; k < i; k++) v -= L[i * l + k] * inv[k * l + c]
+      inv[i * l + c] = v / L[i * l + i]
+    }
+  }
+  const rinv = new Float32Array(l * l)
+  for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) rinv[i * l + j] = inv[j * l + i]
+  return rinv
+}
+
+/**
+ * Orthonormal basis of a tall [m×l] matrix by CholeskyQR2 (Fukaya et al. 2014): Q = Y·R⁻¹ with R from the Cholesky
+ * factor of YᵀY, twice; both products run on the matmul backend (onnxruntime's GEMM), so the O(m·l²) work leaves JS.
+ * Falls back to Gram–Schmidt when YᵀY is too ill-conditioned for a float32 Gram matrix (e.g. exactly low-rank input).
+ */
+export async function orthonormalizeTall(y: Float32Array, m: number, l: number, mm: MatmulBackend): Promise<Float32Array> {
+  let q = y
+  for (let pass = 0; pass < 2; pass++) {
+    const rinv = choleskyInverseR(await mm.matmul(transposeF32(q, m, l), q, l, m, l), l)
+    if (!rinv) return orthonormalize(y, m, l)
+    q = await mm.matmul(q, rinv, m, l, l)
+  }
+  return q
 }
 
 /** Transpose of a row-major [m×n] matrix. */
@@ -137,8 +198,7 @@ function gaussian(count: number, seed: number): Float32Array {
  */
 async function svdFromRange(q: Float32Array, b: Float32Array, dims: { m: number; n: number; l: number; k: number }, mm: MatmulBackend): Promise<Svd> {
   const { m, n, l, k } = dims
-  const bt = transposeF32(b, l, n)
-  const p = orthonormalize(bt, n, l)
+  const p = await orthonormalizeTall(transposeF32(b, l, n), n, l, mm)
   const core = await mm.matmul(b, p, l, n, l) // Rᵀ = B·P  [l×l]
   const { u: uc, s, v: vc } = jacobiSvd(core, l)
   const ucK = new Float32Array(l * k)
@@ -151,14 +211,14 @@ async function svdFromRange(q: Float32Array, b: Float32Array, dims: { m: number;
 
 /** The leading `rank` singular triplets of a row-major [m×n] float32 matrix (see the file comment). */
 export async function randomizedSvd(d: Float32Array, m: number, n: number, rank: number, o: RandomizedSvdOptions = {}): Promise<Svd> {
-  const mm = o.matmul ?? AUTO_MATMUL
+  const mm = o.matmul ?? ORT_MATMUL
   const k = Math.max(1, Math.min(rank, m, n))
   const l = Math.min(k + (o.oversample ?? 8), m, n)
-  let q = orthonormalize(await mm.matmul(d, gaussian(n * l, o.seed ?? 1), m, n, l), m, l)
+  let q = await orthonormalizeTall(await mm.matmul(d, gaussian(n * l, o.seed ?? 1), m, n, l), m, l, mm)
   for (let it = 0; it < (o.powerIterations ?? 2); it++) {
     const z = await mm.matmul(transposeF32(q, m, l), d, l, m, n) // Qᵀ D  [l×n]
-    const qz = orthonormalize(transposeF32(z, l, n), n, l)
-    q = orthonormalize(await mm.matmul(d, qz, m, n, l), m, l)
+    const qz = await orthonormalizeTall(transposeF32(z, l, n), n, l, mm)
+    q = await orthonormalizeTall(await mm.matmul(d, qz, m, n, l), m, l, mm)
   }
   const b = await mm.matmul(transposeF32(q, m, l), d, l, m, n)
   return svdFromRange(q, b, { m, n, l, k }, mm)
@@ -168,9 +228,9 @@ export async function randomizedSvd(d: Float32Array, m: number, n: number, rank:
  * Exact SVD of up [m×r] · down [r×n] truncated to k: up = Qu·Ru, downᵀ = Qd·Rd, SVD of Ru·Rdᵀ (r×r).
  * The product is never formed, so a rank-128 LoRA of a 5120-wide layer costs O((m+n)·r²).
  */
-export async function factorSvd(up: Float32Array, down: Float32Array, dims: { m: number; r: number; n: number; k: number }, mm: MatmulBackend = AUTO_MATMUL): Promise<Svd> {
+export async function factorSvd(up: Float32Array, down: Float32Array, dims: { m: number; r: number; n: number; k: number }, mm: MatmulBackend = ORT_MATMUL): Promise<Svd> {
   const { m, r, n } = dims
-  const qu = orthonormalize(up, m, r)
+  const qu = await orthonormalizeTall(up, m, r, mm)
   const ru = await mm.matmul(transposeF32(qu, m, r), up, r, m, r) // [r×r]
   // D = Qu·(Ru·down) = Qu·B with B [r×n]: the same finishing step as the randomized path.
   const b = await mm.matmul(ru, down, r, r, n)
