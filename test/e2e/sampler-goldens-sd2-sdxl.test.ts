@@ -18,7 +18,7 @@ for (const { key, cfg_scale: scale } of goldenEntries('sd2', 'sd2_goldens')) {
   test(`sd2 ${key}: every step from the golden state lands on the next golden state (v-denoiser, CFG ${scale})`, async () => {
     const f = FAMILIES.sd2
     const src = await refTensors(f.dir, 'goldens', `${f.goldens}.safetensors`)
-    const entry = resolveSampler(key.includes('euler') ? 'Euler' : 'DPM++ 2M')
+    const entry = resolveSampler(key.includes('euler') ? 'Euler' : 'DPM++ 2M Karras')
     assert.equal(entry.kind, 'k-diffusion')
     const denoise = cfgDenoiser({
       model: (await modelOf(f)).model, schedule: modelSchedule(await src.readF32('sample.alphas_cumprod')),

@@ -14,16 +14,13 @@ import { UnetSession } from '../../src/models/unet/unet-session.ts'
 import { ImageRng, sample } from '../../src/sampling/index.ts'
 import type { ModelFn, Parameterization, StepInfo } from '../../src/sampling/index.ts'
 import { maxAbs, maxAbsDiff, ref, refTensors } from '../golden.ts'
-import { goldenEntries } from './pipeline-goldens.ts'
+import { SAMPLER_LABELS, goldenEntries } from './pipeline-goldens.ts'
 
 export interface Family { dir: 'sd1' | 'sd2' | 'sdxl'; file: string; goldens: string; parameterization: Parameterization; condKey: string }
 export const FAMILIES: Record<'sd1' | 'sd2' | 'sdxl', Family> = {
   sd1: { dir: 'sd1', file: 'tiny-sd1.safetensors', goldens: 'sd1_goldens', parameterization: 'eps', condKey: '' },
   sd2: { dir: 'sd2', file: 'tiny-sd2-v.safetensors', goldens: 'sd2_goldens', parameterization: 'v', condKey: '' },
   sdxl: { dir: 'sdxl', file: 'tiny-sdxl-base.safetensors', goldens: 'sdxl_goldens', parameterization: 'eps', condKey: '.crossattn' },
-}
-const SAMPLER_OF: Record<string, string> = {
-  euler: 'Euler', euler_ancestral: 'Euler a', heun: 'Heun', lms: 'LMS', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_karras: 'DPM++ 2M Karras', ddim: 'DDIM',
 }
 /** Repeats the per-row conditioning (cond or uncond) into one batch tensor. */
 function stackRows(rows: readonly { kind: string }[], cond: Float32Array, uncond: Float32Array): Float32Array {
@@ -74,7 +71,7 @@ export function samplerGoldenTests(f: Family, size: string): void {
       const [h, w] = [e.height / 8, e.width / 8]
       const trajectory: Float32Array[] = []
       const result = await sample({
-        sampler: SAMPLER_OF[e.sampler], steps: e.steps, model, parameterization: f.parameterization,
+        sampler: SAMPLER_LABELS[e.sampler], steps: e.steps, model, parameterization: f.parameterization,
         // diffusers' DDIMScheduler computes its own ᾱ from its config; k-diffusion reads the checkpoint's buffer
         alphasCumprod: e.sampler === 'ddim' ? undefined : await src.readF32('sample.alphas_cumprod'),
         cfg: { scale: e.cfg_scale, weights: [[1]] }, rng: new ImageRng({ shape: [4, h, w], seeds: [e.seed], source: 'cpu' }),
