@@ -123,3 +123,17 @@ test('bad GGUF headers are TensorFileErrors naming the field and what the file c
   await rejects('overlap.gguf', Buffer.concat([await header([['x', 8], ['y', 8, 32]]), new Uint8Array(128)]),
     'tensor "y": data at 128 overlaps tensor "x" (which ends at 130)')
 })
+
+test('mutated GGUF headers parse or fail with TensorFileError, never another error', async () => {
+  const { NeedMoreBytes, parseGgufHeader } = await import('./gguf-header.ts')
+  const { TensorFileError } = await import('../core/errors.ts')
+  const good = await readFile(join(dir, 'model.gguf'))
+  let s = 12345
+  const rnd = (n: number) => { s = (s * 1103515245 + 12345) >>> 0; return s % n }
+  for (let i = 0; i < 300; i++) {
+    const b = Uint8Array.from(good.subarray(0, 4096))
+    for (let j = 0; j < 1 + rnd(4); j++) b[rnd(1200)] = rnd(256)
+    // NeedMoreBytes: the header runs past the 4 KiB given (the reader then reads more)
+    try { parseGgufHeader('m.gguf', b, good.length) } catch (e) { assert.ok(e instanceof TensorFileError || e instanceof NeedMoreBytes, String(e)) }
+  }
+})

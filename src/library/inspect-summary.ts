@@ -4,12 +4,13 @@
  * kept for LoRAs only (A1111's /sdapi/v1/loras returns it), without the embedded cover images.
  */
 import { openTensorFile } from '../formats/open.ts'
+import type { TensorSource } from '../formats/tensor-source.ts'
 import { inspectFile, type ModelReport } from '../tools/inspect.ts'
 
 export interface InspectSummary {
   /** What the file is: checkpoint, unet-only, vae, text-encoder, controlnet, lora, embedding, unknown. */
   readonly detected: string
-  readonly format: 'safetensors' | 'pickle'
+  readonly format: TensorSource['format']
   /** Base architecture id ("sd15", "sdxl-base", "sd1|sd2" when ambiguous) and its label. */
   readonly arch: string
   readonly archLabel: string

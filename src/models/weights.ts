@@ -21,7 +21,11 @@ export interface LoadOptions {
   readonly onProgress?: (done: number, total: number) => void
 }
 
-/** Tensor reads kept in flight while loading (3: measured in BENCHMARKS.md "Load time"). */
+/**
+ * Tensor reads kept in flight while loading, so reading (and the kernel's page faults on the destination) overlaps
+ * widening. On the loaded shared machine it measured the same CPU as 1 (BENCHMARKS.md "Load time"); 3 bounds the
+ * extra memory to three tensors.
+ */
 const READ_AHEAD = 3
 
 export class WeightStore implements WeightSource, ShapeSource {

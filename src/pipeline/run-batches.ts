@@ -13,7 +13,7 @@ import type { GenerationInfo } from '../image/infotext.ts'
 import type { VaeTilingMode } from '../models/vae/index.ts'
 import { ImageRng, sample, type Img2ImgStart } from '../sampling/index.ts'
 import { buildConditioning, type ConditioningRequest, type PromptConditioning } from './conditioning.ts'
-import { decodeOne } from './decode.ts'
+import { decodeOne, type LatentDecoder } from './decode.ts'
 import { generationInfo, type InfoHashes } from './generation-info.ts'
 import type { LoadedModel, SessionKind } from './load-model.ts'
 import { scheduleSteps, type GenerationParams, type ResolvedRequest } from './request.ts'
@@ -58,6 +58,8 @@ export interface RunOptions extends InfoHashes {
    * differences); 'off' never tiles.
    */
   readonly vaeTiling?: VaeTilingMode
+  /** Decodes the final latents instead of the VAE (`--decoder taesd`); the VAE is then never built. */
+  readonly decoder?: LatentDecoder
 }
 
 export interface FinishedImage {
@@ -136,7 +138,7 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
     if (opts.oneShot && batch === r.batchCount - 1) dropWeights(model, [UNET_WEIGHTS_PREFIX])
     opts.onPhase?.('decode', batch)
     for (let i = 0; i < seeds.length; i++) {
-      const image = await decodeOne(model, out.latent, i, out.latentShape, opts.vaeTiling)
+      const image = await decodeOne(model, out.latent, i, out.latentShape, { tiling: opts.vaeTiling, decoder: opts.decoder })
       const index = batch * r.batchSize + i
       const done: FinishedImage = { index, seed: seeds[i], image: image.image, latent: image.latent, info: generationInfo(model, req, r, seeds[i], opts) }
       images.push(done)

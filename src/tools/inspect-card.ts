@@ -1,4 +1,5 @@
 /** The human-readable card `sdloom inspect` prints for one file. */
+import { fewStepLine } from '../models/detect/few-step.ts'
 import { basename } from 'node:path'
 import type { ComponentsReport, LoraReport, TextEncoderConfig } from '../models/detect/index.ts'
 import type { MetadataReport } from '../models/detect/metadata.ts'
@@ -89,6 +90,7 @@ export function formatCard(r: ModelReport): string {
     ['kind', r.kind],
     ['architecture', `${r.architecture.label}${r.architecture.supported ? '' : ' (not supported)'}`],
     ['why', r.architecture.note],
+    ...(r.fewStep ? [['few-step', fewStepLine(r.fewStep)] as [string, string]] : []),
     ['file', `${formatBytes(r.fileSize)} ${r.format}; ${s.tensorCount} tensors; ${formatCount(s.parameterCount)} parameters`],
     ['dtypes', s.dtypes.map((d) => `${d.dtype} ${d.tensors} (${formatBytes(d.bytes)})`).join(', ')],
     ['EMA', s.ema.present ? `yes: ${s.ema.tensors} tensors, ${formatCount(s.ema.parameters)} parameters` : 'no'],

@@ -20,6 +20,7 @@ type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
 import { prepareGenerateAdapters, type AdapterFlags } from '../../pipeline/generate-adapters.ts'
 import type { AdapterMode } from '../../pipeline/adapters.ts'
 import type { Command, CommandContext } from '../command.ts'
+import { fastDecode, type FastDecodeFlags } from './fast-decode.ts'
 
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
 class InterruptedError extends SdError {
@@ -77,6 +78,12 @@ function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
 const vaeTilingOf = (ctx: CommandContext): VaeTilingMode | undefined =>
   oneOf<VaeTilingMode>(ctx, 'vae-tiling', ['auto', 'on', 'off'])
 
+function fastDecodeFlags(ctx: CommandContext): FastDecodeFlags {
+  const every = num(ctx, 'preview-every') ?? 5
+  if (every < 1) throw new InputError(`--preview-every must be 1 or more steps, got ${every}`)
+  return { decoder: oneOf(ctx, 'decoder', ['vae', 'taesd'] as const) ?? 'vae', taesd: str(ctx, 'taesd'), preview: str(ctx, 'preview'), previewEvery: every }
+}
+
 const loraModeOf = (ctx: CommandContext): AdapterMode | undefined => oneOf<AdapterMode>(ctx, 'lora-mode', ['merge', 'bypass'])
 
 function adapterFlags(ctx: CommandContext): AdapterFlags {
@@ -111,6 +118,7 @@ async function run(ctx: CommandContext): Promise<number> {
     resolveRequest(512, request) // fail on bad options before the model loads
     vaeTilingOf(ctx)
     loraModeOf(ctx)
+    fastDecodeFlags(ctx)
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
     const file = await modelPath(ctx, controller.signal)
     const bar = phaseBar(`loading ${basename(file)}`)
@@ -137,19 +145,21 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
   if (model.prediction.source !== 'architecture') ctx.warn(`${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})`)
   let bar: Progress | undefined
   const written: { file: string; seed: number; infotext: string }[] = []
+  const fast = await fastDecode(model, fastDecodeFlags(ctx), (l) => ctx.warn(l))
   await txt2img(model, req, {
-    ...hashes, signal, vaeTiling: vaeTilingOf(ctx), oneShot: true,
+    ...hashes, signal, vaeTiling: vaeTilingOf(ctx), oneShot: true, decoder: fast.decoder,
     onProgress: (p) => {
       if (p.step === 1) bar = progressBar({ label: r.batchCount > 1 ? `batch ${p.batch + 1}/${p.batchCount}` : 'sampling', total: p.steps })
       bar?.tick(p.step)
       if (p.step === p.steps) bar?.end()
+      fast.onProgress(p)
     },
     onImage: async (img) => {
       await saveImagePng(files[img.index], img.image, { info: img.info })
       written.push({ file: files[img.index], seed: img.seed, infotext: formatInfotext(img.info) })
       if (!ctx.json) ctx.out(files[img.index])
     },
-  })
+  }).finally(() => fast.finish())
   if (ctx.json) ctx.out(JSON.stringify({ model: model.file, arch: model.arch, prediction: model.prediction, images: written }, null, 2))
   return 0
 }
@@ -180,6 +190,10 @@ export const generate: Command = {
     '  --ensd N             A1111 eta noise seed delta',
     '  --vae-tiling MODE    auto (default: exact whole decode up to 768², tiles above), on (lower memory), off',
     '  --vae FILE           separate VAE replacing the checkpoint\'s',
+    '  --decoder vae|taesd  final decode: the VAE (default) or TAESD (tiny decoder: seconds instead of a minute, softer detail)',
+    '  --taesd FILE         TAESD decoder file (default: taesd_decoder / taesdxl_decoder in models/VAE-approx or models/vae_approx)',
+    '  --preview FILE.png   live preview of the denoised image, rewritten atomically every --preview-every N steps (5);',
+    '                       TAESD when a decoder file is found, else A1111\'s cheap latent projection (1/8 size)',
     '  --prediction eps|v   SD2: override eps/v detection (else file metadata, else A1111\'s probe)',
     '  --lora FILE[:W[:W_UNET]]  apply a LoRA/LyCORIS file (repeatable)',
     '  --loras DIR          folder searched for <lora:NAME:…> in the prompt',
@@ -201,7 +215,8 @@ export const generate: Command = {
     'clip-skip': { type: 'string' }, 'ensd': { type: 'string' }, 'eta': { type: 'string' }, 's-noise': { type: 'string' },
     'sigma-min': { type: 'string' }, 'sigma-max': { type: 'string' }, 'rho': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' }, 'vae-tiling': { type: 'string' },
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
-    'lora-mode': { type: 'string' },
+    'lora-mode': { type: 'string' }, 'decoder': { type: 'string' }, 'taesd': { type: 'string' }, 'preview': { type: 'string' },
+    'preview-every': { type: 'string' },
     'out': { type: 'string' }, 'tokenizer': { type: 'string' },
   },
   run,

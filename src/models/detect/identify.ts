@@ -12,6 +12,7 @@ import { detectLoraStructure, histogram, type LoraComponent, type LoraStructure 
 import { detectLoraBase, type LoraBase, type LoraBaseId } from './lora-base.ts'
 import type { LoraAlgorithm, LoraScheme } from './lora-keys.ts'
 import { readMetadata, type MetadataReport } from './metadata.ts'
+import { detectFewStep, type FewStepHint } from './few-step.ts'
 import { summarizeTensors, type TensorSummary } from './summary.ts'
 import { findForeignArchitecture, type ForeignMatch } from './unsupported.ts'
 
@@ -49,6 +50,8 @@ export type Identification = ModelIdentity & {
   readonly architecture: Architecture
   readonly summary: TensorSummary
   readonly metadata: MetadataReport
+  /** LCM / Turbo / Lightning / Hyper-SD, recognised by name and metadata, with the settings to use. */
+  readonly fewStep: FewStepHint | undefined
 }
 
 const BASE_LABELS: Record<LoraBaseId, string> = {
@@ -118,5 +121,6 @@ function identityOf(ix: KeyIndex): ModelIdentity & { architecture: Architecture 
 
 export function identifyModel(source: TensorIndex): Identification {
   const ix = new KeyIndex(source)
-  return { ...identityOf(ix), summary: summarizeTensors(ix), metadata: readMetadata(source.metadata) }
+  return { ...identityOf(ix), summary: summarizeTensors(ix), metadata: readMetadata(source.metadata),
+    fewStep: detectFewStep(source.file, source.metadata) }
 }

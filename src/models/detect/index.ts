@@ -11,3 +11,4 @@ export { detectEmbedding, type EmbeddingReport, type EmbeddingFormat } from './e
 export { readMetadata, topTrainingTags, type MetadataReport, type KohyaMetadata } from './metadata.ts'
 export { summarizeTensors, type TensorSummary } from './summary.ts'
 export { findForeignArchitecture, FOREIGN_ARCHITECTURES, type ForeignMatch } from './unsupported.ts'
+export { detectFewStep, fewStepLine, type FewStepHint, type FewStepId, type FewStepSettings } from './few-step.ts'
