@@ -87,9 +87,13 @@ async function runBatches(deps: GenerationDeps, jobId: string, p: GenerationJobP
     try {
       const result = await engine.generate({ ...r, seed: (r.seed ?? 0) + b * batchSize, batchCount: 1 }, {
         signal: batchAbort.signal,
+        // In process the engine awaits the returned promise (each image written before it goes on); over the worker
+        // boundary it does not, so the pending writes are also awaited below.
         onEvent: (e) => {
-          if (e.type === 'image') pending.push(keepImage(deps, jobId, p, e.image, b * batchSize + e.image.index))
-          else onEngineEvent(deps, jobId, b, batchCount, e)
+          if (e.type !== 'image') { onEngineEvent(deps, jobId, b, batchCount, e); return undefined }
+          const kept = keepImage(deps, jobId, p, e.image, b * batchSize + e.image.index)
+          pending.push(kept)
+          return kept.then(() => undefined)
         },
       })
       warnings.push(...result.warnings)
