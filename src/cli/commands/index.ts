@@ -7,6 +7,7 @@ import { generate } from './generate.ts'
 import { merge } from './merge.ts'
 import { lora } from './lora.ts'
 import { bake } from './bake.ts'
+import { serve } from './serve.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
@@ -18,4 +19,5 @@ export const COMMANDS: Record<string, Command> = {
   'merge': merge,
   'lora': lora,
   'bake': bake,
+  'serve': serve,
 }
