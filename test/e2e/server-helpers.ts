@@ -42,13 +42,18 @@ export async function startTestServer(opts: Partial<ServeConfig> & { extraFiles?
   return { ...server, dir, root, logs, fetchJson, dispose: async () => { await server.close(); if (!opts.dir) await rm(dir, { recursive: true, force: true }) } }
 }
 
-/** A test double of the Engine: `stepMs` per step, a preview every `previewEvery` steps, flat images coloured by seed. */
+/**
+ * A test double of the Engine: `stepMs` per step, a preview every `previewEvery` steps, flat images coloured by seed;
+ * the prompt "fail inside the engine" throws a plain Error naming a path.
+ */
 export function scriptedEngine(stepMs = 20): EngineApi & { requests: GenerationRequest[] } {
   const requests: GenerationRequest[] = []
   return {
     requests,
     async generate(r, { signal, onEvent } = {}): Promise<GenerationResult> {
       requests.push(r)
+      // A failure that is not an SdError, with a path in its message: it must not reach the client.
+      if (r.prompt === 'fail inside the engine') throw new Error('ENOENT: /very/secret/place/weights.bin')
       const emit = async (e: EngineEvent): Promise<void> => { await onEvent?.(e) }
       const [w, h, steps, n] = [r.width ?? 512, r.height ?? 512, r.steps ?? 20, r.batchSize ?? 1]
       const images: GeneratedImage[] = []
