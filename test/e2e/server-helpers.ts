@@ -70,7 +70,8 @@ export function scriptedEngine(stepMs = 20): EngineApi & { requests: GenerationR
         images.push(image)
         await emit({ type: 'image', image })
       }
-      return { images, model: { file: r.model, arch: 'sd1', prediction: { value: 'eps', source: 'test double', detail: '' } }, warnings: [] }
+      // The server never reads `model`; the cast keeps this double compiling while the contract's prediction field settles.
+      return { images, model: { file: r.model, arch: 'sd1', prediction: 'eps' } as unknown as GenerationResult['model'], warnings: [] }
     },
     async loadedModels() { return [] },
     async unload() {},
