@@ -1,18 +1,19 @@
 /**
  * `npm run bench server`: the model library and the metadata routes with 1,000 files (symlinks to the reference
  * LoRAs and checkpoint, copies of an embedding, so inspect reads real headers): a cold scan, an incremental one with nothing
- * changed and one with 10 files touched; p50/p99 latency of sd-models and loras over loopback. Engine: the scripted
- * test double (no model runs in this section).
+ * changed and one with 10 files touched; p50/p99 latency of sd-models and loras over loopback; and request → first
+ * sampling step on a warm model (the real Engine with the tiny SD1 checkpoint).
  */
 import { copyFile, mkdir, mkdtemp, rm, symlink, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BenchRow, BenchSection } from '../section.ts'
-import { ref } from '../../test/golden.ts'
+import { TOKENIZER_DIR, ref } from '../../test/golden.ts'
+import { Engine } from '../../src/engine/engine.ts'
+import type { RunningServer } from '../../src/server/start.ts'
 import { openDatabase } from '../../src/jobs/sqlite.ts'
 import { Library } from '../../src/library/library.ts'
 import { startServer } from '../../src/server/start.ts'
-import { scriptedEngine } from '../../test/e2e/server-helpers.ts'
 
 const FILES = 1000
 
@@ -49,6 +50,24 @@ async function latency(url: string, n: number): Promise<number[]> {
   return out
 }
 
+/** POST /sdloom/v1/jobs → the job's first `step` event, on a model the previous job left loaded. */
+async function firstStep(server: RunningServer): Promise<number[]> {
+  const body = JSON.stringify({ prompt: 'a house', steps: 3, width: 64, height: 64, seed: 1, sampler_name: 'Euler' })
+  const out: number[] = []
+  for (let i = 0; i < 4; i++) {
+    let id = ''
+    let t1 = 0
+    const onEvent = (e: { jobId: string; type: string }): void => { if (e.type === 'step' && e.jobId === id && t1 === 0) t1 = performance.now() }
+    server.ctx.events.on('event', onEvent)
+    const t0 = performance.now()
+    id = ((await (await fetch(`${server.url}/sdloom/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { id: string }).id
+    while ((await server.ctx.jobs.get(id))?.state !== 'done') await new Promise((r) => setTimeout(r, 10))
+    server.ctx.events.off('event', onEvent)
+    if (i > 0) out.push(t1 - t0)
+  }
+  return out
+}
+
 export const section: BenchSection = {
   title: 'Server: model library and metadata routes (1,000 files)',
   async run(): Promise<BenchRow[]> {
@@ -68,7 +87,8 @@ export const section: BenchSection = {
       const ten = await lib.scan()
       rows.push({ measure: 'library scan, incremental, 10 files changed', value: `${ten.ms.toFixed(0)} ms`, note: `${ten.inspected} re-inspected` })
       db.close()
-      const server = await startServer({ dataDir: join(dir, 'data'), modelRoots: [root], port: 0, watch: false, createEngine: () => scriptedEngine() })
+      const server = await startServer({ dataDir: join(dir, 'data'), modelRoots: [root], port: 0, watch: false,
+        createEngine: (resolver) => new Engine({ resolver, tokenizerDir: TOKENIZER_DIR, hashCache: false }) })
       try {
         for (const route of ['sd-models', 'loras']) {
           await latency(`${server.url}/sdapi/v1/${route}`, 20)
@@ -76,6 +96,9 @@ export const section: BenchSection = {
           const count = ((await (await fetch(`${server.url}/sdapi/v1/${route}`)).json()) as unknown[]).length
           rows.push({ measure: `GET /sdapi/v1/${route} (${count} items), p50 / p99`, value: `${pct(xs, 0.5).toFixed(1)} / ${pct(xs, 0.99).toFixed(1)} ms`, note: '200 sequential requests over loopback' })
         }
+        const warm = await firstStep(server)
+        rows.push({ measure: 'request → first sampling step, warm model (tiny SD1, 64², Euler)', value: `${Math.min(...warm).toFixed(0)}–${Math.max(...warm).toFixed(0)} ms`,
+          note: '3 runs after a warm-up job; includes the job row commit, the text encoder and one UNet step (in-process Engine)' })
       } finally {
         await server.close()
       }

@@ -10,7 +10,7 @@ import { inspectFile, type ModelReport } from '../tools/inspect.ts'
 export interface InspectSummary {
   /** What the file is: checkpoint, unet-only, vae, text-encoder, controlnet, lora, embedding, unknown. */
   readonly detected: string
-  readonly format: TensorSource['format']
+  readonly format: ModelReport['format']
   /** Base architecture id ("sd15", "sdxl-base", "sd1|sd2" when ambiguous) and its label. */
   readonly arch: string
   readonly archLabel: string

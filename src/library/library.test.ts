@@ -114,3 +114,15 @@ test('a folder that is neither an A1111 nor a ComfyUI root is refused with both 
   await assert.rejects(Library.open(db, [dir]), { name: 'InputError', message: /neither an A1111 root .* nor a ComfyUI root/ })
   db.close()
 })
+
+test('a file added under a watched folder is indexed without a refresh call', async () => {
+  const db = openDatabase(join(dir, 'watch.db'))
+  const lib = await Library.open(db, [root])
+  await lib.scan()
+  const scanned = new Promise((resolve) => lib.watch(resolve, 50))
+  await writeFile(join(root, 'models/VAE/new.vae.safetensors'), 'not a model either')
+  await scanned
+  lib.close()
+  assert.match(lib.list('vae').find((e) => e.rel === 'new.vae.safetensors')?.error ?? '', /^new\.vae\.safetensors: not a model file/)
+  db.close()
+})

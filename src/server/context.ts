@@ -31,6 +31,8 @@ export interface ServerContext {
   readonly auth: string | undefined
   /** Allowed browser origins (--cors); none: no CORS headers at all. */
   readonly corsOrigins: readonly string[]
+  /** One line to the console (stderr under `sdloom serve`). */
+  readonly log: (line: string) => void
   /** False while shutting down: new jobs are refused with 503. */
   accepting: boolean
   /** Aborted when the server stops: requests waiting for a job answer 503 (the job stays queued for the next start). */

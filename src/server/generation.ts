@@ -9,6 +9,8 @@ import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { writeFileAtomic } from '../core/atomic-write.ts'
+import { SdError } from '../core/errors.ts'
+import { InternalError } from './http-errors.ts'
 import type { EngineEvent, GeneratedImage } from '../engine/contract.ts'
 import { encodePng } from '../image/png.ts'
 import type { JobContext, JobHandler } from '../jobs/runner.ts'
@@ -38,7 +40,7 @@ export type JobEvent = { readonly jobId: string } & (
 export class JobEvents extends EventEmitter<{ event: [JobEvent] }> {}
 
 /** What the handler needs of the server (start.ts builds the handler before the context, from the same parts). */
-export type GenerationDeps = Pick<ServerContext, 'engine' | 'jobs' | 'dataDir' | 'progress' | 'events' | 'pngs' | 'skipHolder'>
+export type GenerationDeps = Pick<ServerContext, 'engine' | 'jobs' | 'dataDir' | 'progress' | 'events' | 'pngs' | 'skipHolder' | 'log'>
 
 const dateFolder = (d = new Date()): string =>
   `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
@@ -87,9 +89,13 @@ async function runBatches(deps: GenerationDeps, jobId: string, p: GenerationJobP
     try {
       const result = await engine.generate({ ...r, seed: (r.seed ?? 0) + b * batchSize, batchCount: 1 }, {
         signal: batchAbort.signal,
+        // In process the engine awaits the returned promise (each image written before it goes on); over the worker
+        // boundary it does not, so the pending writes are also awaited below.
         onEvent: (e) => {
-          if (e.type === 'image') pending.push(keepImage(deps, jobId, p, e.image, b * batchSize + e.image.index))
-          else onEngineEvent(deps, jobId, b, batchCount, e)
+          if (e.type !== 'image') { onEngineEvent(deps, jobId, b, batchCount, e); return undefined }
+          const kept = keepImage(deps, jobId, p, e.image, b * batchSize + e.image.index)
+          pending.push(kept)
+          return kept.then(() => undefined)
         },
       })
       warnings.push(...result.warnings)
@@ -113,6 +119,11 @@ export function generationHandler(deps: GenerationDeps): JobHandler {
       const out = await runBatches(deps, job.id, p, ctx)
       const result: GenerationResult = { ...out, info: a1111Info(p, out.images, jobTimestamp()) }
       return result
+    } catch (e) {
+      // The job row (and so the client) gets SdError messages only: anything else may carry paths or internals.
+      if (e instanceof SdError) throw e
+      deps.log(`job ${job.id}: internal error: ${(e as Error)?.stack ?? String(e)}`)
+      throw new InternalError('internal error while generating; the server log has the details')
     } finally {
       deps.progress.end()
     }

@@ -26,6 +26,7 @@ const STATUS: Readonly<Record<string, number>> = {
   NotFoundError: 404,
   PayloadTooLargeError: 413,
   ShuttingDownError: 503,
+  InternalError: 500,
 }
 
 /** A route or resource that does not exist (A1111's `404 {"detail": "Not Found"}`). */
@@ -41,6 +42,11 @@ export class LimitError extends SdError {
 /** Missing or wrong credentials. */
 export class AuthError extends SdError {
   override name = 'AuthError'
+}
+
+/** A job failed on something that is not an SdError: the client gets this; the server log gets the original. */
+export class InternalError extends SdError {
+  override name = 'InternalError'
 }
 
 /** The server is stopping and takes no new jobs. */

@@ -65,19 +65,26 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const skipHolder: { skip?: () => void } = {}
   let engine: EngineApi | undefined
   const getEngine = async (): Promise<EngineApi> => (engine ??= cfg.createEngine(new LibraryResolver(library)))
-  const runner = new JobRunner(jobs, generationHandler({ engine: getEngine, jobs, dataDir: cfg.dataDir, progress, events, pngs, skipHolder }), {
+  const runner = new JobRunner(jobs, generationHandler({ engine: getEngine, jobs, dataDir: cfg.dataDir, progress, events, pngs, skipHolder, log }), {
     onStart: (j) => log(`job ${j.id} started (${j.kind}, attempt ${j.attempts})`),
     onSettled: (j) => {
       log(`job ${j.id} ${j.state}${j.error ? `: ${j.error.message}` : ''}`)
       events.emit('event', { jobId: j.id, type: 'settled', state: j.state, ...(j.error ? { error: j.error.message } : {}) })
     },
   })
+  events.on('event', (e) => {
+    // Console progress: each phase, and sampling at every quarter of the steps.
+    if (e.type === 'phase' && e.total === undefined) log(`job ${e.jobId.slice(0, 8)}: ${e.phase}`)
+    if (e.type === 'step' && (e.step === e.steps || e.step % Math.max(1, Math.ceil(e.steps / 4)) === 0)) {
+      log(`job ${e.jobId.slice(0, 8)}: batch ${e.batch + 1}/${e.batchCount}, step ${e.step}/${e.steps}, ~${e.etaSeconds.toFixed(0)} s left in this batch`)
+    }
+  })
   const stopping = new AbortController()
   const ctx: ServerContext = {
     library, jobs, runner, options: await OptionsStore.open(cfg.dataDir), progress, events, pngs, skipHolder, engine: getEngine,
     limits: { ...DEFAULT_LIMITS, ...cfg.limits }, dataDir: cfg.dataDir, styles: () => readStyles(join(cfg.dataDir, 'styles.csv')),
     cmdFlags: { api: true, nowebui: true, listen: !LOOPBACK.has(host), port: cfg.port ?? 7860, api_auth: null, gradio_auth: null, cors_allow_origins: cfg.corsOrigins?.join(',') || null },
-    auth: cfg.auth, corsOrigins: cfg.corsOrigins ?? [], accepting: true, stopping: stopping.signal,
+    auth: cfg.auth, corsOrigins: cfg.corsOrigins ?? [], accepting: true, stopping: stopping.signal, log,
   }
   const app = buildApp(ctx, (e) => log(`internal error: ${(e as Error)?.stack ?? String(e)}`))
   await app.listen({ host, port: cfg.port ?? 7860 })

@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto'
 import { InputError } from '../core/errors.ts'
 import type { GenerationRequest } from '../engine/contract.ts'
-import { resolveSamplerId, resolveScheduler } from '../sampling/index.ts'
+import { validateRequest } from '../engine/validate.ts'
 import { LimitError } from './http-errors.ts'
 import type { Options } from './options-store.ts'
 import { applyStyles, type PromptStyle } from './styles.ts'
@@ -78,8 +78,6 @@ export function toGenerationPayload(b: Txt2ImgBody, face: GenerationJobPayload['
   const dims = { width: b.width ?? 512, height: b.height ?? 512, steps: b.steps ?? 50, batchSize: b.batch_size ?? 1, batchCount: b.n_iter ?? 1 }
   checkLimits(dims, ctx.limits)
   const samplerName = b.sampler_name || b.sampler_index || 'Euler'
-  resolveSamplerId(samplerName)
-  if (b.scheduler) resolveScheduler(b.scheduler)
   const seed = b.seed === null || b.seed === undefined || b.seed === -1 ? randomInt(0, 4294967294) : b.seed
   const styles = b.styles ?? []
   const { prompt, negativePrompt } = applyStyles(b.prompt ?? '', b.negative_prompt ?? '', styles, ctx.styles)
@@ -92,6 +90,7 @@ export function toGenerationPayload(b: Txt2ImgBody, face: GenerationJobPayload['
     width: dims.width, height: dims.height, batchSize: dims.batchSize, batchCount: dims.batchCount,
     clipSkip: Number(o.CLIP_stop_at_last_layers), ensd: Number(o.eta_noise_seed_delta), loraMode: 'auto', previewEvery,
   }
+  validateRequest(request) // the engine's own checks (sampler and scheduler names, sizes), before the job is queued
   const parameters = { ...b, seed, sampler_name: samplerName }
   return { request, face, saveImages: b.save_images === true, outdir: o.outdir_txt2img_samples || 'outputs/txt2img-images', modelTitle, styles, parameters }
 }

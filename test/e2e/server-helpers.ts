@@ -42,30 +42,36 @@ export async function startTestServer(opts: Partial<ServeConfig> & { extraFiles?
   return { ...server, dir, root, logs, fetchJson, dispose: async () => { await server.close(); if (!opts.dir) await rm(dir, { recursive: true, force: true }) } }
 }
 
-/** A test double of the Engine: `stepMs` per step, a preview every `previewEvery` steps, flat images coloured by seed. */
+/**
+ * A test double of the Engine: `stepMs` per step, a preview every `previewEvery` steps, flat images coloured by seed;
+ * the prompt "fail inside the engine" throws a plain Error naming a path.
+ */
 export function scriptedEngine(stepMs = 20): EngineApi & { requests: GenerationRequest[] } {
   const requests: GenerationRequest[] = []
   return {
     requests,
     async generate(r, { signal, onEvent } = {}): Promise<GenerationResult> {
       requests.push(r)
-      const emit = (e: EngineEvent): void => onEvent?.(e)
+      // A failure that is not an SdError, with a path in its message: it must not reach the client.
+      if (r.prompt === 'fail inside the engine') throw new Error('ENOENT: /very/secret/place/weights.bin')
+      const emit = async (e: EngineEvent): Promise<void> => { await onEvent?.(e) }
       const [w, h, steps, n] = [r.width ?? 512, r.height ?? 512, r.steps ?? 20, r.batchSize ?? 1]
       const images: GeneratedImage[] = []
       for (let s = 1; s <= steps; s++) {
         await new Promise((res) => setTimeout(res, stepMs))
         signal?.throwIfAborted()
         const preview = r.previewEvery && s % r.previewEvery === 0 ? { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(s) } : undefined
-        emit({ type: 'step', batch: 0, batchCount: 1, step: s, steps, secondsPerStep: stepMs / 1000, etaSeconds: (steps - s) * stepMs / 1000, ...(preview ? { preview } : {}) })
+        await emit({ type: 'step', batch: 0, batchCount: 1, step: s, steps, secondsPerStep: stepMs / 1000, etaSeconds: (steps - s) * stepMs / 1000, ...(preview ? { preview } : {}) })
       }
       for (let i = 0; i < n; i++) {
         const seed = (r.seed ?? 0) + i
         const info = { prompt: r.prompt, negativePrompt: r.negativePrompt, steps, sampler: r.sampler ?? 'Euler a', cfgScale: r.cfgScale ?? 7, seed, width: w, height: h }
         const image: GeneratedImage = { index: i, seed, rgb: { width: w, height: h, data: new Uint8Array(w * h * 3).fill(seed % 256) }, infotext: formatInfotext(info), info }
         images.push(image)
-        emit({ type: 'image', image })
+        await emit({ type: 'image', image })
       }
-      return { images, model: { file: r.model, arch: 'sd1', prediction: 'eps' }, warnings: [] }
+      // The server never reads `model`; the cast keeps this double compiling while the contract's prediction field settles.
+      return { images, model: { file: r.model, arch: 'sd1', prediction: 'eps' } as unknown as GenerationResult['model'], warnings: [] }
     },
     async loadedModels() { return [] },
     async unload() {},

@@ -45,6 +45,8 @@ test('save_images writes outputs/txt2img-images/DATE/NNNNN-SEED.png with the inf
   const file = (await s.ctx.jobs.outputs(jobs[0].id))[1].file!
   assert.match(file, /data\/outputs\/txt2img-images\/\d{4}-\d\d-\d\d\/00001-8\.png$/)
   assert.equal(readPngTexts(readFileSync(file)).find((t) => t.keyword === 'parameters')?.text, info.infotexts[1])
+  const gallery = (await s.fetchJson('/sdloom/v1/images?limit=2')).body
+  assert.deepEqual(gallery.map((g: any) => [g.jobId, g.seed, g.infotext]), [[jobs[0].id, 8, info.infotexts[1]], [jobs[0].id, 7, info.infotexts[0]]])
   const img = await fetch(`${s.url}${jobs[0].images[1].url}`)
   assert.deepEqual(Buffer.from(await img.arrayBuffer()), readFileSync(file))
 })

@@ -8,6 +8,7 @@ import { merge } from './merge.ts'
 import { lora } from './lora.ts'
 import { bake } from './bake.ts'
 import { samplers } from './samplers.ts'
+import { serve } from './serve.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
@@ -20,4 +21,5 @@ export const COMMANDS: Record<string, Command> = {
   'lora': lora,
   'bake': bake,
   'samplers': samplers,
+  'serve': serve,
 }

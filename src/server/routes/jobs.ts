@@ -2,7 +2,7 @@
  * sdloom's own async API beside A1111's blocking one: POST /sdloom/v1/jobs (A1111 txt2img fields; images are saved
  * by default) answers 202 with the job id at once; GET shows state, queue position and images; DELETE cancels
  * (queued: at once; running: at the next step); GET /sdloom/v1/events is a Server-Sent Events stream of every job's
- * progress, previews (base64 PNG) and images (`?job=ID` for one job).
+ * progress, previews (base64 PNG) and images (`?job=ID` for one job); GET /sdloom/v1/images is the gallery (newest first).
  */
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
@@ -72,6 +72,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const out = (await ctx.jobs.outputs(id)).find((o) => String(o.index) === index)
     if (!out?.file) throw new NotFoundError('Not Found')
     return reply.type('image/png').send(await readFile(out.file))
+  })
+  app.get('/sdloom/v1/images', async (req) => {
+    const limit = Math.min(500, Math.max(1, Number((req.query as { limit?: string }).limit ?? 50) || 50))
+    return (await ctx.jobs.recentOutputs(limit)).map((o) => ({
+      jobId: o.jobId, index: o.index, seed: o.seed, infotext: o.infotext, createdAt: o.createdAt, url: o.file ? `/sdloom/v1/jobs/${o.jobId}/images/${o.index}` : null,
+    }))
   })
   eventStream(app, ctx)
 }
