@@ -47,7 +47,7 @@ test('two jobs at once on one model and on two models equal the same jobs run on
   const { engine, loads } = countingEngine()
   const other: GenerationRequest = { ...REQ, seed: 7, sampler: 'DPM++ 2M', steps: 3 }
   const onCkpt: GenerationRequest = { ...REQ, model: SD1_CKPT, seed: 9 }
-  const sequential = []
+  const sequential: Uint8Array[] = []
   for (const r of [REQ, other, onCkpt]) sequential.push((await engine.generate(r)).images[0].rgb.data)
   const together = await Promise.all([REQ, other, onCkpt].map((r) => engine.generate(r)))
   together.forEach((t, i) => assert.deepEqual(t.images[0].rgb.data, sequential[i], `job ${i}`))
