@@ -31,6 +31,7 @@ const DECLARED: readonly (readonly [string, string, string])[] = [
   ['pipeline', 'tools', 'LoRA short hashes for the infotext come from the hash cache (tools/hash.ts) until the Engine\'s hash store owns them'],
   ['tools', 'image', 'inspect reads PNG infotext (tools/inspect-png.ts)'],
   ['tools', 'prompt', 'inspect lists the extra networks a PNG\'s prompt names (tools/inspect-png.ts)'],
+  ['tools', 'adapters', 'the LoRA tools reuse the engine\'s adapter parser, merge math (PatchSet, for bake) and onnxruntime MatMul (for the SVDs) instead of copies'],
   ['engine', 'image', 'finished images become RGB bytes and infotext for the events'],
   ['engine', 'tools', 'AutoV2 hashes of model and VAE for the infotext (tools/hash.ts)'],
   [ENTRY, 'engine', 'the package exports the Engine, its client and the contract'],

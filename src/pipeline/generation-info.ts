@@ -4,7 +4,7 @@
  */
 import { basename, extname } from 'node:path'
 import { INFOTEXT_VERSION, type GenerationInfo } from '../image/infotext.ts'
-import { effectiveScheduler, SCHEDULERS } from '../sampling/index.ts'
+import { scheduleTypeLabel } from '../sampling/index.ts'
 import type { LoadedModel } from './load-model.ts'
 import type { GenerationParams, ResolvedRequest } from './request.ts'
 
@@ -14,20 +14,15 @@ export interface InfoHashes {
   readonly vaeHash?: string
 }
 
-function schedulerLabel(r: ResolvedRequest): string | undefined {
-  if (r.sampler.kind === 'ddim') return undefined
-  return SCHEDULERS[effectiveScheduler(r.sampler, r.scheduler)].label
-}
-
 export function generationInfo(model: LoadedModel, req: GenerationParams, r: ResolvedRequest, seed: number, hashes: InfoHashes): GenerationInfo {
   const rngLabel = ({ gpu: 'GPU', cpu: 'CPU', nv: 'NV' } as const)[r.rng]
   return {
     prompt: req.prompt, negativePrompt: req.negativePrompt, steps: r.steps, sampler: r.sampler.label,
-    scheduleType: schedulerLabel(r), cfgScale: r.cfgScale, seed, width: r.width, height: r.height,
+    scheduleType: scheduleTypeLabel(r.sampler, r.scheduler), cfgScale: r.cfgScale, seed, width: r.width, height: r.height,
     modelHash: hashes.modelHash, model: basename(model.file, extname(model.file)),
     vaeHash: model.vaeFile ? hashes.vaeHash : undefined, vae: model.vaeFile ? basename(model.vaeFile) : undefined,
     clipSkip: model.arch === 'sd1' ? r.clipSkip : undefined,
-    ensd: r.sampler.kind === 'k-diffusion' && r.sampler.ancestral ? r.ensd : undefined,
+    ensd: r.sampler.usesEnsd ? r.ensd : undefined,
     rng: rngLabel,
     extra: model.prediction.source === 'architecture' ? undefined : { Prediction: model.prediction.value },
     loraHashes: req.loraHashes, tiHashes: req.tiHashes, version: INFOTEXT_VERSION,

@@ -7,7 +7,7 @@
 import { InputError } from '../core/errors.ts'
 import type { NetworkHash } from '../image/infotext.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
-import { batchSeeds, resolveSampler, resolveScheduler, type RandnSource, type SamplerEntry } from '../sampling/index.ts'
+import { SCHEDULERS, batchSeeds, resolveSamplerAndSchedule, type RandnSource, type SamplerEntry, type SamplerParams } from '../sampling/index.ts'
 import type { PromptEmbeddings } from './conditioning.ts'
 
 /** The sampling parameters of one request (the text-to-latent part every mode has). */
@@ -33,6 +33,8 @@ export interface SamplingParams {
   readonly clipSkip?: number
   /** A1111 "Eta noise seed delta". */
   readonly ensd?: number
+  /** A1111's sampler parameters (eta, s_noise, churn, sigma min/max, rho); absent = A1111's defaults. */
+  readonly samplerParams?: SamplerParams
 }
 
 /** A generation as the pipeline runs it: prompts, sampling parameters and the resources conditioning needs. */
@@ -60,6 +62,7 @@ export interface ResolvedRequest {
   readonly batchCount: number
   readonly clipSkip: number
   readonly ensd: number
+  readonly samplerParams?: SamplerParams
 }
 
 /** A1111 `get_fixed_seed`: −1 → random.randrange(4294967294). */
@@ -84,12 +87,8 @@ function size(field: 'width' | 'height', v: number): number {
 
 /** Defaults and checks; `nativeSize` is the model's default width and height. */
 export function resolveRequest(nativeSize: number, req: SamplingParams): ResolvedRequest {
-  const sampler = resolveSampler(req.sampler ?? 'Euler a')
-  const scheduler = req.scheduler ?? 'Automatic'
-  const schedId = resolveScheduler(scheduler)
-  if (sampler.kind === 'ddim' && schedId !== 'automatic') {
-    throw fieldError('scheduler', 'ddim-scheduler', `DDIM runs on its own timestep spacing; scheduler "${scheduler}" does not apply. Hint: use "Automatic".`)
-  }
+  const { entry: sampler, scheduler: schedId } = resolveSamplerAndSchedule(req.sampler ?? 'Euler a', req.scheduler)
+  const scheduler = SCHEDULERS[schedId].label
   const batchSize = positiveInt('batchSize', 'batch size', req.batchSize ?? 1, 64)
   const batchCount = positiveInt('batchCount', 'batch count', req.batchCount ?? 1, 10000)
   const seed = req.seed === undefined || req.seed === -1 ? randomSeed() : req.seed
@@ -101,8 +100,9 @@ export function resolveRequest(nativeSize: number, req: SamplingParams): Resolve
     seeds: batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
     width: size('width', req.width ?? nativeSize), height: size('height', req.height ?? nativeSize),
     batchSize, batchCount, clipSkip: positiveInt('clipSkip', 'clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
+    samplerParams: req.samplerParams,
   }
 }
 
 /** A1111 `total_steps`: second-order samplers make two denoiser calls per step, and the prompt schedule counts calls. */
-export const scheduleSteps = (r: ResolvedRequest): number => (r.sampler.label === 'Heun' ? r.steps * 2 : r.steps)
+export const scheduleSteps = (r: ResolvedRequest): number => r.steps * r.sampler.modelCallsPerStep

@@ -152,7 +152,7 @@ export async function sampleBatch(model: LoadedModel, ctx: BatchContext, start: 
   const { r, conditioning, seeds, latentShape } = ctx
   const unet = await model.unet()
   const result = await sample({
-    sampler: r.sampler, scheduler: r.scheduler, steps: r.steps,
+    sampler: r.sampler, scheduler: r.scheduler, steps: r.steps, ...r.samplerParams, family: model.arch,
     model: unetModel({ unet, weights: model.weights, conditioning, latentShape: [...latentShape] }),
     parameterization: model.prediction.value,
     alphasCumprod: model.alphasCumprod,
