@@ -49,7 +49,8 @@ export class Engine implements EngineApi {
   async generateWith(resolver: ModelResolver, request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
     if (this.closed) throw new Error('Engine.generate after close()')
     const req = validateRequest(request)
-    const emit = async (e: EngineEvent): Promise<void> => { await options.onEvent?.(e) }
+    // A handler may return a promise (a face writing each image as it comes): awaited here, in process.
+    const emit = async (e: EngineEvent): Promise<void> => { await (options.onEvent?.(e) as unknown) }
     const file = await resolver.checkpoint(req.model)
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await resolver.vae(req.vae)
     await emit({ type: 'phase', phase: 'load', label: file })

@@ -120,7 +120,8 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
       await emit({ type: 'image', image })
     },
   })
-  return { images, model: { file: model.file, arch: model.arch, prediction: { ...model.prediction } }, warnings }
+  const { value, source, detail } = model.prediction
+  return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }
 }
 
 /** The conditioning of a prompt seen before on this model with the same text-encoder state, else built and kept. */
