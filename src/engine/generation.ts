@@ -107,7 +107,7 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
     ...hashes, signal: deps.signal, keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
     onPhase: (phase, batch) => {
       if (phase === 'sample') startedAt = performance.now()
-      void emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
+      return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
     },
     onProgress: (p) => {
       const every = req.previewEvery ?? 0

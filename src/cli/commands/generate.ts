@@ -6,19 +6,17 @@
 import { basename } from 'node:path'
 import { InputError, SdError } from '../../core/errors.ts'
 import { progressBar, type Progress } from '../../core/progress.ts'
-import { formatInfotext } from '../../image/infotext.ts'
-import { saveImagePng } from '../../image/save-image.ts'
-import { createClipTokenizer, resolveTokenizerDir } from '../../prompt/index.ts'
-import { RANDN_SOURCES, type RandnSource } from '../../sampling/index.ts'
-import { hashFile } from '../../tools/hash.ts'
+import { writePng } from '../../image/png.ts'
+import { resolveTokenizerDir } from '../../prompt/index.ts'
+import { batchSeeds, RANDN_SOURCES, type RandnSource } from '../../sampling/index.ts'
+import type { EngineEvent, GenerationRequest } from '../../engine/contract.ts'
+import { Engine } from '../../engine/engine.ts'
+import { fileResolver } from '../../engine/file-resolver.ts'
+import { validateRequest } from '../../engine/validate.ts'
 import { DEFAULT_MODEL, ensureHubModel } from '../../pipeline/default-model.ts'
-import { loadModel, type LoadedModel, type Prediction } from '../../pipeline/load-model.ts'
+import { parseLoraFlag } from '../../pipeline/extra-networks-resolve.ts'
 import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
-import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
-
-type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
-import { prepareGenerateAdapters, type AdapterFlags } from '../../pipeline/generate-adapters.ts'
-import type { AdapterMode } from '../../pipeline/adapters.ts'
+import { randomSeed } from '../../pipeline/request.ts'
 import type { Command, CommandContext } from '../command.ts'
 
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
@@ -61,37 +59,29 @@ async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<stri
   return ensureHubModel(spec, { log: (l) => ctx.warn(l), signal, env })
 }
 
-function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
+type Flags = Omit<GenerationRequest, 'model'>
+
+function requestOf(ctx: CommandContext): Flags {
+  const loras = ctx.values.lora
   return {
-    prompt: ctx.positionals[0], negativePrompt: str(ctx, 'negative') ?? '',
+    mode: 'txt2img', prompt: ctx.positionals[0], negativePrompt: str(ctx, 'negative') ?? '',
     steps: num(ctx, 'steps'), cfgScale: num(ctx, 'cfg', false), sampler: str(ctx, 'sampler'), scheduler: str(ctx, 'scheduler'),
     seed: num(ctx, 'seed'), rng: oneOf<RandnSource>(ctx, 'rng', RANDN_SOURCES), width: num(ctx, 'width'), height: num(ctx, 'height'),
     batchSize: num(ctx, 'batch-size'), batchCount: num(ctx, 'batch-count'), clipSkip: num(ctx, 'clip-skip'), ensd: num(ctx, 'ensd'),
-    samplerParams: {
-      eta: num(ctx, 'eta', false), sNoise: num(ctx, 's-noise', false), sigmaMin: num(ctx, 'sigma-min', false),
-      sigmaMax: num(ctx, 'sigma-max', false), rho: num(ctx, 'rho', false),
-    },
-  }
-}
-
-const vaeTilingOf = (ctx: CommandContext): VaeTilingMode | undefined =>
-  oneOf<VaeTilingMode>(ctx, 'vae-tiling', ['auto', 'on', 'off'])
-
-const loraModeOf = (ctx: CommandContext): AdapterMode | undefined => oneOf<AdapterMode>(ctx, 'lora-mode', ['merge', 'bypass'])
-
-function adapterFlags(ctx: CommandContext): AdapterFlags {
-  const loras = ctx.values.lora
-  return {
-    loras: (Array.isArray(loras) ? loras : loras === undefined ? [] : [loras]).map(String),
-    lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings'), strict: ctx.values.strict === true, mode: loraModeOf(ctx), oneShot: true,
+    vae: str(ctx, 'vae'), prediction: oneOf(ctx, 'prediction', ['eps', 'v'] as const), vaeTiling: oneOf(ctx, 'vae-tiling', ['auto', 'on', 'off'] as const),
+    loras: (Array.isArray(loras) ? loras : loras === undefined ? [] : [loras]).map((v) => {
+      const l = parseLoraFlag(String(v))
+      return { name: l.file!, weight: l.te, unetWeight: l.unet }
+    }),
+    loraMode: oneOf(ctx, 'lora-mode', ['merge', 'bypass'] as const), strict: ctx.values.strict === true,
   }
 }
 
 /** A progress bar over a phase counted in items (tensors loaded, layers merged): live on a TTY, one summary line otherwise. */
-function phaseBar(label: string): { onProgress: (done: number, total: number) => void; end: () => void } {
+function phaseBar(label: string): { tick: (done: number, total: number) => void; end: () => void } {
   let bar: Progress | undefined
   return {
-    onProgress: (done, total) => {
+    tick: (done, total) => {
       bar ??= progressBar({ label, total })
       bar.tick(done)
       if (done === total) { bar.end(); bar = undefined }
@@ -100,58 +90,66 @@ function phaseBar(label: string): { onProgress: (done: number, total: number) =>
   }
 }
 
+/** The engine's events as the terminal shows them: bars for loading, merging and sampling, log and warning lines. */
+function eventPrinter(ctx: CommandContext, file: string): { onEvent: (e: EngineEvent) => void; end: () => void } {
+  const load = phaseBar(`loading ${basename(file)}`)
+  const merge = phaseBar('merging LoRA layers')
+  let sampling: Progress | undefined
+  return {
+    onEvent: (e) => {
+      if (e.type === 'phase' && e.done !== undefined && e.total !== undefined) (e.phase === 'load' ? load : merge).tick(e.done, e.total)
+      else if (e.type === 'phase') { load.end(); merge.end() }
+      else if (e.type === 'log') ctx.warn(e.message)
+      else if (e.type === 'warning') ctx.warn(`warning: ${e.message}`)
+      else if (e.type === 'step') {
+        if (e.step === 1) sampling = progressBar({ label: e.batchCount > 1 ? `batch ${e.batch + 1}/${e.batchCount}` : 'sampling', total: e.steps })
+        sampling?.tick(e.step)
+        if (e.step === e.steps) sampling?.end()
+      }
+    },
+    end: () => { load.end(); merge.end() },
+  }
+}
+
 async function run(ctx: CommandContext): Promise<number> {
   if (ctx.positionals.length !== 1) throw new InputError(`generate takes one PROMPT, got ${ctx.positionals.length}. See: sdloom generate --help`)
   const controller = new AbortController()
   const onSigint = (): void => { controller.abort(new InterruptedError('interrupted (Ctrl-C): stopped after the current step; no image of this batch was written')) }
   process.once('SIGINT', onSigint)
-  let model: LoadedModel | undefined
+  let engine: Engine | undefined
   try {
-    const request = requestOf(ctx)
-    resolveRequest(512, request) // fail on bad options before the model loads
-    vaeTilingOf(ctx)
-    loraModeOf(ctx)
-    const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
+    const flags = requestOf(ctx)
+    validateRequest({ ...flags, model: str(ctx, 'model') ?? DEFAULT_MODEL.file }) // fail on bad options before anything loads
+    const tokenizerDir = await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal })
     const file = await modelPath(ctx, controller.signal)
-    const bar = phaseBar(`loading ${basename(file)}`)
-    try {
-      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: bar.onProgress })
-    } finally {
-      bar.end()
-    }
-    return await generateWith(ctx, model, { ...request, tokenizer }, controller.signal)
+    // The seed is fixed here so the output file names (which carry it) are known before the images come.
+    const seed = flags.seed === undefined || flags.seed === -1 ? randomSeed() : flags.seed
+    const seeds = batchSeeds(seed, (flags.batchSize ?? 1) * (flags.batchCount ?? 1))
+    engine = new Engine({ resolver: fileResolver({ lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings') }), tokenizerDir, oneShot: true })
+    const printer = eventPrinter(ctx, file)
+    // The folder is made when sampling starts (as before the engine): an error before that leaves nothing behind.
+    let files: Promise<string[]> | undefined
+    const outFiles = (): Promise<string[]> => (files ??= outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, seeds))
+    const written: { file: string; seed: number; infotext: string }[] = []
+    const result = await engine.generate({ ...flags, model: file, seed }, {
+      signal: controller.signal,
+      onEvent: async (e) => {
+        printer.onEvent(e)
+        if (e.type === 'phase' && e.phase === 'sample') await outFiles()
+        if (e.type !== 'image') return
+        const file = (await outFiles())[e.image.index]
+        await writePng(file, e.image.rgb, { text: { parameters: e.image.infotext } })
+        written.push({ file, seed: e.image.seed, infotext: e.image.infotext })
+        if (!ctx.json) ctx.out(file)
+      },
+    }).finally(() => printer.end())
+    const m = result.model
+    if (ctx.json) ctx.out(JSON.stringify({ model: m.file, arch: m.arch, prediction: { value: m.prediction, source: m.predictionSource, detail: m.predictionDetail }, images: written }, null, 2))
+    return 0
   } finally {
     process.removeListener('SIGINT', onSigint)
-    await model?.release()
+    await engine?.close()
   }
-}
-
-async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, signal: AbortSignal): Promise<number> {
-  const r = resolveRequest(model.nativeSize, base)
-  const loraBar = phaseBar('merging LoRA layers')
-  const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: loraBar.onProgress }, base.tokenizer, (l) => ctx.warn(l))
-    .finally(() => loraBar.end())
-  const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
-  const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
-  const hashes = { modelHash: (await hashFile(model.file, ['autov2'])).autov2, vaeHash: model.vaeFile ? (await hashFile(model.vaeFile, ['autov2'])).autov2 : undefined }
-  if (model.prediction.source !== 'architecture') ctx.warn(`${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})`)
-  let bar: Progress | undefined
-  const written: { file: string; seed: number; infotext: string }[] = []
-  await txt2img(model, req, {
-    ...hashes, signal, vaeTiling: vaeTilingOf(ctx), oneShot: true,
-    onProgress: (p) => {
-      if (p.step === 1) bar = progressBar({ label: r.batchCount > 1 ? `batch ${p.batch + 1}/${p.batchCount}` : 'sampling', total: p.steps })
-      bar?.tick(p.step)
-      if (p.step === p.steps) bar?.end()
-    },
-    onImage: async (img) => {
-      await saveImagePng(files[img.index], img.image, { info: img.info })
-      written.push({ file: files[img.index], seed: img.seed, infotext: formatInfotext(img.info) })
-      if (!ctx.json) ctx.out(files[img.index])
-    },
-  })
-  if (ctx.json) ctx.out(JSON.stringify({ model: model.file, arch: model.arch, prediction: model.prediction, images: written }, null, 2))
-  return 0
 }
 
 export const generate: Command = {
