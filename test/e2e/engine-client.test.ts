@@ -29,7 +29,7 @@ test('worker client: same image as in process; the event loop stays live; abort 
     // The event loop while the worker samples: every gap between ticks of a 10 ms interval. On a quiet machine every
     // gap is within 20 ms; on a loaded CI machine (2 cores, load 16 when this was written) the OS scheduler adds its
     // own delays (measured there: median 12 ms, 9 in 10 within 23 ms, the longest 117 ms), so the test asserts that
-    // the median gap is within 20 ms and that no gap comes near a sampling step
+    // the median gap is within 20 ms and that no gap is as long as a sampling step
     // (in process, one step blocks the loop for its whole length).
     const gaps: number[] = []
     const stepTimes: number[] = []
@@ -55,7 +55,7 @@ test('worker client: same image as in process; the event loop stays live; abort 
     const median = gaps[gaps.length >> 1]
     const stepMs = stepTimes[stepTimes.length >> 1]
     assert.ok(gaps.length > 20 && median <= 20, `median gap between 10 ms ticks ${median.toFixed(1)} ms (${gaps.length} ticks)`)
-    assert.ok(gaps.at(-1)! < stepMs / 2, `longest gap ${gaps.at(-1)!.toFixed(1)} ms against a ${stepMs.toFixed(0)} ms step`)
+    assert.ok(gaps.at(-1)! < stepMs, `longest gap ${gaps.at(-1)!.toFixed(1)} ms against a ${stepMs.toFixed(0)} ms step`)
 
     const controller = new AbortController()
     const reason = new Error('user stop')
