@@ -102,7 +102,11 @@ export interface GenerationResult {
   readonly model: {
     readonly file: string
     readonly arch: string
-    readonly prediction: { readonly value: 'eps' | 'v'; readonly source: string; readonly detail: string }
+    /** 'eps' or 'v'. */
+    readonly prediction: string
+    /** How it was decided ('flag', 'metadata', 'probe', 'architecture') and the evidence, when the engine reports it. */
+    readonly predictionSource?: string
+    readonly predictionDetail?: string
   }
   readonly warnings: readonly string[]
 }
@@ -114,7 +118,7 @@ export interface GenerateOptions {
    * Every event, in order. In process, a returned promise is awaited before the engine goes on (a face writing each
    * image as it comes); over the worker boundary events are delivered without waiting.
    */
-  readonly onEvent?: (event: EngineEvent) => void | Promise<void>
+  readonly onEvent?: (event: EngineEvent) => void
 }
 
 /** A loaded model, as `loadedModels()` reports it (the server's /sdapi/v1/memory and sd-models use it). */

@@ -41,11 +41,16 @@ export class Engine implements EngineApi {
     this.tokenizer = createClipTokenizer(opts.tokenizerDir)
   }
 
-  async generate(request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
+  generate(request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
+    return this.generateWith(this.opts.resolver, request, options)
+  }
+
+  /** The same with another resolver for this request (the worker's: names its caller resolved already). */
+  async generateWith(resolver: ModelResolver, request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
     if (this.closed) throw new Error('Engine.generate after close()')
     const req = validateRequest(request)
-    const emit = async (e: EngineEvent): Promise<void> => { await options.onEvent?.(e) }
-    const resolver = this.opts.resolver
+    // A handler may return a promise (a face writing each image as it comes): awaited here, in process.
+    const emit = async (e: EngineEvent): Promise<void> => { await (options.onEvent?.(e) as unknown) }
     const file = await resolver.checkpoint(req.model)
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await resolver.vae(req.vae)
     await emit({ type: 'phase', phase: 'load', label: file })

@@ -107,7 +107,7 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
     ...hashes, signal: deps.signal, keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
     onPhase: (phase, batch) => {
       if (phase === 'sample') startedAt = performance.now()
-      void emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
+      return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
     },
     onProgress: (p) => {
       const every = req.previewEvery ?? 0
@@ -120,7 +120,8 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
       await emit({ type: 'image', image })
     },
   })
-  return { images, model: { file: model.file, arch: model.arch, prediction: { ...model.prediction } }, warnings }
+  const { value, source, detail } = model.prediction
+  return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }
 }
 
 /** The conditioning of a prompt seen before on this model with the same text-encoder state, else built and kept. */

@@ -39,7 +39,7 @@ export interface RunOptions extends InfoHashes {
   /** Called for each finished image, in order (a batch's images after its decode). */
   readonly onImage?: (image: FinishedImage) => Promise<void> | void
   /** Called when a phase starts (the engine's progress events). */
-  readonly onPhase?: (phase: 'encode' | 'sample' | 'decode', batch: number) => void
+  readonly onPhase?: (phase: 'encode' | 'sample' | 'decode', batch: number) => Promise<void> | void
   /**
    * Keep every session between phases (a server answering many requests). Default false: the text encoders are
    * released once encoded, the UNet before decoding and the VAE after, so peak memory is the weights plus ONE
@@ -122,7 +122,7 @@ export const conditioningRequest = (req: GenerationParams, r: ResolvedRequest): 
 
 export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOptions = {}): Promise<FinishedImage[]> {
   const { req, r } = spec
-  opts.onPhase?.('encode', 0)
+  await opts.onPhase?.('encode', 0)
   const conditioning = spec.conditioning ?? await buildConditioning(model, conditioningRequest(req, r))
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
   await free('text')
@@ -131,12 +131,12 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
   for (let batch = 0; batch < r.batchCount; batch++) {
     const seeds = r.seeds.slice(batch * r.batchSize, (batch + 1) * r.batchSize)
     const ctx: BatchContext = { r, conditioning, seeds, batch, latentShape: [4, r.height / 8, r.width / 8] }
-    opts.onPhase?.('sample', batch)
+    await opts.onPhase?.('sample', batch)
     const first: BatchLatents = { latent: await sampleBatch(model, ctx, await spec.init(model, ctx), opts), latentShape: ctx.latentShape }
     const out = spec.secondPass ? await spec.secondPass(model, first, ctx, opts) : first
     await free('unet')
     if (opts.oneShot && batch === r.batchCount - 1) dropWeights(model, [UNET_WEIGHTS_PREFIX])
-    opts.onPhase?.('decode', batch)
+    await opts.onPhase?.('decode', batch)
     for (let i = 0; i < seeds.length; i++) {
       const image = await decodeOne(model, out.latent, i, out.latentShape, { tiling: opts.vaeTiling, decoder: opts.decoder })
       const index = batch * r.batchSize + i

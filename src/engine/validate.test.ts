@@ -1,0 +1,36 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { InputError } from '../core/errors.ts'
+import type { GenerationRequest } from './contract.ts'
+import { validateRequest } from './validate.ts'
+
+const FULL: GenerationRequest = {
+  mode: 'txt2img', model: 'models/sd15.safetensors', vae: 'vae.safetensors', prompt: 'a cat <lora:style:0.7>', negativePrompt: 'blurry',
+  steps: 30, cfgScale: 6.5, sampler: 'DPM++ 2M', scheduler: 'Karras', seed: 4294967295, rng: 'cpu', width: 640, height: 384,
+  batchSize: 2, batchCount: 3, clipSkip: 2, ensd: 31337, loras: [{ name: 'detail', weight: 0.5, unetWeight: 0.8 }], loraMode: 'auto',
+  strict: true, prediction: 'v', vaeTiling: 'on', previewEvery: 5,
+}
+
+test('a request round-trips through JSON and validates to the same value (queued, stored, replayed)', () => {
+  const again = JSON.parse(JSON.stringify(FULL)) as unknown
+  assert.deepEqual(again, FULL)
+  assert.deepEqual(validateRequest(again), FULL)
+  assert.deepEqual(validateRequest({ mode: 'txt2img', model: 'm', prompt: '' }), { mode: 'txt2img', model: 'm', prompt: '' })
+})
+
+test('every JSON-level problem at once, each naming its field; ranges name theirs', () => {
+  const bad = { mode: 'img2txt', prompt: 3, steps: '20', rng: 'gpu2', loras: [{ weight: 1 }, 'x'], colour: 'red' }
+  assert.throws(() => validateRequest(bad), (e: unknown) => {
+    assert.ok(e instanceof InputError)
+    assert.deepEqual(e.issues.map((i) => [i.code, i.path.join('.')]), [
+      ['enum', 'mode'], ['required', 'model'], ['type', 'prompt'], ['type', 'steps'], ['enum', 'rng'],
+      ['required', 'loras.0.name'], ['type', 'loras.1'], ['unrecognized', 'colour'],
+    ])
+    assert.equal(e.issues[0].message, 'mode must be one of txt2img, got "img2txt"')
+    return true
+  })
+  assert.throws(() => validateRequest({ ...FULL, width: 100 }), (e: unknown) => e instanceof InputError
+    && e.issues[0].path[0] === 'width' && e.message === 'width must be a positive multiple of 8, got 100. Hint: the VAE works on 8×8 pixel blocks; try 96 or 104.')
+  assert.throws(() => validateRequest({ ...FULL, steps: 1.5 }), { message: 'steps must be a whole number, got 1.5' })
+  assert.throws(() => validateRequest(null), { message: 'a generation request must be an object' })
+})

@@ -1,0 +1,55 @@
+/*
+ * The worker thread's side of EngineClient: one Engine, fed by messages (worker-protocol.ts). Everything that blocks
+ * (model loading, every onnxruntime call) happens here, so the caller's event loop keeps running.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { loadModel } from '../pipeline/load-model.ts'
+import type { ModelResolver } from './contract.ts'
+import { Engine } from './engine.ts'
+import { toWire, transferables, type FromWorker, type ResolvedFiles, type ToWorker, type WorkerConfig } from './worker-protocol.ts'
+
+const config = workerData as WorkerConfig
+const port = parentPort!
+const aborts = new Map<number, AbortController>()
+
+/** Resolves only what the caller resolved already: the worker never looks names up itself. */
+const resolvedOnly = (files: ResolvedFiles): ModelResolver => ({
+  checkpoint: async () => files.checkpoint,
+  vae: async (ref) => files.vae ?? ref,
+  lora: async (name) => files.loras[name],
+  embeddingsDir: async () => files.embeddingsDir,
+})
+
+const engine = new Engine({
+  tokenizerDir: config.tokenizerDir, budgetBytes: config.budgetBytes, hashCache: config.hashCache,
+  resolver: resolvedOnly({ checkpoint: '', loras: {} }), // every request brings its own (generateWith)
+  loader: (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, threads: config.threads, ...opts }),
+})
+
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer)
+
+async function generate(m: Extract<ToWorker, { t: 'generate' }>): Promise<void> {
+  const controller = new AbortController()
+  aborts.set(m.id, controller)
+  try {
+    const result = await engine.generateWith(resolvedOnly(m.files), m.request, {
+      signal: controller.signal,
+      onEvent: (event) => send({ t: 'event', id: m.id, event }, transferables(event)),
+    })
+    // The images went out (transferred) as events; the client puts them back into the result.
+    send({ t: 'generated', id: m.id, result: { ...result, images: [] } })
+  } catch (e) {
+    send({ t: 'error', id: m.id, error: toWire(e, controller.signal.aborted) })
+  } finally {
+    aborts.delete(m.id)
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.t === 'generate') void generate(m)
+  else if (m.t === 'abort') aborts.get(m.id)?.abort(new Error('aborted by the caller'))
+  else if (m.t === 'loaded') void engine.loadedModels().then((models) => send({ t: 'loaded', id: m.id, models }))
+  else if (m.t === 'unload') {
+    void engine.unload(m.file).then(() => send({ t: 'unloaded', id: m.id }), (e: unknown) => send({ t: 'error', id: m.id, error: toWire(e, false) }))
+  }
+})
