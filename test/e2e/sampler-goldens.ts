@@ -47,7 +47,8 @@ function stackRows(rows: readonly { kind: string }[], cond: Float32Array, uncond
 
 /** The UNet as the pipeline will call it: one batched run over the CFG rows, each row with its own conditioning. */
 async function familyModel(f: Family): Promise<{ model: ModelFn; release: () => Promise<void> }> {
-  const store = await WeightStore.load(await openSafetensors(ref(f.dir, f.file)), { prefixes: [UNET_PREFIX] })
+  const source = await openSafetensors(ref(f.dir, f.file))
+  const store = await WeightStore.load(source, { prefixes: [UNET_PREFIX] }).finally(() => source.close())
   const unet = await UnetSession.create(detectUnetConfig(store), store)
   const src = await refTensors(f.dir, 'goldens', `${f.goldens}.safetensors`)
   const [cond, uncond] = [await src.readF32(`sample.cond${f.condKey}`), await src.readF32(`sample.uncond${f.condKey}`)]

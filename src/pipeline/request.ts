@@ -1,0 +1,104 @@
+/*
+ * What every generation mode shares of a request: the sampling parameters with A1111's defaults, checked in one place
+ * before any network runs (A1111 processing.py StableDiffusionProcessing @ c8a5322d: seeds seed + i over batch size ×
+ * batch count, −1 → random). A mode's own request (img2img's image and strength, hires' second pass) extends
+ * `GenerationParams`; its checks sit in its own file.
+ */
+import { InputError } from '../core/errors.ts'
+import type { NetworkHash } from '../image/infotext.ts'
+import type { ClipTokenizer } from '../prompt/index.ts'
+import { batchSeeds, resolveSampler, resolveScheduler, type RandnSource, type SamplerEntry } from '../sampling/index.ts'
+import type { PromptEmbeddings } from './conditioning.ts'
+
+/** The sampling parameters of one request (the text-to-latent part every mode has). */
+export interface SamplingParams {
+  /** Default 20. */
+  readonly steps?: number
+  /** Default 7. */
+  readonly cfgScale?: number
+  /** A1111 or ComfyUI name; default "Euler a". */
+  readonly sampler?: string
+  /** "Schedule type"; default "Automatic" (the sampler's own). */
+  readonly scheduler?: string
+  /** −1 (default): a random seed, as A1111 picks it. */
+  readonly seed?: number
+  /** Default 'gpu' (A1111's default; the NV Philox stream). */
+  readonly rng?: RandnSource
+  /** Default: the model's native size. Multiples of 8. */
+  readonly width?: number
+  readonly height?: number
+  readonly batchSize?: number
+  readonly batchCount?: number
+  /** SD1 only (A1111 ignores it for SD2/SDXL); default 1. */
+  readonly clipSkip?: number
+  /** A1111 "Eta noise seed delta". */
+  readonly ensd?: number
+}
+
+/** A generation as the pipeline runs it: prompts, sampling parameters and the resources conditioning needs. */
+export interface GenerationParams extends SamplingParams {
+  readonly prompt: string
+  readonly negativePrompt?: string
+  readonly tokenizer: ClipTokenizer
+  readonly embeddings?: PromptEmbeddings
+  /** Infotext fields the adapters layer reports. */
+  readonly loraHashes?: readonly NetworkHash[]
+  readonly tiHashes?: readonly NetworkHash[]
+}
+
+/** The request with defaults filled and checked. */
+export interface ResolvedRequest {
+  readonly steps: number
+  readonly cfgScale: number
+  readonly sampler: SamplerEntry
+  readonly scheduler: string
+  readonly seeds: readonly number[]
+  readonly rng: RandnSource
+  readonly width: number
+  readonly height: number
+  readonly batchSize: number
+  readonly batchCount: number
+  readonly clipSkip: number
+  readonly ensd: number
+}
+
+/** A1111 `get_fixed_seed`: −1 → random.randrange(4294967294). */
+export const randomSeed = (): number => Math.floor(Math.random() * 4294967294)
+
+function positiveInt(name: string, v: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new InputError(`${name} must be a whole number from 1 to ${max}, got ${v}`)
+  return v
+}
+
+function size(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 8 || v % 8 !== 0) {
+    const below = Math.max(8, Math.floor(v / 8) * 8)
+    throw new InputError(`${name} must be a positive multiple of 8, got ${v}. Hint: the VAE works on 8×8 pixel blocks; try ${below} or ${below + 8}.`)
+  }
+  return v
+}
+
+/** Defaults and checks; `nativeSize` is the model's default width and height. */
+export function resolveRequest(nativeSize: number, req: SamplingParams): ResolvedRequest {
+  const sampler = resolveSampler(req.sampler ?? 'Euler a')
+  const scheduler = req.scheduler ?? 'Automatic'
+  const schedId = resolveScheduler(scheduler)
+  if (sampler.kind === 'ddim' && schedId !== 'automatic') {
+    throw new InputError(`DDIM runs on its own timestep spacing; scheduler "${scheduler}" does not apply. Hint: use "Automatic".`)
+  }
+  const batchSize = positiveInt('batch size', req.batchSize ?? 1, 64)
+  const batchCount = positiveInt('batch count', req.batchCount ?? 1, 10000)
+  const seed = req.seed === undefined || req.seed === -1 ? randomSeed() : req.seed
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError(`seed must be -1 or a whole number >= 0, got ${req.seed}`)
+  const cfgScale = req.cfgScale ?? 7
+  if (!Number.isFinite(cfgScale)) throw new InputError(`CFG scale must be a number, got ${req.cfgScale}`)
+  return {
+    steps: positiveInt('steps', req.steps ?? 20, 1000), cfgScale, sampler, scheduler,
+    seeds: batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
+    width: size('width', req.width ?? nativeSize), height: size('height', req.height ?? nativeSize),
+    batchSize, batchCount, clipSkip: positiveInt('clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
+  }
+}
+
+/** A1111 `total_steps`: second-order samplers make two denoiser calls per step, and the prompt schedule counts calls. */
+export const scheduleSteps = (r: ResolvedRequest): number => (r.sampler.label === 'Heun' ? r.steps * 2 : r.steps)
