@@ -19,11 +19,15 @@ function schedulerLabel(r: ResolvedRequest): string | undefined {
   return SCHEDULERS[effectiveScheduler(r.sampler, r.scheduler)].label
 }
 
-export function generationInfo(model: LoadedModel, req: GenerationParams, r: ResolvedRequest, seed: number, hashes: InfoHashes): GenerationInfo {
+/** The infotext of image `index` of the run (its seed, and its variation seed when there is one). */
+export function generationInfo(model: LoadedModel, req: GenerationParams, r: ResolvedRequest, index: number, hashes: InfoHashes): GenerationInfo {
   const rngLabel = ({ gpu: 'GPU', cpu: 'CPU', nv: 'NV' } as const)[r.rng]
+  const from = r.seedResizeFrom
   return {
     prompt: req.prompt, negativePrompt: req.negativePrompt, steps: r.steps, sampler: r.sampler.label,
-    scheduleType: schedulerLabel(r), cfgScale: r.cfgScale, seed, width: r.width, height: r.height,
+    scheduleType: schedulerLabel(r), cfgScale: r.cfgScale, seed: r.seeds[index], width: r.width, height: r.height,
+    variationSeed: r.variation?.subseeds[index], variationSeedStrength: r.variation?.strength,
+    seedResizeFrom: from ? `${from.width}x${from.height}` : undefined,
     modelHash: hashes.modelHash, model: basename(model.file, extname(model.file)),
     vaeHash: model.vaeFile ? hashes.vaeHash : undefined, vae: model.vaeFile ? basename(model.vaeFile) : undefined,
     clipSkip: model.arch === 'sd1' ? r.clipSkip : undefined,

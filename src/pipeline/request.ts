@@ -33,6 +33,12 @@ export interface SamplingParams {
   readonly clipSkip?: number
   /** A1111 "Eta noise seed delta". */
   readonly ensd?: number
+  /** A1111 "Variation seed" (−1: random); used when subseedStrength > 0. */
+  readonly subseed?: number
+  /** A1111 "Variation strength" in [0, 1]; default 0 (off). */
+  readonly subseedStrength?: number
+  /** A1111 "Resize seed from" (width × height in pixels): the noise is drawn at that size and centred. */
+  readonly seedResizeFrom?: { readonly width: number; readonly height: number }
 }
 
 /** A generation as the pipeline runs it: prompts, sampling parameters and the resources conditioning needs. */
@@ -60,6 +66,9 @@ export interface ResolvedRequest {
   readonly batchCount: number
   readonly clipSkip: number
   readonly ensd: number
+  /** Variation seeds per image (seed stays the same for every image then, as A1111 does). */
+  readonly variation?: { readonly subseeds: readonly number[]; readonly strength: number }
+  readonly seedResizeFrom?: { readonly width: number; readonly height: number }
 }
 
 /** A1111 `get_fixed_seed`: −1 → random.randrange(4294967294). */
@@ -90,14 +99,32 @@ export function resolveRequest(nativeSize: number, req: SamplingParams): Resolve
   const batchCount = positiveInt('batch count', req.batchCount ?? 1, 10000)
   const seed = req.seed === undefined || req.seed === -1 ? randomSeed() : req.seed
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError(`seed must be -1 or a whole number >= 0, got ${req.seed}`)
+  const variation = resolveVariation(req, batchSize * batchCount)
   const cfgScale = req.cfgScale ?? 7
   if (!Number.isFinite(cfgScale)) throw new InputError(`CFG scale must be a number, got ${req.cfgScale}`)
   return {
     steps: positiveInt('steps', req.steps ?? 20, 1000), cfgScale, sampler, scheduler,
-    seeds: batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
+    seeds: variation ? Array<number>(batchSize * batchCount).fill(seed) : batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
     width: size('width', req.width ?? nativeSize), height: size('height', req.height ?? nativeSize),
     batchSize, batchCount, clipSkip: positiveInt('clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
+    ...(variation ? { variation } : {}), ...resolveSeedResize(req),
   }
+}
+
+/** A1111: with a variation strength every image keeps the seed and image i gets subseed + i (−1: random). */
+function resolveVariation(req: SamplingParams, images: number): ResolvedRequest['variation'] {
+  const strength = req.subseedStrength ?? 0
+  if (!(strength >= 0 && strength <= 1)) throw new InputError(`variation strength must be in [0, 1], got ${req.subseedStrength}`)
+  if (strength === 0) return undefined
+  const subseed = req.subseed === undefined || req.subseed === -1 ? randomSeed() : req.subseed
+  if (!Number.isSafeInteger(subseed) || subseed < 0) throw new InputError(`variation seed must be -1 or a whole number >= 0, got ${req.subseed}`)
+  return { subseeds: batchSeeds(subseed, images), strength }
+}
+
+function resolveSeedResize(req: SamplingParams): { seedResizeFrom?: { width: number; height: number } } {
+  const from = req.seedResizeFrom
+  if (!from || from.width <= 0 || from.height <= 0) return {}
+  return { seedResizeFrom: { width: size('seed resize width', from.width), height: size('seed resize height', from.height) } }
 }
 
 /** A1111 `total_steps`: second-order samplers make two denoiser calls per step, and the prompt schedule counts calls. */

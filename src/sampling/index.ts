@@ -33,5 +33,6 @@ export type { DdimSampler, KDiffusionSampler, SamplerEntry, SamplerId } from './
 export type { Sampler, SamplerOptions, StepInfo } from './samplers/common.ts'
 export { ddimTimesteps, diffusersScaledLinearAlphasCumprod, sampleDdim } from './samplers/ddim.ts'
 export type { DdimOptions, TimestepModel } from './samplers/ddim.ts'
-export { effectiveScheduler, img2imgSigmas, sample } from './run.ts'
+export { effectiveScheduler, img2imgScheduleSteps, img2imgSigmas, sample } from './run.ts'
+export { blendLatent, maskedDenoiser, type LatentMask } from './inpaint-blend.ts'
 export type { Img2ImgStart, SampleRequest, SampleResult } from './run.ts'
