@@ -8,7 +8,7 @@ import { InputError } from '../core/errors.ts'
 import type { Raster } from '../image/raster.ts'
 import { resizeImage, type ResizeMode } from '../image/resize-modes.ts'
 import { encodePicture, repeatBatch } from './encode-picture.ts'
-import { INPAINT_CHANNELS, type LoadedModel } from './load-model.ts'
+import type { LoadedModel } from './load-model.ts'
 import { inpaintSpec, type InpaintOptions } from './inpaint.ts'
 import { resolveRequest, type GenerationParams, type ResolvedRequest } from './request.ts'
 import { runBatches, type FinishedImage, type InitLatent, type ModeSpec, type RunOptions } from './run-batches.ts'
@@ -39,16 +39,13 @@ export function encodedInit(picture: Raster, strength: number): InitLatent {
 }
 
 /** Infotext fields every img2img run writes. */
-export const img2imgInfo = (model: LoadedModel, strength: number) => ({
-  denoisingStrength: strength,
-  ...(model.unetConfig.inChannels === INPAINT_CHANNELS ? { conditionalMaskWeight: '1.0' } : {}),
-})
+export const img2imgInfo = (strength: number) => ({ denoisingStrength: strength })
 
 export function img2imgSpec(model: LoadedModel, req: Img2ImgRequest, r: ResolvedRequest): ModeSpec {
   const strength = checkStrength(req.denoisingStrength)
   if (req.inpaint) return inpaintSpec(model, req, r, { strength, options: req.inpaint })
   const picture = resizeImage(req.resizeMode ?? 'just', req.init, r.width, r.height)
-  return { req, r, init: encodedInit(picture, strength), info: img2imgInfo(model, strength) }
+  return { req, r, init: encodedInit(picture, strength), info: img2imgInfo(strength) }
 }
 
 export async function img2img(model: LoadedModel, req: Img2ImgRequest, opts: RunOptions = {}): Promise<FinishedImage[]> {

@@ -69,7 +69,7 @@ export function inpaintSpec(model: LoadedModel, req: Img2ImgRequest, r: Resolved
   return {
     req, r,
     init: inpaintInit(prep.picture, prep.mask, fill, o.strength),
-    info: { ...img2imgInfo(model, o.strength), extra },
+    info: { ...img2imgInfo(o.strength), extra },
     composite: (decoded) => applyOverlay({ ...decoded, channels: 3 }, prep.overlay, prep.cropBox),
   }
 }

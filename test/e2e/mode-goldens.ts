@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { readImage, toMaskL, toRgbFlattened } from '../../src/image/read-image.ts'
 import { imageToUint8 } from '../../src/image/to-uint8.ts'
+import { formatInfotext, parseInfotext } from '../../src/image/infotext.ts'
 import type { FinishedImage, RunOptions } from '../../src/pipeline/run-batches.ts'
 import type { InpaintFill } from '../../src/image/inpaint-prep.ts'
 import type { Img2ImgRequest } from '../../src/pipeline/img2img.ts'
@@ -91,8 +92,23 @@ export async function assertFinal(folder: string, e: ModeEntry, img: FinishedIma
   assertLatent(img.latent, await golden(folder, e, 'latent'), `${e.name} latent`)
   const u8 = imageToUint8(img.image).data
   if (e.arrays[`${e.name}.decoded_uint8`]) assert.ok(maxByteDiff(u8, await goldenBytes(folder, e, 'decoded_uint8')) <= 1, `${e.name} decoded_uint8`)
+  assertInfotext(e, formatInfotext(img.info))
   const png = await readImage(ref('sd1', folder, `${e.name}.png`))
   const pixels = img.pixels?.data ?? u8
   const d = maxByteDiff(pixels, png.data)
   assert.ok(d <= pngTolerance, `${e.name}.png off by ${d} > ${pngTolerance}`)
+}
+
+/**
+ * A1111's infotext fields, in A1111's order. Hashes are the caller's, Version differs by design, and sdloom writes
+ * v1.10's "Sampler: DPM++ 2M, Schedule type: Karras" where the v1.8 goldens have "Sampler: DPM++ 2M Karras".
+ */
+export function assertInfotext(e: ModeEntry, ours: string): void {
+  const skip = new Set(['Model hash', 'VAE hash', 'Version', 'Schedule type', 'Sampler'])
+  const norm = (f: Record<string, string>) => Object.entries(f).filter(([k]) => !skip.has(k))
+    .map(([k, v]) => [k, v !== '' && Number.isFinite(Number(v)) ? Number(v) : v])
+  const a = parseInfotext(ours).fields
+  const b = parseInfotext(e.infotext).fields
+  assert.deepEqual(norm(a), norm(b), `${e.name} infotext`)
+  assert.ok(b.Sampler.startsWith(a.Sampler), `${e.name} infotext sampler ${a.Sampler} vs ${b.Sampler}`)
 }
