@@ -4,10 +4,12 @@ import { inspect } from './inspect.ts'
 import { hash } from './hash.ts'
 import { convert } from './convert.ts'
 import { generate } from './generate.ts'
+import { img2img } from './img2img.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
   'generate': generate,
+  'img2img': img2img,
   'png-info': pngInfo,
   'inspect': inspect,
   'hash': hash,
