@@ -4,7 +4,7 @@
  */
 import { basename, extname } from 'node:path'
 import { INFOTEXT_VERSION, type GenerationInfo } from '../image/infotext.ts'
-import { effectiveScheduler, SCHEDULERS } from '../sampling/index.ts'
+import { scheduleTypeLabel } from '../sampling/index.ts'
 import { INPAINT_CHANNELS, type LoadedModel } from './load-model.ts'
 import type { GenerationParams, ResolvedRequest } from './request.ts'
 
@@ -14,18 +14,13 @@ export interface InfoHashes {
   readonly vaeHash?: string
 }
 
-function schedulerLabel(r: ResolvedRequest): string | undefined {
-  if (r.sampler.kind === 'ddim') return undefined
-  return SCHEDULERS[effectiveScheduler(r.sampler, r.scheduler)].label
-}
-
 /** The infotext of image `index` of the run (its seed, and its variation seed when there is one). */
 export function generationInfo(model: LoadedModel, req: GenerationParams, r: ResolvedRequest, index: number, hashes: InfoHashes): GenerationInfo {
   const rngLabel = ({ gpu: 'GPU', cpu: 'CPU', nv: 'NV' } as const)[r.rng]
   const from = r.seedResizeFrom
   return {
     prompt: req.prompt, negativePrompt: req.negativePrompt, steps: r.steps, sampler: r.sampler.label,
-    scheduleType: schedulerLabel(r), cfgScale: r.cfgScale, seed: r.seeds[index], width: r.width, height: r.height,
+    scheduleType: scheduleTypeLabel(r.sampler, r.scheduler), cfgScale: r.cfgScale, seed: r.seeds[index], width: r.width, height: r.height,
     variationSeed: r.variation?.subseeds[index], variationSeedStrength: r.variation?.strength,
     seedResizeFrom: from ? `${from.width}x${from.height}` : undefined,
     // A1111 writes its inpainting_mask_weight (1.0) whenever an inpainting UNet runs, txt2img included.
@@ -33,7 +28,7 @@ export function generationInfo(model: LoadedModel, req: GenerationParams, r: Res
     modelHash: hashes.modelHash, model: basename(model.file, extname(model.file)),
     vaeHash: model.vaeFile ? hashes.vaeHash : undefined, vae: model.vaeFile ? basename(model.vaeFile) : undefined,
     clipSkip: model.arch === 'sd1' ? r.clipSkip : undefined,
-    ensd: r.sampler.kind === 'k-diffusion' && r.sampler.ancestral ? r.ensd : undefined,
+    ensd: r.sampler.usesEnsd ? r.ensd : undefined,
     rng: rngLabel,
     extra: model.prediction.source === 'architecture' ? undefined : { Prediction: model.prediction.value },
     loraHashes: req.loraHashes, tiHashes: req.tiHashes, version: INFOTEXT_VERSION,

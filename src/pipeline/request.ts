@@ -7,7 +7,7 @@
 import { InputError } from '../core/errors.ts'
 import type { NetworkHash } from '../image/infotext.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
-import { batchSeeds, resolveSampler, resolveScheduler, type RandnSource, type SamplerEntry } from '../sampling/index.ts'
+import { SCHEDULERS, batchSeeds, resolveSamplerAndSchedule, type RandnSource, type SamplerEntry, type SamplerParams } from '../sampling/index.ts'
 import type { PromptEmbeddings } from './conditioning.ts'
 
 /** The sampling parameters of one request (the text-to-latent part every mode has). */
@@ -39,6 +39,8 @@ export interface SamplingParams {
   readonly subseedStrength?: number
   /** A1111 "Resize seed from" (width × height in pixels): the noise is drawn at that size and centred. */
   readonly seedResizeFrom?: { readonly width: number; readonly height: number }
+  /** A1111's sampler parameters (eta, s_noise, churn, sigma min/max, rho); absent = A1111's defaults. */
+  readonly samplerParams?: SamplerParams
 }
 
 /** A generation as the pipeline runs it: prompts, sampling parameters and the resources conditioning needs. */
@@ -69,45 +71,46 @@ export interface ResolvedRequest {
   /** Variation seeds per image (seed stays the same for every image then, as A1111 does). */
   readonly variation?: { readonly subseeds: readonly number[]; readonly strength: number }
   readonly seedResizeFrom?: { readonly width: number; readonly height: number }
+  readonly samplerParams?: SamplerParams
 }
 
 /** A1111 `get_fixed_seed`: −1 → random.randrange(4294967294). */
 export const randomSeed = (): number => Math.floor(Math.random() * 4294967294)
 
-function positiveInt(name: string, v: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new InputError(`${name} must be a whole number from 1 to ${max}, got ${v}`)
+/** One field's problem, named by its request field (`path`) so a server can point at it. */
+const fieldError = (field: keyof SamplingParams, code: string, message: string): InputError =>
+  new InputError([{ code, path: [field], message }])
+
+function positiveInt(field: keyof SamplingParams, name: string, v: number, max: number): number {
+  if (!Number.isInteger(v) || v < 1 || v > max) throw fieldError(field, 'range', `${name} must be a whole number from 1 to ${max}, got ${v}`)
   return v
 }
 
-function size(name: string, v: number): number {
+function size(field: 'width' | 'height', v: number): number {
   if (!Number.isInteger(v) || v < 8 || v % 8 !== 0) {
     const below = Math.max(8, Math.floor(v / 8) * 8)
-    throw new InputError(`${name} must be a positive multiple of 8, got ${v}. Hint: the VAE works on 8×8 pixel blocks; try ${below} or ${below + 8}.`)
+    throw fieldError(field, 'multiple-of-8', `${field} must be a positive multiple of 8, got ${v}. Hint: the VAE works on 8×8 pixel blocks; try ${below} or ${below + 8}.`)
   }
   return v
 }
 
 /** Defaults and checks; `nativeSize` is the model's default width and height. */
 export function resolveRequest(nativeSize: number, req: SamplingParams): ResolvedRequest {
-  const sampler = resolveSampler(req.sampler ?? 'Euler a')
-  const scheduler = req.scheduler ?? 'Automatic'
-  const schedId = resolveScheduler(scheduler)
-  if (sampler.kind === 'ddim' && schedId !== 'automatic') {
-    throw new InputError(`DDIM runs on its own timestep spacing; scheduler "${scheduler}" does not apply. Hint: use "Automatic".`)
-  }
-  const batchSize = positiveInt('batch size', req.batchSize ?? 1, 64)
-  const batchCount = positiveInt('batch count', req.batchCount ?? 1, 10000)
+  const { entry: sampler, scheduler: schedId } = resolveSamplerAndSchedule(req.sampler ?? 'Euler a', req.scheduler)
+  const scheduler = SCHEDULERS[schedId].label
+  const batchSize = positiveInt('batchSize', 'batch size', req.batchSize ?? 1, 64)
+  const batchCount = positiveInt('batchCount', 'batch count', req.batchCount ?? 1, 10000)
   const seed = req.seed === undefined || req.seed === -1 ? randomSeed() : req.seed
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError(`seed must be -1 or a whole number >= 0, got ${req.seed}`)
+  if (!Number.isSafeInteger(seed) || seed < 0) throw fieldError('seed', 'range', `seed must be -1 or a whole number >= 0, got ${req.seed}`)
   const variation = resolveVariation(req, batchSize * batchCount)
   const cfgScale = req.cfgScale ?? 7
-  if (!Number.isFinite(cfgScale)) throw new InputError(`CFG scale must be a number, got ${req.cfgScale}`)
+  if (!Number.isFinite(cfgScale)) throw fieldError('cfgScale', 'type', `CFG scale must be a number, got ${req.cfgScale}`)
   return {
-    steps: positiveInt('steps', req.steps ?? 20, 1000), cfgScale, sampler, scheduler,
+    steps: positiveInt('steps', 'steps', req.steps ?? 20, 1000), cfgScale, sampler, scheduler,
     seeds: variation ? Array<number>(batchSize * batchCount).fill(seed) : batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
     width: size('width', req.width ?? nativeSize), height: size('height', req.height ?? nativeSize),
-    batchSize, batchCount, clipSkip: positiveInt('clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
-    ...(variation ? { variation } : {}), ...resolveSeedResize(req),
+    batchSize, batchCount, clipSkip: positiveInt('clipSkip', 'clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
+    samplerParams: req.samplerParams, ...(variation ? { variation } : {}), ...resolveSeedResize(req),
   }
 }
 
@@ -124,8 +127,11 @@ function resolveVariation(req: SamplingParams, images: number): ResolvedRequest[
 function resolveSeedResize(req: SamplingParams): { seedResizeFrom?: { width: number; height: number } } {
   const from = req.seedResizeFrom
   if (!from || from.width <= 0 || from.height <= 0) return {}
-  return { seedResizeFrom: { width: size('seed resize width', from.width), height: size('seed resize height', from.height) } }
+  if (!Number.isInteger(from.width) || !Number.isInteger(from.height) || from.width % 8 !== 0 || from.height % 8 !== 0) {
+    throw new InputError(`seed resize from ${from.width}x${from.height} must be whole multiples of 8 (a latent size).`)
+  }
+  return { seedResizeFrom: { width: from.width, height: from.height } }
 }
 
 /** A1111 `total_steps`: second-order samplers make two denoiser calls per step, and the prompt schedule counts calls. */
-export const scheduleSteps = (r: ResolvedRequest): number => (r.sampler.label === 'Heun' ? r.steps * 2 : r.steps)
+export const scheduleSteps = (r: ResolvedRequest): number => r.steps * r.sampler.modelCallsPerStep

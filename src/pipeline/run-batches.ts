@@ -13,7 +13,7 @@ import type { GenerationInfo } from '../image/infotext.ts'
 import type { RgbImage } from '../image/png.ts'
 import type { VaeTilingMode } from '../models/vae/index.ts'
 import { ImageRng, sample, type Img2ImgStart } from '../sampling/index.ts'
-import { buildConditioning, type PromptConditioning } from './conditioning.ts'
+import { buildConditioning, type ConditioningRequest, type PromptConditioning } from './conditioning.ts'
 import { decodeOne } from './decode.ts'
 import { generationInfo, type InfoHashes } from './generation-info.ts'
 import type { LoadedModel, SessionKind } from './load-model.ts'
@@ -116,6 +116,8 @@ export interface ModeSpec {
   readonly info?: Partial<GenerationInfo>
   /** The mode's final picture from the decoded one (inpainting: the overlay composite). */
   readonly composite?: (decoded: RgbImage, index: number) => RgbImage
+  /** Conditioning built earlier for this request (a caller's cache of repeated prompts); else built here. */
+  readonly conditioning?: PromptConditioning
 }
 
 /** txt2img's init: the sampler draws the noise itself (sampling/run.ts: ImageRng.next() · σ_max). */
@@ -128,13 +130,16 @@ function dropWeights(model: LoadedModel, prefixes: readonly string[]): void {
   if (model.weights.drop(prefixes) > 0) collectGarbage()
 }
 
+/** What buildConditioning is asked for a request (a cache of conditionings keys on it). */
+export const conditioningRequest = (req: GenerationParams, r: ResolvedRequest): ConditioningRequest => ({
+  prompt: req.prompt, negativePrompt: req.negativePrompt ?? '', scheduleSteps: scheduleSteps(r), clipSkip: r.clipSkip,
+  tokenizer: req.tokenizer, embeddings: req.embeddings, width: r.width, height: r.height,
+})
+
 export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOptions = {}): Promise<FinishedImage[]> {
   const { req, r } = spec
   opts.onPhase?.('encode', 0)
-  const conditioning = await buildConditioning(model, {
-    prompt: req.prompt, negativePrompt: req.negativePrompt ?? '', scheduleSteps: scheduleSteps(r), clipSkip: r.clipSkip,
-    tokenizer: req.tokenizer, embeddings: req.embeddings, width: r.width, height: r.height,
-  })
+  const conditioning = spec.conditioning ?? await buildConditioning(model, conditioningRequest(req, r))
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
   await free('text')
   if (opts.oneShot) dropWeights(model, TEXT_ENCODER_PREFIXES)
@@ -170,7 +175,7 @@ export async function sampleBatch(model: LoadedModel, ctx: BatchContext, start: 
     ? start.imageConditioning ?? await txt2imgConditioning(model, seeds.length, latentShape) : undefined
   const unet = await model.unet()
   const result = await sample({
-    sampler: r.sampler, scheduler: r.scheduler, steps: r.steps,
+    sampler: r.sampler, scheduler: r.scheduler, steps: r.steps, ...r.samplerParams, family: model.arch,
     model: unetModel({ unet, weights: model.weights, conditioning, latentShape: [...latentShape], imageConditioning }),
     parameterization: model.prediction.value,
     alphasCumprod: model.alphasCumprod,

@@ -5,6 +5,10 @@ import { hash } from './hash.ts'
 import { convert } from './convert.ts'
 import { generate } from './generate.ts'
 import { img2img } from './img2img.ts'
+import { merge } from './merge.ts'
+import { lora } from './lora.ts'
+import { bake } from './bake.ts'
+import { samplers } from './samplers.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
@@ -14,4 +18,8 @@ export const COMMANDS: Record<string, Command> = {
   'inspect': inspect,
   'hash': hash,
   'convert': convert,
+  'merge': merge,
+  'lora': lora,
+  'bake': bake,
+  'samplers': samplers,
 }

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readRefJson, ref, REPO_ROOT } from '../../../test/golden.ts'
-import type { Command, CommandContext } from '../command.ts'
+import { runCmd } from '../../../test/fixtures/run-command.ts'
 import { inspect } from './inspect.ts'
 import { hash } from './hash.ts'
 import { convert } from './convert.ts'
@@ -14,13 +14,6 @@ import { convert } from './convert.ts'
 let dir = ''
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'sdloom-cli-files-')) })
 after(() => rm(dir, { recursive: true, force: true }))
-
-async function runCmd(cmd: Command, positionals: string[], values: CommandContext['values'] = {}, json = false) {
-  let out = ''
-  let err = ''
-  const ctx: CommandContext = { values, positionals, json, out: (t) => { out += `${t}\n` }, warn: (t) => { err += `${t}\n` } }
-  return { code: await cmd.run(ctx), out, err }
-}
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
