@@ -21,7 +21,7 @@ function tinySd1(): { arch: 'sd1'; weights: WeightStore } {
 }
 
 const BROKEN = 'broken.safetensors: unrecognised format: expected safetensors (8-byte length, then "{"), a torch zip checkpoint '
-  + '("PK\\x03\\x04") or a torch pickle (0x80); the file starts with 6e 6f 74 20 61 20 74 65 6e'
+  + '("PK\\x03\\x04"), a torch pickle (0x80) or GGUF ("GGUF"); the file starts with 6e 6f 74 20 61 20 74 65 6e'
 
 let dir: string
 before(async () => {
