@@ -38,7 +38,14 @@ export interface GenerationInfo {
   readonly model?: string
   readonly vaeHash?: string
   readonly vae?: string
+  /** A1111 "Variation seed" / "Variation seed strength" (written when the strength is non-zero). */
+  readonly variationSeed?: number
+  readonly variationSeedStrength?: number
+  /** A1111 "Seed resize from", "WxH". */
+  readonly seedResizeFrom?: string
   readonly denoisingStrength?: number
+  /** Inpainting UNets: A1111's `inpainting_mask_weight`, written as Python prints the float ("1.0"). */
+  readonly conditionalMaskWeight?: string
   /** Written only when > 1, as A1111 does. */
   readonly clipSkip?: number
   /** eta_noise_seed_delta, written when non-zero (and the sampler uses it, the caller decides). */
@@ -96,7 +103,11 @@ export function infotextFields(info: GenerationInfo): [string, FieldValue][] {
     ['Model', info.model],
     ['VAE hash', info.vaeHash],
     ['VAE', info.vae],
+    ['Variation seed', info.variationSeed],
+    ['Variation seed strength', info.variationSeedStrength],
+    ['Seed resize from', info.seedResizeFrom],
     ['Denoising strength', info.denoisingStrength],
+    ['Conditional mask weight', info.conditionalMaskWeight],
     ['Clip skip', info.clipSkip !== undefined && info.clipSkip > 1 ? info.clipSkip : undefined],
     ['ENSD', info.ensd ? info.ensd : undefined],
     ['RNG', info.rng === 'GPU' ? undefined : info.rng],
@@ -163,7 +174,8 @@ const num = (s: string | undefined): number | undefined => {
 }
 
 const KNOWN = new Set(['Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Model hash', 'Model', 'VAE hash',
-  'VAE', 'Denoising strength', 'Clip skip', 'ENSD', 'RNG', 'Lora hashes', 'TI hashes', 'Version'])
+  'VAE', 'Variation seed', 'Variation seed strength', 'Seed resize from', 'Denoising strength', 'Conditional mask weight',
+  'Clip skip', 'ENSD', 'RNG', 'Lora hashes', 'TI hashes', 'Version'])
 
 function typedInfo(prompt: string, negativePrompt: string, f: Readonly<Record<string, string>>): Partial<GenerationInfo> {
   const size = RE_IMAGE_SIZE.exec(f.Size ?? '')
@@ -174,6 +186,8 @@ function typedInfo(prompt: string, negativePrompt: string, f: Readonly<Record<st
     steps: num(f.Steps), sampler: f.Sampler, scheduleType: f['Schedule type'], cfgScale: num(f['CFG scale']),
     seed: num(f.Seed), width: size ? Number(size[1]) : undefined, height: size ? Number(size[2]) : undefined,
     modelHash: f['Model hash'], model: f.Model, vaeHash: f['VAE hash'], vae: f.VAE,
+    variationSeed: num(f['Variation seed']), variationSeedStrength: num(f['Variation seed strength']),
+    seedResizeFrom: f['Seed resize from'], conditionalMaskWeight: f['Conditional mask weight'],
     denoisingStrength: num(f['Denoising strength']), clipSkip: num(f['Clip skip']), ensd: num(f.ENSD), rng,
     extra: Object.keys(extra).length ? extra : undefined,
     loraHashes: f['Lora hashes'] !== undefined ? parseNetworkHashes(f['Lora hashes']) : undefined,

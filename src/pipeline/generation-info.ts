@@ -5,7 +5,7 @@
 import { basename, extname } from 'node:path'
 import { INFOTEXT_VERSION, type GenerationInfo } from '../image/infotext.ts'
 import { scheduleTypeLabel } from '../sampling/index.ts'
-import type { LoadedModel } from './load-model.ts'
+import { INPAINT_CHANNELS, type LoadedModel } from './load-model.ts'
 import type { GenerationParams, ResolvedRequest } from './request.ts'
 
 /** AutoV2 hashes for the infotext (the caller computes them through its hash store). */
@@ -14,11 +14,17 @@ export interface InfoHashes {
   readonly vaeHash?: string
 }
 
-export function generationInfo(model: LoadedModel, req: GenerationParams, r: ResolvedRequest, seed: number, hashes: InfoHashes): GenerationInfo {
+/** The infotext of image `index` of the run (its seed, and its variation seed when there is one). */
+export function generationInfo(model: LoadedModel, req: GenerationParams, r: ResolvedRequest, index: number, hashes: InfoHashes): GenerationInfo {
   const rngLabel = ({ gpu: 'GPU', cpu: 'CPU', nv: 'NV' } as const)[r.rng]
+  const from = r.seedResizeFrom
   return {
     prompt: req.prompt, negativePrompt: req.negativePrompt, steps: r.steps, sampler: r.sampler.label,
-    scheduleType: scheduleTypeLabel(r.sampler, r.scheduler), cfgScale: r.cfgScale, seed, width: r.width, height: r.height,
+    scheduleType: scheduleTypeLabel(r.sampler, r.scheduler), cfgScale: r.cfgScale, seed: r.seeds[index], width: r.width, height: r.height,
+    variationSeed: r.variation?.subseeds[index], variationSeedStrength: r.variation?.strength,
+    seedResizeFrom: from ? `${from.width}x${from.height}` : undefined,
+    // A1111 writes its inpainting_mask_weight (1.0) whenever an inpainting UNet runs, txt2img included.
+    conditionalMaskWeight: model.unetConfig.inChannels === INPAINT_CHANNELS ? '1.0' : undefined,
     modelHash: hashes.modelHash, model: basename(model.file, extname(model.file)),
     vaeHash: model.vaeFile ? hashes.vaeHash : undefined, vae: model.vaeFile ? basename(model.vaeFile) : undefined,
     clipSkip: model.arch === 'sd1' ? r.clipSkip : undefined,

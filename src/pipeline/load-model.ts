@@ -11,7 +11,7 @@ import { identifyModel, type Identification } from '../models/detect/index.ts'
 import { WeightStore } from '../models/weights.ts'
 import { detectUnetConfig, UNET_PREFIX, UnetSession, type UnetConfig } from '../models/unet/index.ts'
 import { TEXT_ENCODER_PRESETS, TextEncoderSession, type TextEncoderSpec } from '../models/clip/index.ts'
-import { VAE_PREFIX, VaeDecoderSession, vaeKeyMap } from '../models/vae/index.ts'
+import { VAE_PREFIX, VaeDecoderSession, VaeEncoderSession, vaeKeyMap } from '../models/vae/index.ts'
 import { layoutSignature, type LowRankLayout } from '../nn/low-rank.ts'
 import { AdapterState } from './adapters.ts'
 
@@ -32,7 +32,10 @@ export interface LoadModelOptions {
   readonly onProgress?: (done: number, total: number) => void
   /** onnxruntime intra-op threads (default: all cores). */
   readonly threads?: number
-  /** Also load the VAE encoder (img2img); txt2img needs only the decoder (SD1.5: 136 MB less float32 memory). */
+  /**
+   * Also load the VAE encoder (img2img, pixel-upscaler hires fix); txt2img needs only the decoder (SD1.5: 136 MB less
+   * float32 memory). Inpainting (9-channel) UNets always load it: their conditioning is an encoded picture.
+   */
   readonly vaeEncoder?: boolean
 }
 
@@ -62,6 +65,8 @@ export interface LoadedModel {
   textEncoders(clipSkip?: number): Promise<TextEncoders>
   unet(): Promise<UnetSession>
   vaeDecoder(): Promise<VaeDecoderSession>
+  /** Needs the encoder weights (LoadModelOptions.vaeEncoder, or a 9-channel UNet). */
+  vaeEncoder(): Promise<VaeEncoderSession>
   /**
    * Releases the cached sessions of one kind (their onnxruntime arenas go with them); the next use rebuilds them.
    * txt2img does this between phases so the UNet's and the VAE's activation memory are never held at once.
@@ -77,6 +82,15 @@ const TEXT_PREFIXES: Readonly<Record<Arch, string>> = {
   sd1: 'cond_stage_model.transformer.', sd2: 'cond_stage_model.model.', sdxl: 'conditioner.embedders.',
 }
 const VAE_DECODER_PREFIXES = [`${VAE_PREFIX}decoder.`, `${VAE_PREFIX}post_quant_conv.`]
+
+/** Input channels of an inpainting UNet: latent 4 + mask 1 + masked-picture latent 4. */
+export const INPAINT_CHANNELS = 9
+
+/** The UNet's input channels from the file's header (before any weight is read). */
+function unetInChannels(source: TensorSource): number | undefined {
+  const key = `${UNET_PREFIX}input_blocks.0.0.weight`
+  return source.has(key) ? source.info(key).shape[1] : undefined
+}
 
 /** The key prefixes loadModel reads: UNet, text encoder(s), the VAE decoder (and encoder when asked). */
 const prefixesFor = (arch: Arch, vaeEncoder: boolean): string[] =>
@@ -115,14 +129,14 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   try {
     const identification = identifyModel(source)
     const arch = checkpointArch(path, identification)
-    const prefixes = prefixesFor(arch, opts.vaeEncoder ?? false)
+    const prefixes = prefixesFor(arch, (opts.vaeEncoder ?? false) || unetInChannels(source) === INPAINT_CHANNELS)
     const weights = await WeightStore.load(source, { prefixes, onProgress: opts.onProgress })
     const alphasCumprod = source.has('alphas_cumprod') ? await source.readF32('alphas_cumprod') : undefined
     if (opts.vae) await mergeVae(weights, opts.vae, prefixes)
     const unetConfig = detectUnetConfig(weights)
-    if (unetConfig.inChannels !== 4) {
+    if (unetConfig.inChannels !== 4 && unetConfig.inChannels !== INPAINT_CHANNELS) {
       throw new UnknownModelError(path, `is ${an(identification.architecture.label)} checkpoint whose UNet takes ${unetConfig.inChannels} input channels `
-        + `(tensor "${unetConfig.sources.inChannels}"); txt2img needs a 4-channel UNet.`)
+        + `(tensor "${unetConfig.sources.inChannels}"); sdloom runs 4-channel UNets and 9-channel inpainting UNets.`)
     }
     const sessions = new SessionCache(weights, unetConfig, opts.threads)
     const prediction = await decidePrediction(arch, source, opts.prediction, sessions)
@@ -136,6 +150,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       textEncoders: (clipSkip = 1) => sessions.textEncoders(arch, clipSkip),
       unet: () => sessions.unet(),
       vaeDecoder: () => sessions.vaeDecoder(),
+      vaeEncoder: () => sessions.vaeEncoder(),
       releaseSessions: (kind) => sessions.release(kind),
       release: () => sessions.release(),
     }
@@ -209,9 +224,16 @@ class SessionCache {
     return this.once('vae', VAE_PREFIX, () => VaeDecoderSession.create(this.weights, { threads: this.threads }))
   }
 
-  /** All sessions, or those of one kind (cache keys: 'unet', 'vae', text encoders otherwise). */
+  vaeEncoder(): Promise<VaeEncoderSession> {
+    if (!this.weights.has(`${VAE_PREFIX}encoder.conv_in.weight`)) {
+      throw new InputError('the VAE encoder was not loaded. Hint: load the model with { vaeEncoder: true } for img2img.')
+    }
+    return this.once('vae-encoder', VAE_PREFIX, () => VaeEncoderSession.create(this.weights, { threads: this.threads }))
+  }
+
+  /** All sessions, or those of one kind (cache keys: 'unet', 'vae', 'vae-encoder', text encoders otherwise). */
   async release(kind?: SessionKind): Promise<void> {
-    const kindOf = (key: string): SessionKind => (key === 'unet' || key === 'vae' ? key : 'text')
+    const kindOf = (key: string): SessionKind => (key === 'unet' || key === 'vae' ? key : key === 'vae-encoder' ? 'vae' : 'text')
     const keys = [...this.cache.keys()].filter((k) => kind === undefined || kindOf(k) === kind)
     for (const k of keys) {
       const s = this.cache.get(k) as Promise<{ release(): Promise<void> }>

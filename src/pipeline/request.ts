@@ -33,6 +33,12 @@ export interface SamplingParams {
   readonly clipSkip?: number
   /** A1111 "Eta noise seed delta". */
   readonly ensd?: number
+  /** A1111 "Variation seed" (−1: random); used when subseedStrength > 0. */
+  readonly subseed?: number
+  /** A1111 "Variation strength" in [0, 1]; default 0 (off). */
+  readonly subseedStrength?: number
+  /** A1111 "Resize seed from" (width × height in pixels): the noise is drawn at that size and centred. */
+  readonly seedResizeFrom?: { readonly width: number; readonly height: number }
   /** A1111's sampler parameters (eta, s_noise, churn, sigma min/max, rho); absent = A1111's defaults. */
   readonly samplerParams?: SamplerParams
 }
@@ -62,6 +68,9 @@ export interface ResolvedRequest {
   readonly batchCount: number
   readonly clipSkip: number
   readonly ensd: number
+  /** Variation seeds per image (seed stays the same for every image then, as A1111 does). */
+  readonly variation?: { readonly subseeds: readonly number[]; readonly strength: number }
+  readonly seedResizeFrom?: { readonly width: number; readonly height: number }
   readonly samplerParams?: SamplerParams
 }
 
@@ -93,15 +102,35 @@ export function resolveRequest(nativeSize: number, req: SamplingParams): Resolve
   const batchCount = positiveInt('batchCount', 'batch count', req.batchCount ?? 1, 10000)
   const seed = req.seed === undefined || req.seed === -1 ? randomSeed() : req.seed
   if (!Number.isSafeInteger(seed) || seed < 0) throw fieldError('seed', 'range', `seed must be -1 or a whole number >= 0, got ${req.seed}`)
+  const variation = resolveVariation(req, batchSize * batchCount)
   const cfgScale = req.cfgScale ?? 7
   if (!Number.isFinite(cfgScale)) throw fieldError('cfgScale', 'type', `CFG scale must be a number, got ${req.cfgScale}`)
   return {
     steps: positiveInt('steps', 'steps', req.steps ?? 20, 1000), cfgScale, sampler, scheduler,
-    seeds: batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
+    seeds: variation ? Array<number>(batchSize * batchCount).fill(seed) : batchSeeds(seed, batchSize * batchCount), rng: req.rng ?? 'gpu',
     width: size('width', req.width ?? nativeSize), height: size('height', req.height ?? nativeSize),
     batchSize, batchCount, clipSkip: positiveInt('clipSkip', 'clip skip', req.clipSkip ?? 1, 12), ensd: req.ensd ?? 0,
-    samplerParams: req.samplerParams,
+    samplerParams: req.samplerParams, ...(variation ? { variation } : {}), ...resolveSeedResize(req),
   }
+}
+
+/** A1111: with a variation strength every image keeps the seed and image i gets subseed + i (−1: random). */
+function resolveVariation(req: SamplingParams, images: number): ResolvedRequest['variation'] {
+  const strength = req.subseedStrength ?? 0
+  if (!(strength >= 0 && strength <= 1)) throw new InputError(`variation strength must be in [0, 1], got ${req.subseedStrength}`)
+  if (strength === 0) return undefined
+  const subseed = req.subseed === undefined || req.subseed === -1 ? randomSeed() : req.subseed
+  if (!Number.isSafeInteger(subseed) || subseed < 0) throw new InputError(`variation seed must be -1 or a whole number >= 0, got ${req.subseed}`)
+  return { subseeds: batchSeeds(subseed, images), strength }
+}
+
+function resolveSeedResize(req: SamplingParams): { seedResizeFrom?: { width: number; height: number } } {
+  const from = req.seedResizeFrom
+  if (!from || from.width <= 0 || from.height <= 0) return {}
+  if (!Number.isInteger(from.width) || !Number.isInteger(from.height) || from.width % 8 !== 0 || from.height % 8 !== 0) {
+    throw new InputError(`seed resize from ${from.width}x${from.height} must be whole multiples of 8 (a latent size).`)
+  }
+  return { seedResizeFrom: { width: from.width, height: from.height } }
 }
 
 /** A1111 `total_steps`: second-order samplers make two denoiser calls per step, and the prompt schedule counts calls. */

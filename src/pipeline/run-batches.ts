@@ -10,6 +10,7 @@
 import type { HostTensor } from '../core/host-tensor.ts'
 import { collectGarbage } from '../core/gc.ts'
 import type { GenerationInfo } from '../image/infotext.ts'
+import type { RgbImage } from '../image/png.ts'
 import type { VaeTilingMode } from '../models/vae/index.ts'
 import { ImageRng, sample, type Img2ImgStart } from '../sampling/index.ts'
 import { buildConditioning, type ConditioningRequest, type PromptConditioning } from './conditioning.ts'
@@ -18,6 +19,10 @@ import { generationInfo, type InfoHashes } from './generation-info.ts'
 import type { LoadedModel, SessionKind } from './load-model.ts'
 import { scheduleSteps, type GenerationParams, type ResolvedRequest } from './request.ts'
 import { unetModel } from './unet-model.ts'
+import { imageToUint8 } from '../image/to-uint8.ts'
+import { INPAINT_CHANNELS } from './load-model.ts'
+import { txt2imgConditioning, type ImageConditioning } from './image-conditioning.ts'
+import { variationFor } from './variation.ts'
 
 export interface BatchProgress {
   readonly batch: number
@@ -71,6 +76,8 @@ export interface FinishedImage {
   /** The final latent [1, 4, H/8, W/8] (scaled, as the sampler returns it). */
   readonly latent: Float32Array
   readonly info: GenerationInfo
+  /** The final 8-bit picture when the mode composites one (inpainting's overlay); else it is imageToUint8(image). */
+  readonly pixels?: RgbImage
 }
 
 /** One batch as a strategy sees it. */
@@ -83,8 +90,15 @@ export interface BatchContext {
   readonly latentShape: readonly [number, number, number]
 }
 
-/** Where sampling starts: undefined = pure noise (txt2img); else an encoded image and its denoising strength. */
-export type InitLatent = (model: LoadedModel, ctx: BatchContext) => Promise<Img2ImgStart | undefined>
+/** Where a batch's sampling starts. */
+export interface BatchStart {
+  /** Absent: pure noise (txt2img); else an encoded image and its denoising strength (and inpainting's mask). */
+  readonly img2img?: Img2ImgStart
+  /** Inpainting UNets: per-image c_concat (absent: txt2img's, made by sampleBatch). */
+  readonly imageConditioning?: ImageConditioning
+}
+
+export type InitLatent = (model: LoadedModel, ctx: BatchContext) => Promise<BatchStart>
 
 /** Latents of a batch at a size (a second pass may change it). */
 export interface BatchLatents {
@@ -100,12 +114,16 @@ export interface ModeSpec {
   readonly r: ResolvedRequest
   readonly init: InitLatent
   readonly secondPass?: SecondPass
+  /** Infotext fields the mode adds (Denoising strength, Mask blur, Hires …). */
+  readonly info?: Partial<GenerationInfo>
+  /** The mode's final picture from the decoded one (inpainting: the overlay composite). */
+  readonly composite?: (decoded: RgbImage, index: number) => RgbImage
   /** Conditioning built earlier for this request (a caller's cache of repeated prompts); else built here. */
   readonly conditioning?: PromptConditioning
 }
 
 /** txt2img's init: the sampler draws the noise itself (sampling/run.ts: ImageRng.next() · σ_max). */
-export const NOISE_INIT: InitLatent = async () => undefined
+export const NOISE_INIT: InitLatent = async () => ({})
 
 const TEXT_ENCODER_PREFIXES = ['cond_stage_model.', 'conditioner.']
 const UNET_WEIGHTS_PREFIX = 'model.diffusion_model.'
@@ -140,7 +158,10 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
     for (let i = 0; i < seeds.length; i++) {
       const image = await decodeOne(model, out.latent, i, out.latentShape, { tiling: opts.vaeTiling, decoder: opts.decoder })
       const index = batch * r.batchSize + i
-      const done: FinishedImage = { index, seed: seeds[i], image: image.image, latent: image.latent, info: generationInfo(model, req, r, seeds[i], opts) }
+      const base = generationInfo(model, req, r, index, opts)
+      const info = { ...base, ...spec.info, extra: { ...base.extra, ...spec.info?.extra } }
+      const pixels = spec.composite?.(imageToUint8(image.image), index)
+      const done: FinishedImage = { index, seed: seeds[i], image: image.image, latent: image.latent, info, ...(pixels ? { pixels } : {}) }
       images.push(done)
       await opts.onImage?.(done)
     }
@@ -150,17 +171,19 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
 }
 
 /** One sampler run over a batch (exported for second passes, which sample again at another size or strength). */
-export async function sampleBatch(model: LoadedModel, ctx: BatchContext, start: Img2ImgStart | undefined, opts: RunOptions): Promise<Float32Array> {
+export async function sampleBatch(model: LoadedModel, ctx: BatchContext, start: BatchStart, opts: RunOptions): Promise<Float32Array> {
   const { r, conditioning, seeds, latentShape } = ctx
+  const imageConditioning = model.unetConfig.inChannels === INPAINT_CHANNELS
+    ? start.imageConditioning ?? await txt2imgConditioning(model, seeds.length, latentShape) : undefined
   const unet = await model.unet()
   const result = await sample({
     sampler: r.sampler, scheduler: r.scheduler, steps: r.steps, ...r.samplerParams, family: model.arch,
-    model: unetModel({ unet, weights: model.weights, conditioning, latentShape: [...latentShape] }),
+    model: unetModel({ unet, weights: model.weights, conditioning, latentShape: [...latentShape], imageConditioning }),
     parameterization: model.prediction.value,
     alphasCumprod: model.alphasCumprod,
     cfg: { scale: r.cfgScale, weights: seeds.map(() => conditioning.weights) },
-    rng: new ImageRng({ shape: [...latentShape], seeds, source: r.rng, ensd: r.ensd }),
-    img2img: start,
+    rng: new ImageRng({ shape: [...latentShape], seeds, source: r.rng, ensd: r.ensd, ...variationFor(r, ctx) }),
+    img2img: start.img2img,
     callback: (s) => opts.onProgress?.({
       batch: ctx.batch, batchCount: r.batchCount, step: s.i + 1, steps: s.steps, sigma: s.sigma, x: s.x, denoised: s.denoised, latentShape,
     }),

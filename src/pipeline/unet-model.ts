@@ -19,6 +19,11 @@ export interface UnetModelOptions {
   readonly conditioning: PromptConditioning
   /** Per-image latent shape [C, h, w]. */
   readonly latentShape: readonly [number, number, number]
+  /**
+   * Inpainting UNets (9 input channels): each image's c_concat [K, h, w] (mask + masked-picture latent, K = 5),
+   * appended to every CFG row of that image unscaled, as ldm's hybrid DiffusionWrapper does (cat([x·c_in, c_concat])).
+   */
+  readonly imageConditioning?: { readonly channels: number; readonly data: Float32Array }
 }
 
 /** A fresh ModelFn whose step counter starts at 0 (make one per sampling run). */
@@ -37,7 +42,7 @@ export function unetModel(opts: UnetModelOptions): ModelFn {
     const per = xIn.length / rows.length
     const out = new Float32Array(xIn.length)
     for (const group of groups) {
-      const result = await runRows(opts, { xIn, t, per, rows: group, conds: group.map((k) => condOf(rows[k])) })
+      const result = await runRows(opts, { xIn, t, per, rows: group, images: group.map((k) => rows[k].image), conds: group.map((k) => condOf(rows[k])) })
       group.forEach((k, i) => out.set(result.subarray(i * per, (i + 1) * per), k * per))
     }
     return out
@@ -49,17 +54,24 @@ interface RowCall {
   readonly t: number
   readonly per: number
   readonly rows: readonly number[]
+  /** The image each row belongs to. */
+  readonly images: readonly number[]
   readonly conds: readonly Cond[]
 }
 
 async function runRows(opts: UnetModelOptions, call: RowCall): Promise<Float32Array> {
   const b = call.rows.length
   const [c, h, w] = opts.latentShape
-  const x = new Float32Array(b * call.per)
-  call.rows.forEach((k, i) => x.set(call.xIn.subarray(k * call.per, (k + 1) * call.per), i * call.per))
+  const ic = opts.imageConditioning
+  const extra = ic ? ic.channels * h * w : 0
+  const x = new Float32Array(b * (call.per + extra))
+  call.rows.forEach((k, i) => {
+    x.set(call.xIn.subarray(k * call.per, (k + 1) * call.per), i * (call.per + extra))
+    if (ic) x.set(ic.data.subarray(call.images[i] * extra, (call.images[i] + 1) * extra), i * (call.per + extra) + call.per)
+  })
   const vectors = call.conds[0].vector
   const out = await opts.unet.run({
-    x: { shape: [b, c, h, w], data: x },
+    x: { shape: [b, c + (ic?.channels ?? 0), h, w], data: x },
     t: { shape: [b], data: new Float32Array(b).fill(call.t) },
     context: stackContexts(call.conds),
     ...(vectors ? { y: stackVectors(call.conds) } : {}),

@@ -22,12 +22,20 @@ import { SAMPLERS, resolveSamplerChoice } from './samplers/index.ts'
 import type { DdimSampler, KDiffusionSampler, SamplerEntry, TimestepSamplerEntry } from './samplers/index.ts'
 import { a1111Timesteps } from './samplers/timestep.ts'
 import { fr } from './torch-f32.ts'
+import { blendLatent, maskedDenoiser, type LatentMask } from './inpaint-blend.ts'
 
 export interface Img2ImgStart {
   /** The encoded (scaled) init latent [B, …]. */
   readonly latent: Float32Array
   /** A1111 "Denoising strength" in (0, 1]. */
   readonly strength: number
+  /**
+   * Run exactly this many steps (A1111's explicit-steps branch of setup_img2img_steps, as hires fix calls it): the
+   * schedule is made for int(steps / min(strength, 0.999)) steps and its last `steps` are run.
+   */
+  readonly steps?: number
+  /** Inpainting: blend the denoised latent with the init latent outside the mask at every call (inpaint-blend.ts). */
+  readonly mask?: LatentMask
 }
 
 /** A1111's sampler parameters (Settings → Sampler parameters), each absent = A1111's default. */
@@ -105,12 +113,16 @@ export function scheduleTypeLabel(sampler: SamplerEntry, scheduler = 'automatic'
 }
 
 /** A1111 setup_img2img_steps (img2img_fix_steps off): t_enc = int(min(strength, 0.999) · steps). */
-export function img2imgSigmas(sigmas: Float32Array, strength: number): Float32Array {
+export function img2imgSigmas(sigmas: Float32Array, strength: number, explicitSteps?: number): Float32Array {
   if (!(strength > 0 && strength <= 1)) throw new InputError(`denoising strength must be in (0, 1], got ${strength}.`)
   const steps = sigmas.length - 1
-  const tEnc = Math.trunc(Math.min(strength, 0.999) * steps)
+  const tEnc = explicitSteps !== undefined ? explicitSteps - 1 : Math.trunc(Math.min(strength, 0.999) * steps)
   return sigmas.slice(steps - tEnc - 1)
 }
+
+/** The schedule length A1111 builds for an img2img run (setup_img2img_steps; `explicitSteps` = hires steps). */
+export const img2imgScheduleSteps = (steps: number, start: Img2ImgStart | undefined): number =>
+  start?.steps !== undefined ? Math.trunc(start.steps / Math.min(start.strength, 0.999)) : steps
 
 export async function sample(req: SampleRequest): Promise<SampleResult> {
   const { entry, scheduler } = resolveSamplerAndSchedule(req.sampler, req.scheduler)
@@ -131,21 +143,23 @@ export function samplerSigmas(sampler: KDiffusionSampler, scheduler: ConcreteSch
 
 async function runKDiffusion(sampler: KDiffusionSampler, scheduler: ConcreteSchedulerId, req: SampleRequest): Promise<SampleResult> {
   const schedule = modelSchedule(req.alphasCumprod)
-  const full = samplerSigmas(sampler, scheduler, req)
-  const sigmas = req.img2img ? img2imgSigmas(full, req.img2img.strength) : full
+  const full = samplerSigmas(sampler, scheduler, { ...req, steps: img2imgScheduleSteps(req.steps, req.img2img) })
+  const sigmas = req.img2img ? img2imgSigmas(full, req.img2img.strength, req.img2img.steps) : full
   const noise = req.rng.next()
   const x = new Float32Array(noise.length)
   const init = req.img2img?.latent
   if (init && init.length !== noise.length) throw new InputError(`img2img latent has ${init.length} values, the noise ${noise.length}.`)
   for (let i = 0; i < x.length; i++) x[i] = init ? fr(init[i] + fr(noise[i] * sigmas[0])) : fr(noise[i] * sigmas[0])
   const variant = sampler.denoiser === 'lcm' ? lcmDenoising(schedule.alphasCumprod).variant : undefined
-  const denoiser = cfgDenoiser({ model: req.model, schedule, parameterization: req.parameterization, cfg: req.cfg, variant })
+  const guided = cfgDenoiser({ model: req.model, schedule, parameterization: req.parameterization, cfg: req.cfg, variant })
+  const mask = req.img2img?.mask
+  const denoiser = mask ? maskedDenoiser(guided, mask) : guided
   const { seeds, shape, source } = req.rng
-  const latent = await sampler.sample(denoiser, x, sigmas, {
+  const out = await sampler.sample(denoiser, x, sigmas, {
     noise: sampler.noise === 'brownian' ? brownianNoiseSampler({ sigmas, seeds, shape, source }) : () => req.rng.next(), callback: req.callback, signal: req.signal, eta: req.eta ?? sampler.eta ?? 1,
     sNoise: req.sNoise, sChurn: req.sChurn, sTmin: req.sTmin, sTmax: req.sTmax,
   })
-  return { latent, scheduler, sigmas }
+  return { latent: mask ? blendLatent(out, mask) : out, scheduler, sigmas }
 }
 
 async function runTimestep(sampler: TimestepSamplerEntry, req: SampleRequest): Promise<SampleResult> {
@@ -163,6 +177,9 @@ async function runDdim(sampler: DdimSampler, req: SampleRequest): Promise<Sample
   const alphasCumprod = req.alphasCumprod ?? diffusersScaledLinearAlphasCumprod()
   let timesteps = ddimTimesteps(req.steps, alphasCumprod.length)
   let x = req.rng.next()
+  if (req.img2img?.mask || req.img2img?.steps !== undefined) {
+    throw new InputError('DDIM does not run inpainting or hires-fix passes yet. Hint: pick a k-diffusion sampler such as "Euler a" or "DPM++ 2M".')
+  }
   if (req.img2img) {
     // diffusers img2img: keep the last int(steps · strength) timesteps; noise the init latent to the first of them
     const keep = Math.min(Math.trunc(req.steps * req.img2img.strength), req.steps)

@@ -15,39 +15,20 @@ import { DEFAULT_MODEL, ensureHubModel } from '../../pipeline/default-model.ts'
 import { loadModel, type LoadedModel, type Prediction } from '../../pipeline/load-model.ts'
 import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
 import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
+import type { FinishedImage } from '../../pipeline/run-batches.ts'
+import { HIRES_HELP, HIRES_OPTIONS, VARIATION_HELP, VARIATION_OPTIONS, hiresOf, sizeOf } from './mode-flags.ts'
+import { txt2imgHires } from '../../pipeline/hires.ts'
 
 type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
 import { prepareGenerateAdapters, type AdapterFlags } from '../../pipeline/generate-adapters.ts'
 import type { AdapterMode } from '../../pipeline/adapters.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { fastDecode, type FastDecodeFlags } from './fast-decode.ts'
+import { num, oneOf, str } from '../flags.ts'
 
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
 class InterruptedError extends SdError {
   override name = 'InterruptedError'
-}
-
-const str = (ctx: CommandContext, k: string): string | undefined => {
-  const v = ctx.values[k]
-  return typeof v === 'string' ? v : undefined
-}
-
-function num(ctx: CommandContext, k: string, integer = true): number | undefined {
-  const v = str(ctx, k)
-  if (v === undefined) return undefined
-  const n = Number(v)
-  if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new InputError(`--${k} must be ${integer ? 'a whole number' : 'a number'}, got "${v}"`)
-  }
-  return n
-}
-
-function oneOf<T extends string>(ctx: CommandContext, k: string, valid: readonly T[]): T | undefined {
-  const v = str(ctx, k)
-  if (v === undefined) return undefined
-  const lower = v.toLowerCase() as T
-  if (!valid.includes(lower)) throw new InputError(`--${k} must be one of ${valid.join(', ')}, got "${v}"`)
-  return lower
 }
 
 async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<string> {
@@ -68,10 +49,28 @@ function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
     steps: num(ctx, 'steps'), cfgScale: num(ctx, 'cfg', false), sampler: str(ctx, 'sampler'), scheduler: str(ctx, 'scheduler'),
     seed: num(ctx, 'seed'), rng: oneOf<RandnSource>(ctx, 'rng', RANDN_SOURCES), width: num(ctx, 'width'), height: num(ctx, 'height'),
     batchSize: num(ctx, 'batch-size'), batchCount: num(ctx, 'batch-count'), clipSkip: num(ctx, 'clip-skip'), ensd: num(ctx, 'ensd'),
+    subseed: num(ctx, 'subseed'), subseedStrength: num(ctx, 'subseed-strength', false), seedResizeFrom: sizeOf(ctx, 'seed-resize-from'),
     samplerParams: {
       eta: num(ctx, 'eta', false), sNoise: num(ctx, 's-noise', false), sigmaMin: num(ctx, 'sigma-min', false),
       sigmaMax: num(ctx, 'sigma-max', false), rho: num(ctx, 'rho', false),
     },
+  }
+}
+
+/** What a command runs once the model is loaded: txt2img (+ hires) for generate, img2img for img2img. */
+export interface ModeRunner {
+  /** The command's name for messages ("generate takes one PROMPT"). */
+  readonly command: string
+  /** Load the VAE encoder too (img2img, pixel-upscaler hires). */
+  readonly vaeEncoder: boolean
+  run(model: LoadedModel, req: Txt2ImgRequest, opts: Txt2ImgOptions): Promise<FinishedImage[]>
+}
+
+function generateMode(ctx: CommandContext): ModeRunner {
+  const hires = hiresOf(ctx)
+  return {
+    command: 'generate', vaeEncoder: hires !== undefined && !(hires.upscaler ?? 'Latent').startsWith('Latent'),
+    run: (model, req, opts) => (hires ? txt2imgHires(model, { ...req, hires }, opts) : txt2img(model, req, opts)),
   }
 }
 
@@ -107,8 +106,8 @@ function phaseBar(label: string): { onProgress: (done: number, total: number) =>
   }
 }
 
-async function run(ctx: CommandContext): Promise<number> {
-  if (ctx.positionals.length !== 1) throw new InputError(`generate takes one PROMPT, got ${ctx.positionals.length}. See: sdloom generate --help`)
+export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<number> {
+  if (ctx.positionals.length !== 1) throw new InputError(`${mode.command} takes one PROMPT, got ${ctx.positionals.length}. See: sdloom ${mode.command} --help`)
   const controller = new AbortController()
   const onSigint = (): void => { controller.abort(new InterruptedError('interrupted (Ctrl-C): stopped after the current step; no image of this batch was written')) }
   process.once('SIGINT', onSigint)
@@ -123,18 +122,19 @@ async function run(ctx: CommandContext): Promise<number> {
     const file = await modelPath(ctx, controller.signal)
     const bar = phaseBar(`loading ${basename(file)}`)
     try {
-      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: bar.onProgress })
+      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: bar.onProgress, vaeEncoder: mode.vaeEncoder })
     } finally {
       bar.end()
     }
-    return await generateWith(ctx, model, { ...request, tokenizer }, controller.signal)
+    return await generateWith(ctx, model, { ...request, tokenizer }, { signal: controller.signal, mode })
   } finally {
     process.removeListener('SIGINT', onSigint)
     await model?.release()
   }
 }
 
-async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, signal: AbortSignal): Promise<number> {
+async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, o: { signal: AbortSignal; mode: ModeRunner }): Promise<number> {
+  const { signal, mode } = o
   const r = resolveRequest(model.nativeSize, base)
   const loraBar = phaseBar('merging LoRA layers')
   const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: loraBar.onProgress }, base.tokenizer, (l) => ctx.warn(l))
@@ -146,7 +146,7 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
   let bar: Progress | undefined
   const written: { file: string; seed: number; infotext: string }[] = []
   const fast = await fastDecode(model, fastDecodeFlags(ctx), (l) => ctx.warn(l))
-  await txt2img(model, req, {
+  await mode.run(model, req, {
     ...hashes, signal, vaeTiling: vaeTilingOf(ctx), oneShot: true, decoder: fast.decoder,
     onProgress: (p) => {
       if (p.step === 1) bar = progressBar({ label: r.batchCount > 1 ? `batch ${p.batch + 1}/${p.batchCount}` : 'sampling', total: p.steps })
@@ -155,7 +155,7 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
       fast.onProgress(p)
     },
     onImage: async (img) => {
-      await saveImagePng(files[img.index], img.image, { info: img.info })
+      await saveImagePng(files[img.index], img.image, { info: img.info, ...(img.pixels ? { pixels: img.pixels } : {}) })
       written.push({ file: files[img.index], seed: img.seed, infotext: formatInfotext(img.info) })
       if (!ctx.json) ctx.out(files[img.index])
     },
@@ -203,6 +203,8 @@ export const generate: Command = {
     '                       layers run as unmerged low-rank branches: switching is instant, but each step pays for them',
     '                       (rank-128 on every SD1.5 layer: +26-31% per 512² step, ~58 s more for 20 steps than merging',
     '                       once, ~13 s in place here). A one-shot run is faster merged (BENCHMARKS.md "Adapters")',
+    ...VARIATION_HELP,
+    ...HIRES_HELP,
     '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/)',
     '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     '',
@@ -217,7 +219,7 @@ export const generate: Command = {
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
     'lora-mode': { type: 'string' }, 'decoder': { type: 'string' }, 'taesd': { type: 'string' }, 'preview': { type: 'string' },
     'preview-every': { type: 'string' },
-    'out': { type: 'string' }, 'tokenizer': { type: 'string' },
+    'out': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS,
   },
-  run,
+  run: (ctx) => runMode(ctx, generateMode(ctx)),
 }

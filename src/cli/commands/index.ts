@@ -4,6 +4,7 @@ import { inspect } from './inspect.ts'
 import { hash } from './hash.ts'
 import { convert } from './convert.ts'
 import { generate } from './generate.ts'
+import { img2img } from './img2img.ts'
 import { merge } from './merge.ts'
 import { lora } from './lora.ts'
 import { bake } from './bake.ts'
@@ -13,6 +14,7 @@ import { serve } from './serve.ts'
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
   'generate': generate,
+  'img2img': img2img,
   'png-info': pngInfo,
   'inspect': inspect,
   'hash': hash,

@@ -112,7 +112,8 @@ export class ImageRng {
         const subnoise = createGenerator(this.source, v.subseeds[i] ?? 0).randn(noiseShape)
         noise = slerp(v.strength, noise, subnoise, noiseShape)
       }
-      if (this.resizeFrom) noise = pasteCentred(createGenerator(this.source, seed).randn(this.shape), this.shape, noise, noiseShape)
+      // The target-shape draw is the image generator's, so later (ancestral) draws continue after it, as in A1111.
+      if (this.resizeFrom) noise = pasteCentred(this.generators[i].randn(this.shape), this.shape, noise, noiseShape)
       out.set(noise, i * per)
     })
     return out

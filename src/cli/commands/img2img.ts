@@ -1,0 +1,72 @@
+/*
+ * `sdloom img2img PROMPT --init FILE`: A1111's img2img and inpainting from the command line. Everything after the
+ * model load is `generate`'s (runMode); this file adds the picture, the mask and their options.
+ */
+import { InputError } from '../../core/errors.ts'
+import { INPAINT_FILLS, type InpaintFill } from '../../image/inpaint-prep.ts'
+import { readImage, toMaskL, toRgbFlattened } from '../../image/read-image.ts'
+import { RESIZE_MODES, type ResizeMode } from '../../image/resize-modes.ts'
+import { img2img as runImg2img, type Img2ImgRequest } from '../../pipeline/img2img.ts'
+import type { InpaintOptions } from '../../pipeline/inpaint.ts'
+import type { Command, CommandContext } from '../command.ts'
+import { num, oneOf, str } from '../flags.ts'
+import { generate, runMode } from './generate.ts'
+
+type Picture = Pick<Img2ImgRequest, 'init' | 'denoisingStrength' | 'resizeMode' | 'inpaint'>
+
+async function pictureOf(ctx: CommandContext): Promise<Picture> {
+  const initFile = str(ctx, 'init')
+  if (!initFile) throw new InputError('img2img needs --init FILE (the picture to start from). See: sdloom img2img --help')
+  const init = toRgbFlattened(await readImage(initFile))
+  const maskFile = str(ctx, 'mask')
+  const area = oneOf(ctx, 'inpaint-area', ['whole', 'masked'] as const)
+  const inpaint: InpaintOptions | undefined = maskFile ? {
+    mask: toMaskL(await readImage(maskFile)), maskBlur: num(ctx, 'mask-blur'), invertMask: ctx.values['invert-mask'] === true,
+    fill: oneOf<InpaintFill>(ctx, 'inpaint-fill', INPAINT_FILLS),
+    ...(area === 'masked' ? { onlyMasked: { padding: num(ctx, 'masked-padding') } } : {}),
+  } : undefined
+  if (!maskFile && ['mask-blur', 'inpaint-fill', 'inpaint-area', 'masked-padding', 'invert-mask'].some((k) => ctx.values[k] !== undefined)) {
+    throw new InputError('the inpainting options need --mask FILE (white = the area to repaint).')
+  }
+  return {
+    init, denoisingStrength: num(ctx, 'denoise', false) ?? 0.75,
+    resizeMode: oneOf<ResizeMode>(ctx, 'resize-mode', RESIZE_MODES), ...(inpaint ? { inpaint } : {}),
+  }
+}
+
+async function run(ctx: CommandContext): Promise<number> {
+  const picture = await pictureOf(ctx)
+  return runMode(ctx, { command: 'img2img', vaeEncoder: true, run: (model, req, opts) => runImg2img(model, { ...req, ...picture }, opts) })
+}
+
+const { 'hires-scale': _s, 'hires-resize': _r, 'hires-upscaler': _u, 'hires-steps': _n, 'hires-denoise': _d, ...shared } = generate.options
+
+export const img2img: Command = {
+  summary: 'img2img and inpainting: rework a picture (or its masked part) from a prompt (A1111-compatible)',
+  help: [
+    'Usage: sdloom img2img PROMPT --init FILE [options]',
+    '',
+    'The picture (PNG, JPEG or WebP) is resized to --width x --height, encoded, and re-noised to --denoise; with --mask',
+    'only the white part of the mask is repainted and the result is composited over the original as A1111 does.',
+    '',
+    'Options:',
+    '  --init FILE          the picture to start from (transparent parts are flattened on white)',
+    '  --denoise X          denoising strength in (0, 1] (0.75); 1 repaints from pure noise',
+    '  --resize-mode MODE   just (default: stretch), crop (fill the frame, cut the overflow), fill (fit, extend edges)',
+    '  --mask FILE          inpainting mask: white = repaint (grey levels blend; an RGBA mask uses its alpha)',
+    '  --mask-blur N        mask blur radius in pixels (4)',
+    '  --inpaint-fill MODE  masked content: original (default), fill, latent-noise, latent-nothing',
+    '  --inpaint-area AREA  whole (default) or masked: work on a crop around the mask at full resolution, paste back',
+    '  --masked-padding N   pixels around the mask for --inpaint-area masked (32)',
+    '  --invert-mask        repaint the black part instead',
+    '',
+    'Every `sdloom generate` option except --hires-* applies (model, prompt, sampler, seeds, size, LoRAs, --out, --json).',
+    'An inpainting checkpoint (9-channel UNet, e.g. sd-v1-5-inpainting) is detected and used as A1111 does.',
+  ].join('\n'),
+  options: {
+    ...shared, 'init': { type: 'string' }, 'denoise': { type: 'string' }, 'resize-mode': { type: 'string' }, 'mask': { type: 'string' },
+    'mask-blur': { type: 'string' }, 'inpaint-fill': { type: 'string' }, 'inpaint-area': { type: 'string' },
+    'masked-padding': { type: 'string' }, 'invert-mask': { type: 'boolean' },
+  },
+  run,
+}
