@@ -1,5 +1,5 @@
 /**
- * Generation through the real Engine behind the server: node-sd-webui (unmodified) asks for an image with a LoRA and
+ * Generation through the real Engine (in its worker thread, as `sdloom serve` runs it) behind the server: node-sd-webui (unmodified) asks for an image with a LoRA and
  * an embedding from the library; the PNG must equal, byte for byte, what `sdloom generate` writes for the same
  * parameters (same pixels, same infotext, same encoder).
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import sdwebui from 'node-sd-webui'
-import { Engine } from '../../src/engine/engine.ts'
+import { EngineClient } from '../../src/engine/client.ts'
 import { readPngTexts } from '../../src/image/png-chunks.ts'
 import { TOKENIZER_DIR } from '../golden.ts'
 import { runSdloom } from './generate-cli.ts'
@@ -16,7 +16,7 @@ import { startTestServer, type TestServer } from './server-helpers.ts'
 
 let s: TestServer
 before(async () => {
-  s = await startTestServer({ createEngine: (resolver) => new Engine({ resolver, tokenizerDir: TOKENIZER_DIR, hashCache: false }) })
+  s = await startTestServer({ createEngine: (resolver) => new EngineClient({ resolver, tokenizerDir: TOKENIZER_DIR, hashCache: false }) })
 })
 after(() => s.dispose())
 

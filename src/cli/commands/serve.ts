@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path'
 import { InputError } from '../../core/errors.ts'
-import { Engine } from '../../engine/engine.ts'
+import { EngineClient } from '../../engine/client.ts'
 import { resolveTokenizerDir } from '../../prompt/index.ts'
 import { startServer } from '../../server/start.ts'
 import { DEFAULT_LIMITS, type ServerLimits } from '../../server/txt2img-request.ts'
@@ -40,8 +40,8 @@ async function run(ctx: CommandContext): Promise<number> {
     dataDir: resolve(str(ctx, 'data') ?? '.'), modelRoots: models.map((m) => resolve(m)), port: wholeNumber(ctx, 'port', 7860, 0),
     host: ctx.values.listen === true ? '0.0.0.0' : '127.0.0.1', auth: str(ctx, 'api-auth') ?? process.env.SDLOOM_API_AUTH, corsOrigins: list(ctx, 'cors'),
     limits, log,
-    // In process until the worker-thread EngineClient lands on main: the event loop then waits out each network call.
-    createEngine: (resolver) => new Engine({ resolver, tokenizerDir }),
+    // The Engine in a worker thread: progress, interrupt and the lists stay live while onnxruntime blocks the worker.
+    createEngine: (resolver) => new EngineClient({ resolver, tokenizerDir }),
   })
   log(`sdloom serves A1111's API at ${server.url}/sdapi/v1 and its jobs API at ${server.url}/sdloom/v1${ctx.values.listen ? ' on every interface' : ''}`)
   if (ctx.json) ctx.out(JSON.stringify({ url: server.url }))
