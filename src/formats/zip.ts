@@ -10,7 +10,7 @@
  * Every offset and size is checked against the file before it is read.
  */
 import type { FileHandle } from 'node:fs/promises'
-import { inflateRawSync } from 'node:zlib'
+import { crc32, inflateRawSync } from 'node:zlib'
 import { TensorFileError } from '../core/errors.ts'
 import { readExactly } from './file-io.ts'
 
@@ -31,22 +31,6 @@ const SIG_ZIP64_LOCATOR = 0x07064b50
 const SIG_ZIP64_EOCD = 0x06064b50
 const MAX_COMMENT = 0xffff
 const LOCAL_EXTRA_GUESS = 128
-
-let crcTable: Uint32Array | undefined
-/** CRC-32 (polynomial 0xEDB88320), as zip stores it. */
-export function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256)
-    for (let n = 0; n < 256; n++) {
-      let c = n
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-      crcTable[n] = c >>> 0
-    }
-  }
-  let c = 0xffffffff
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
 
 const u64 = (dv: DataView, at: number): number => {
   const v = dv.getBigUint64(at, true)
