@@ -123,6 +123,7 @@ export function decodeTextChunk(chunk: PngChunk, file = '<png>'): PngText {
   const rest = data.subarray(nul + 1)
   if (type === 'tEXt') return { keyword, text: Buffer.from(rest).toString('latin1'), chunk: type }
   if (type === 'zTXt') {
+    if (rest.length === 0) throw new PngError(file, `zTXt chunk "${keyword}": truncated (no compression method byte)`)
     if (rest[0] !== 0) throw new PngError(file, `zTXt chunk "${keyword}": unknown compression method ${rest[0]}`)
     return { keyword, text: Buffer.from(inflateText(file, type, rest.subarray(1))).toString('latin1'), chunk: type }
   }

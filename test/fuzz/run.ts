@@ -29,7 +29,8 @@ for (const n of names) if (!TARGETS[n]) { console.error(`unknown target "${n}"; 
 interface Result { readonly name: string; readonly stats: FuzzStats; readonly seconds: number; readonly finding?: string }
 
 function runTarget(name: string, runs: number, seed: number): Promise<Result> {
-  const counter = new SharedArrayBuffer(4)
+  // [cases done, ready]: the watchdog starts once the worker has loaded its target (startup under `nice` can be slow).
+  const counter = new SharedArrayBuffer(8)
   const job: WorkerJob = { name, runs, seed, slack, counter }
   // Node 20 workers do not inherit tsx's loader hooks: the worker registers them before importing the .ts entry.
   const entry = `import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)})`
@@ -41,7 +42,7 @@ function runTarget(name: string, runs: number, seed: number): Promise<Result> {
     const seconds = (): number => (performance.now() - t0) / 1000
     const watchdog = setInterval(() => {
       const now = Atomics.load(new Int32Array(counter), 0)
-      if (now !== last.runs) { last = { runs: now, at: performance.now() }; return }
+      if (now !== last.runs || Atomics.load(new Int32Array(counter), 1) === 0) { last = { runs: now, at: performance.now() }; return }
       if (performance.now() - last.at < hangMs) return
       clearInterval(watchdog)
       void worker.terminate()

@@ -19,6 +19,7 @@ const property = (await fuzzProperty(TARGETS[job.name], stats, job.slack)).after
   Atomics.store(counter, 0, stats.runs)
   if (stats.runs % 20_000 === 0) post({ kind: 'progress', stats: { ...stats } })
 })
+Atomics.store(counter, 1, 1)
 // No shrinking: a slow case re-run hundreds of times would stall the campaign; the finding prints its input.
 const result = await fc.check(property, { numRuns: job.runs, seed: job.seed, endOnFailure: true })
 post(result.failed
