@@ -22,7 +22,7 @@ import { norm } from '../../src/nn/layers.ts'
 import { param, paramKeys } from '../../src/nn/module.ts'
 import { UnetSession } from '../../src/models/unet/unet-session.ts'
 import { WeightStore } from '../../src/models/weights.ts'
-import { prepareAdapters } from '../../src/pipeline/adapters.ts'
+import { adaptableModel, prepareAdapters } from '../../src/pipeline/adapters.ts'
 import { timed } from '../machine.ts'
 import { peakRssMb, rssMb, xorshiftFill, type BenchRow, type BenchSection } from '../section.ts'
 import { RANK, writeLora } from './adapters-pipeline.ts'
@@ -164,7 +164,7 @@ export const section: BenchSection = {
       const random = randomWeights(SD15_CONFIG, false)
       const store = new WeightStore('bench-sd15.safetensors')
       for (const k of random.keys()) store.set(k, random.shape(k), random.get(k))
-      const model = { arch: 'sd1' as const, weights: store }
+      const model = adaptableModel(store, 'sd1')
       const apply: Apply = (loras) => timed(() => prepareAdapters(model, {
         loras: loras.map((l) => ({ file: l.file, te: 1, unet: l.w })), hashCache: false, mode: 'bypass', keepLoaded: true,
       }, () => undefined))

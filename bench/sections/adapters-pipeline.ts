@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeF32As, writeSafetensors, type WriteTensor } from '../../src/formats/safetensors-writer.ts'
 import { WeightStore } from '../../src/models/weights.ts'
-import { prepareAdapters } from '../../src/pipeline/adapters.ts'
+import { adaptableModel, prepareAdapters } from '../../src/pipeline/adapters.ts'
 import { peakRssMb, rssMb, xorshiftFill, type BenchRow, type BenchSection } from '../section.ts'
 import { sd15AdapterLayers } from './adapters.ts'
 
@@ -49,7 +49,7 @@ async function oneShotRows(file: string): Promise<BenchRow[]> {
   const rss0 = rssMb()
   const t = process.hrtime.bigint()
   const cpu0 = process.cpuUsage()
-  const r = await prepareAdapters({ arch: 'sd1', weights }, { loras: [{ file, te: 1, unet: 1 }], hashCache: false, oneShot: true }, () => undefined)
+  const r = await prepareAdapters(adaptableModel(weights, 'sd1'), { loras: [{ file, te: 1, unet: 1 }], hashCache: false, oneShot: true }, () => undefined)
   const cpu = process.cpuUsage(cpu0)
   return [
     { measure: 'one-shot apply (sdloom generate: merged into the base arrays)', value: since(t), note: `read + plan + products + add in place + hash; ${r.report.changedTensors} tensors; CPU user ${(cpu.user / 1e6).toFixed(1)} s, sys ${(cpu.system / 1e6).toFixed(1)} s` },
@@ -67,7 +67,7 @@ export const section: BenchSection = {
       await writeLora(b, 2)
       const rows: BenchRow[] = await oneShotRows(a)
       const weights = benchWeights()
-      const model = { arch: 'sd1' as const, weights }
+      const model = adaptableModel(weights, 'sd1')
       const apply = (loras: { file: string; te: number; unet: number }[]) => prepareAdapters(model, { loras, hashCache: false }, () => undefined)
       const rss0 = rssMb()
       let t = process.hrtime.bigint()

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { SdError } from '../core/errors.ts'
 import { VERSION } from '../core/version.ts'
+import { exitCodeOf } from './exit-codes.ts'
 import { COMMANDS } from './commands/index.ts'
 import type { Command, CommandContext } from './command.ts'
 
@@ -77,15 +78,14 @@ function joinNegativeValues(args: readonly string[], options: Command['options']
 
 class UsageError extends SdError {
   override name = 'UsageError'
-  override readonly exitCode = 2
 }
 
-/** One line on stderr (stack only with --debug); SdErrors carry their own exit code. */
+/** One line on stderr (stack only with --debug); the exit status comes from the error's code (exit-codes.ts). */
 function reportError(e: unknown, debug: boolean): number {
   if (e instanceof SdError) {
     process.stderr.write(`error: ${e.message}\n`)
     if (debug && e.stack) process.stderr.write(`${e.stack}\n`)
-    return e.exitCode
+    return exitCodeOf(e)
   }
   const err = e instanceof Error ? e : new Error(String(e))
   process.stderr.write(`error: ${err.message}${debug ? '' : ' (run with --debug for details)'}\n`)

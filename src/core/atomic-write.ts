@@ -6,9 +6,9 @@ import { SdError } from './errors.ts'
 /** The file system refused the bytes (full disk, file-size limit, quota); the target was left as it was. */
 export class DiskFullError extends SdError {
   override name = 'DiskFullError'
-  constructor(readonly file: string, readonly code: string) {
-    super(`${file}: cannot write: ${code === 'EFBIG' ? 'the file-size limit was reached' : code === 'EDQUOT' ? 'the disk quota is exceeded' : 'the disk is full'} `
-      + `(${code}); nothing was written and any previous file is unchanged. Hint: free space or write to another folder`)
+  constructor(readonly file: string, readonly errno: string) {
+    super(`${file}: cannot write: ${errno === 'EFBIG' ? 'the file-size limit was reached' : errno === 'EDQUOT' ? 'the disk quota is exceeded' : 'the disk is full'} `
+      + `(${errno}); nothing was written and any previous file is unchanged. Hint: free space or write to another folder`, { code: 'disk-full' })
   }
 }
 const DISK_FULL = new Set(['ENOSPC', 'EFBIG', 'EDQUOT'])

@@ -1,10 +1,23 @@
 import { basename } from 'node:path'
 
-/** Base of every error sdloom raises on purpose; the CLI prints its message on one line and exits non-zero. */
+/** 'TensorFileError' → 'tensor-file': every class has a code without declaring one. */
+const kebabOfName = (name: string): string =>
+  name.replace(/Error$/, '').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase() || 'error'
+
+/**
+ * Base of every error sdloom raises on purpose. `code` is machine-readable ('input', 'tensor-file', 'model-mismatch',
+ * or a finer one given where it is thrown): the faces map it (cli/exit-codes.ts to an exit status, the server to an
+ * HTTP status); the message is for people.
+ */
 export class SdError extends Error {
   override name = 'SdError'
-  /** Process exit code the CLI uses for this error. */
-  readonly exitCode: number = 1
+  readonly #code: string | undefined
+  constructor(message?: string, options?: { readonly code?: string; readonly cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.#code = options?.code
+  }
+
+  get code(): string { return this.#code ?? kebabOfName(this.name) }
 }
 
 /** A tensor file (safetensors, pickle checkpoint) is malformed or unsupported. */
@@ -56,10 +69,25 @@ export class ModelMismatchError extends SdError {
   constructor(readonly file: string, detail: string) { super(`${basename(file)}: ${detail}`) }
 }
 
-/** A user-supplied option or argument is invalid. */
+/** One problem of a request, zod-style: `path` names the field (['loras', 0, 'weight']), `code` what is wrong. */
+export interface InputIssue {
+  readonly code: string
+  readonly path: readonly (string | number)[]
+  readonly message: string
+}
+
+/**
+ * A user-supplied option or argument is invalid. `issues` lists every problem found (one, naming no field, when
+ * thrown with a message only); the message is the issues' messages joined.
+ */
 export class InputError extends SdError {
   override name = 'InputError'
-  override readonly exitCode: number = 2
+  readonly issues: readonly InputIssue[]
+  constructor(messageOrIssues: string | readonly InputIssue[]) {
+    const issues = typeof messageOrIssues === 'string' ? [{ code: 'invalid', path: [], message: messageOrIssues }] : messageOrIssues
+    super(issues.map((i) => i.message).join('; '), { code: 'input' })
+    this.issues = issues
+  }
 }
 
 /** A network or download problem. */

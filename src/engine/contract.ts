@@ -83,6 +83,8 @@ export type EngineEvent =
   | { readonly type: 'image'; readonly image: GeneratedImage }
   /** A non-fatal message (an unmatched LoRA key, a clip skip with no effect). */
   | { readonly type: 'warning'; readonly message: string }
+  /** A fact worth a line (the LoRAs applied, how a prediction type was decided). */
+  | { readonly type: 'log'; readonly message: string }
 
 export interface GeneratedImage {
   /** 0-based over the whole request (batch × batchSize + position). */
@@ -97,14 +99,22 @@ export interface GeneratedImage {
 export interface GenerationResult {
   readonly images: readonly GeneratedImage[]
   /** The checkpoint file that ran, and what was decided about it (prediction, architecture). */
-  readonly model: { readonly file: string; readonly arch: string; readonly prediction: string }
+  readonly model: {
+    readonly file: string
+    readonly arch: string
+    readonly prediction: { readonly value: 'eps' | 'v'; readonly source: string; readonly detail: string }
+  }
   readonly warnings: readonly string[]
 }
 
 export interface GenerateOptions {
   /** Aborting stops at the next sampling step (or network block where the runtime allows). */
   readonly signal?: AbortSignal
-  readonly onEvent?: (event: EngineEvent) => void
+  /**
+   * Every event, in order. In process, a returned promise is awaited before the engine goes on (a face writing each
+   * image as it comes); over the worker boundary events are delivered without waiting.
+   */
+  readonly onEvent?: (event: EngineEvent) => void | Promise<void>
 }
 
 /** A loaded model, as `loadedModels()` reports it (the server's /sdapi/v1/memory and sd-models use it). */

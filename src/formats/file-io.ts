@@ -28,13 +28,18 @@ export async function openForRead(file: string): Promise<{ fh: FileHandle; size:
 /** Reads exactly `length` bytes at `position`; a short read means the file is truncated. */
 export async function readExactly(fh: FileHandle, file: string, length: number, position: number): Promise<Uint8Array> {
   const buf = new Uint8Array(length)
+  await readInto(fh, file, buf, position)
+  return buf
+}
+
+/** Fills `dst` from the file at `position` (a caller-owned destination: no temporary array to allocate and fault in). */
+export async function readInto(fh: FileHandle, file: string, dst: Uint8Array, position: number): Promise<void> {
   let done = 0
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done)
+  while (done < dst.byteLength) {
+    const { bytesRead } = await fh.read(dst, done, dst.byteLength - done, position + done)
     if (bytesRead === 0) {
-      throw new TensorFileError(file, undefined, `file is truncated: expected ${length} bytes at offset ${position}, got ${done}`)
+      throw new TensorFileError(file, undefined, `file is truncated: expected ${dst.byteLength} bytes at offset ${position}, got ${done}`)
     }
     done += bytesRead
   }
-  return buf
 }

@@ -12,8 +12,8 @@ import type { FileHandle } from 'node:fs/promises'
 import { TensorFileError } from '../core/errors.ts'
 import { DTYPE_BYTES, isDType, type DType } from '../core/dtype.ts'
 import type { TensorInfo, TensorSource } from './tensor-source.ts'
-import { bytesToF32 } from './to-f32.ts'
-import { openForRead, readExactly } from './file-io.ts'
+import { bytesToF32, isNarrowFloat, widenInPlace } from './to-f32.ts'
+import { openForRead, readExactly, readInto } from './file-io.ts'
 import { clip, jsonPreview } from './json-preview.ts'
 
 /** Headers above this size are refused before any allocation (the reference implementation's limit). */
@@ -161,9 +161,14 @@ export class SafetensorsSource implements TensorSource {
     const e = this.info(key)
     return readExactly(this.fh, this.file, e.byteLength, e.start)
   }
+  /** F32 is read straight into the result and F16/BF16/F8 into its tail, then widened in place (to-f32.ts). */
   async readF32(key: string): Promise<Float32Array> {
     const e = this.info(key)
-    return bytesToF32(e.dtype, await this.readRaw(key), e.count)
+    if (e.dtype !== 'F32' && !isNarrowFloat(e.dtype)) return bytesToF32(e.dtype, await this.readRaw(key), e.count)
+    const out = new Float32Array(e.count)
+    await readInto(this.fh, this.file, new Uint8Array(out.buffer, out.byteLength - e.byteLength, e.byteLength), e.start)
+    if (isNarrowFloat(e.dtype)) widenInPlace(e.dtype, out, e.count)
+    return out
   }
   async close(): Promise<void> { await this.fh.close() }
 }

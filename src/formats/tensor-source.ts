@@ -4,8 +4,13 @@ import type { DType } from '../core/dtype.ts'
 export interface TensorInfo {
   readonly dtype: DType
   readonly shape: readonly number[]
-  /** Byte length of the tensor's data as stored. */
+  /** Byte length of the tensor's data as `readRaw` gives it (as stored, unless `stored` says otherwise). */
   readonly byteLength: number
+  /**
+   * How the file stores it when that is not `dtype` (GGUF block quantization such as Q8_0, which readers dequantize
+   * to float32): the type's name and its stored byte length, for reports.
+   */
+  readonly stored?: { readonly type: string; readonly byteLength: number }
 }
 
 /**
@@ -14,9 +19,9 @@ export interface TensorInfo {
  */
 export interface TensorSource {
   readonly file: string
-  readonly format: 'safetensors' | 'pickle'
+  readonly format: 'safetensors' | 'pickle' | 'gguf'
   /**
-   * `__metadata__` of safetensors files; for pickles, the non-tensor leaves (str, int, float, bool) as strings under
+   * `__metadata__` of safetensors files; GGUF key/values as strings (long arrays summarised); for pickles, the non-tensor leaves (str, int, float, bool) as strings under
    * their dotted path (an A1111 embedding: `name`, `step`, `string_to_token.*`).
    */
   readonly metadata: Readonly<Record<string, string>>

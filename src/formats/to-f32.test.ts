@@ -56,3 +56,16 @@ test('integers: signed, unsigned, 64-bit and BOOL', () => {
 test('a byte count that does not match the element count is refused', () => {
   assert.throws(() => bytesToF32('F16', new Uint8Array(3), 2), { message: 'bytesToF32: 3 bytes for 2 F16 values (expected 4)' })
 })
+
+test('widenInPlace gives bytesToF32\'s values for every narrow float dtype, with the stored bytes at the tail', async () => {
+  const { widenInPlace } = await import('./to-f32.ts')
+  for (const dtype of ['F16', 'BF16', 'F8_E4M3', 'F8_E5M2'] as const) {
+    const width = dtype.startsWith('F8') ? 1 : 2
+    const count = 1000
+    const stored = Uint8Array.from({ length: count * width }, (_, i) => (i * 2654435761) >>> 24)
+    const out = new Float32Array(count)
+    new Uint8Array(out.buffer).set(stored, count * (4 - width))
+    widenInPlace(dtype, out, count)
+    assert.deepEqual([...out], [...bytesToF32(dtype, stored, count)], dtype)
+  }
+})

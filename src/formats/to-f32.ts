@@ -41,3 +41,33 @@ export function bytesToF32(dtype: DType, bytes: Uint8Array, count: number): Floa
     case 'U8': case 'BOOL': for (let i = 0; i < count; i++) out[i] = bytes[i]; return out
   }
 }
+
+/**
+ * Widens a narrow float dtype in place: the `count` stored values sit at the END of `out`'s bytes (where a reader put
+ * them) and become `out`'s float32 values. Going front to back never overwrites a value not yet read (value i is
+ * written to bytes [4i, 4i + 4), below the stored value i + 1). A load then touches one array per tensor, not two:
+ * fresh pages cost more to fault in than the conversion itself (measured: 10.8 of 14.4 s for SD1.5 fp16).
+ */
+export function widenInPlace(dtype: 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2', out: Float32Array, count: number): void {
+  const width = DTYPE_BYTES[dtype]
+  if (out.length !== count) throw new RangeError(`widenInPlace: ${out.length} slots for ${count} values`)
+  const at = out.byteOffset + count * (4 - width)
+  if (width === 1) {
+    const src = new Uint8Array(out.buffer, at, count)
+    const t = f8Table(dtype as 'F8_E4M3' | 'F8_E5M2')
+    for (let i = 0; i < count; i++) out[i] = t[src[i]]
+    return
+  }
+  const src = new Uint16Array(out.buffer, at, count)
+  if (dtype === 'F16') {
+    const t = f16Table()
+    for (let i = 0; i < count; i++) out[i] = t[src[i]]
+    return
+  }
+  const u = new Uint32Array(out.buffer, out.byteOffset, count)
+  for (let i = 0; i < count; i++) u[i] = (src[i] << 16) >>> 0
+}
+
+/** The dtypes widenInPlace handles. */
+export const isNarrowFloat = (d: DType): d is 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2' =>
+  d === 'F16' || d === 'BF16' || d === 'F8_E4M3' || d === 'F8_E5M2'

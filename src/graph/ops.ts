@@ -45,6 +45,7 @@ export const exp = unary('Exp')
 export const sqrt = unary('Sqrt')
 export const neg = unary('Neg')
 export const identity = unary('Identity')
+export const relu = unary('Relu')
 
 export const gelu = (g: Graph, x: Value, approximate: 'none' | 'tanh' = 'none'): Value =>
   one(g, 'Gelu', [x], x.dtype, x.shape, { approximate })

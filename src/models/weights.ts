@@ -21,6 +21,9 @@ export interface LoadOptions {
   readonly onProgress?: (done: number, total: number) => void
 }
 
+/** Tensor reads kept in flight while loading (3: measured in BENCHMARKS.md "Load time"). */
+const READ_AHEAD = 3
+
 export class WeightStore implements WeightSource, ShapeSource {
   private readonly base = new Map<string, Float32Array>()
   private readonly shapes = new Map<string, readonly number[]>()
@@ -41,11 +44,22 @@ export class WeightStore implements WeightSource, ShapeSource {
       if (opts.prefixes && !opts.prefixes.some((p) => k.startsWith(p))) return false
       return isFloatDType(source.info(k).dtype) && (opts.rename ? opts.rename(k) : k) !== undefined
     })
-    let done = 0
-    for (const key of wanted) {
-      const target = opts.rename ? opts.rename(key) as string : key
-      this.set(target, source.info(key).shape, await source.readF32(key))
-      opts.onProgress?.(++done, wanted.length)
+    // READ_AHEAD reads in flight: while this thread widens one tensor (faulting in its fresh pages), libuv's threads
+    // read the next ones (the kernel faults their pages on the other core).
+    const pending = new Map<number, Promise<Float32Array>>()
+    const start = (i: number) => { if (i < wanted.length) pending.set(i, source.readF32(wanted[i])) }
+    for (let i = 0; i < READ_AHEAD; i++) start(i)
+    try {
+      for (let i = 0; i < wanted.length; i++) {
+        const key = wanted[i]
+        const data = await pending.get(i)!
+        pending.delete(i)
+        start(i + READ_AHEAD)
+        this.set(opts.rename ? opts.rename(key) as string : key, source.info(key).shape, data)
+        opts.onProgress?.(i + 1, wanted.length)
+      }
+    } finally {
+      await Promise.allSettled(pending.values())          // no read left running on a source the caller may close
     }
   }
 

@@ -56,8 +56,10 @@ export function bind<T extends Tree>(g: Graph, tree: T, source: ShapeSource, pre
   const inputs = new Map(keys.map((k) => [k.key, g.input(k.key, 'float32', k.shape)]))
   const build = (t: Tree, path: string): unknown => {
     if (isLeaf(t)) return t.kind === 'param' ? inputs.get(path) : t
-    if (Array.isArray(t)) return t.map((v, i) => build(v, `${path}.${i}`))
-    return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, build(v as Tree, `${path}.${k}`)]))
+    // An empty prefix (TAESD's bare Sequential indices, `1.weight`) must not give keys a leading '.'.
+    const join = (k: string | number) => (path ? `${path}.${k}` : String(k))
+    if (Array.isArray(t)) return t.map((v, i) => build(v, join(i)))
+    return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, build(v as Tree, join(k))]))
   }
   return build(tree, prefix.replace(/\.$/, '')) as Bound<T>
 }

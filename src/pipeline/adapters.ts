@@ -5,13 +5,13 @@
  * (never silence: unmatched keys and skipped modules/embeddings are warnings, errors under --strict) and the A1111
  * infotext fields `Lora hashes` / `TI hashes`.
  *
- * One PatchSet lives with each WeightStore (a WeakMap: it goes when the model goes), so a later call with other
+ * One PatchSet lives with each model (`model.adapterState`, visible state: it goes when the model goes), so a later call with other
  * adapters recomputes only the tensors they touch and a call with none gives back the base arrays themselves.
  * Tensors that stay patched across a switch are recomputed IN PLACE: at full size a new array per tensor would hold a
  * second copy of every touched weight until the old ones are collected (3.4 GB for a LoRA on the whole SD1.5 UNet).
  * Sessions still see the change: graph/session.ts feeds weights at every run from arrays it wraps without copying
  * (the in-place test in test/e2e/adapters-stack.test.ts checks it), and arrays that come or go change identity.
- * A generation must not run while adapters change (the caller serialises the two).
+ * A generation must not run while adapters change: the Engine's per-model queue (engine/) serialises the two.
  *
  * Bypass mode (`mode: 'bypass'`, adapters/bypass.ts): layers patched only by LoRA/LoCon modules (incl. Tucker) are
  * not merged; the WeightStore gets a low-rank layout + feeds (the adapters' own arrays) and the sessions (load-model.ts)
@@ -117,33 +117,38 @@ export interface PreparedAdapters {
 
 interface CachedAdapter { readonly size: number; readonly mtimeMs: number; readonly adapter: Adapter; hash?: string }
 
-interface StoreState {
-  patchSet: PatchSet
-  cacheDeltas: boolean
-  readonly base: BaseWeights
-  /** By absolute path; pruned to the files of the latest call so dropped LoRAs free their memory. */
-  adapters: Map<string, CachedAdapter>
+/**
+ * The adapters applied to one model, held on the LoadedModel itself (`model.adapterState`) so whoever holds the model
+ * sees what it carries and what a lock must cover: the PatchSet over its base weights and the LoRA files it loaded.
+ */
+export class AdapterState {
+  private patches: PatchSet | undefined
+  private deltasCached = true
+  /** LoRA files by absolute path; pruned to the files of the latest call so dropped LoRAs free their memory. */
+  files = new Map<string, CachedAdapter>()
+  private readonly base: BaseWeights
+  constructor(store: WeightStore, private readonly arch: AdaptableModel['arch']) {
+    this.base = { has: (k) => store.has(k), shape: (k) => store.shape(k), get: (k) => store.getBase(k) }
+  }
+
+  get baseWeights(): BaseWeights { return this.base }
+
+  /** The PatchSet, made anew when the delta cache policy changes (which recomputes every patched tensor once). */
+  patchSet(cacheDeltas: boolean): PatchSet {
+    if (!this.patches || this.deltasCached !== cacheDeltas) {
+      this.patches = new PatchSet(this.base, this.arch, { inPlace: true, cacheDeltas })
+      this.deltasCached = cacheDeltas
+    }
+    return this.patches
+  }
 }
 
 /** What adapters need of a loaded model. */
-export type AdaptableModel = Pick<LoadedModel, 'arch' | 'weights'>
+export type AdaptableModel = Pick<LoadedModel, 'arch' | 'weights' | 'adapterState'>
 
-const states = new WeakMap<WeightStore, StoreState>()
-
-function stateFor(model: AdaptableModel, cacheDeltas: boolean): StoreState {
-  let s = states.get(model.weights)
-  if (!s) {
-    const store = model.weights
-    const base: BaseWeights = { has: (k) => store.has(k), shape: (k) => store.shape(k), get: (k) => store.getBase(k) }
-    s = { patchSet: new PatchSet(base, model.arch, { inPlace: true, cacheDeltas }), cacheDeltas, base, adapters: new Map() }
-    states.set(store, s)
-  }
-  if (s.cacheDeltas !== cacheDeltas) {
-    s.patchSet = new PatchSet(s.base, model.arch, { inPlace: true, cacheDeltas })
-    s.cacheDeltas = cacheDeltas
-  }
-  return s
-}
+/** Weights read outside loadModel (benchmarks, tools) made adaptable. */
+export const adaptableModel = (weights: WeightStore, arch: AdaptableModel['arch']): AdaptableModel =>
+  ({ arch, weights, adapterState: new AdapterState(weights, arch) })
 
 interface ResolvedLora { readonly file: string; readonly mentionedName: string; readonly te: number; readonly unet: number }
 
@@ -158,7 +163,7 @@ async function resolveLoras(req: AdapterRequest): Promise<ResolvedLora[]> {
     for (const [what, v] of [['text-encoder', l.te], ['UNet', l.unet]] as const) {
       if (!Number.isFinite(v)) throw new InputError(`LoRA ${l.file ?? l.name}: the ${what} weight must be a number, got ${v}`)
     }
-    if (l.file !== undefined) { out.push({ file: resolve(l.file), mentionedName: stem(l.file), te: l.te, unet: l.unet }); continue }
+    if (l.file !== undefined) { out.push({ file: resolve(l.file), mentionedName: l.name ?? stem(l.file), te: l.te, unet: l.unet }); continue }
     if (!l.name) throw new InputError('a LoRA request needs a file or a name')
     out.push({ file: await resolveNetworkName(l.name, available, req.lorasDir!), mentionedName: l.name, te: l.te, unet: l.unet })
   }
@@ -167,19 +172,19 @@ async function resolveLoras(req: AdapterRequest): Promise<ResolvedLora[]> {
 
 const stem = (file: string): string => basename(file).replace(/\.(safetensors|pt|ckpt)$/i, '')
 
-async function loadCached(state: StoreState, file: string): Promise<CachedAdapter> {
+async function loadCached(state: AdapterState, file: string): Promise<CachedAdapter> {
   const st = await stat(file).catch(() => undefined)
   if (!st?.isFile()) throw new InputError(`--lora ${file}: no such file`)
-  const hit = state.adapters.get(file)
+  const hit = state.files.get(file)
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit
   const entry = { size: st.size, mtimeMs: st.mtimeMs, adapter: await loadAdapter(file) }
-  state.adapters.set(file, entry)
+  state.files.set(file, entry)
   return entry
 }
 
 /** Wrong architecture always throws (PatchSet.plan); under strict, so does anything that would not apply. */
-function checkAdapter(adapter: Adapter, model: AdaptableModel, state: StoreState, strict: boolean): AdapterPlan {
-  const plan = state.patchSet.plan(adapter)
+function checkAdapter(adapter: Adapter, model: AdaptableModel, patchSet: PatchSet, strict: boolean): AdapterPlan {
+  const plan = patchSet.plan(adapter)
   if (!strict) return plan
   const problems = [...plan.unmatchedKeys.map((k) => `"${k}"`), ...plan.skipped.map((s) => `${s.module} (${s.reason})`)]
   if (problems.length === 0) return plan
@@ -220,22 +225,23 @@ async function loraHash(entry: CachedAdapter, file: string, cache: boolean): Pro
 
 /** Applies the requested adapters to `model` (replacing the previous call's) and loads the embeddings. */
 export async function prepareAdapters(model: AdaptableModel, request: AdapterRequest, log: AdapterLog): Promise<PreparedAdapters> {
-  const state = stateFor(model, request.cacheDeltas ?? true)
+  const state = model.adapterState
+  const patchSet = state.patchSet(request.cacheDeltas ?? true)
   const mode = request.mode ?? 'merge'
   const loras = await resolveLoras(request)
   const entries = new Map<string, CachedAdapter>()
   for (const l of loras) entries.set(l.file, await loadCached(state, l.file))
-  const plans = new Map([...entries].map(([file, e]) => [file, checkAdapter(e.adapter, model, state, request.strict ?? false)]))
+  const plans = new Map([...entries].map(([file, e]) => [file, checkAdapter(e.adapter, model, patchSet, request.strict ?? false)]))
   // Embeddings before patching: a bad --embeddings folder must not leave the model with the new LoRAs half-announced.
   const emb = await collectEmbeddings({ model, tokenizer: request.tokenizer, dir: request.embeddingsDir, adapters: [...entries.values()].map((e) => e.adapter) })
   const patchEntries: PatchEntry[] = loras.map((l) => ({ adapter: entries.get(l.file)!.adapter, te: l.te, unet: l.unet }))
-  const bypass = mode === 'bypass' ? planBypass(patchEntries, loras.map((l) => plans.get(l.file)!), state.base) : NO_BYPASS
+  const bypass = mode === 'bypass' ? planBypass(patchEntries, loras.map((l) => plans.get(l.file)!), state.baseWeights) : NO_BYPASS
   const result = request.oneShot
-    ? await state.patchSet.mergeIntoBase(patchEntries, { exclude: bypass.keys, onProgress: request.onProgress })
-    : await state.patchSet.update(patchEntries, { exclude: bypass.keys })
+    ? await patchSet.mergeIntoBase(patchEntries, { exclude: bypass.keys, onProgress: request.onProgress })
+    : await patchSet.update(patchEntries, { exclude: bypass.keys })
   model.weights.setPatches(result.tensors)
   model.weights.setLowRank(bypass.layout, bypass.feeds)
-  state.adapters = request.keepLoaded ? new Map([...state.adapters, ...entries]) : entries
+  state.files = request.keepLoaded ? new Map([...state.files, ...entries]) : entries
   const warnings: string[] = []
   const applied: AppliedLora[] = []
   for (const [i, l] of loras.entries()) {
@@ -245,7 +251,7 @@ export async function prepareAdapters(model: AdaptableModel, request: AdapterReq
     if (loras.findIndex((x) => x.file === l.file) === i) warnings.push(...loraWarnings(r, model.arch))
   }
   // One-shot merge: the adapters are in the weights now; holding their tensors would only raise the sampling peak.
-  if (request.oneShot && bypass.layout.size === 0) state.adapters = new Map()
+  if (request.oneShot && bypass.layout.size === 0) state.files = new Map()
   warnings.push(...emb.warnings)
   for (const r of applied) log(summary(r, model.arch, mode))
   for (const w of warnings) log(`warning: ${w}`)

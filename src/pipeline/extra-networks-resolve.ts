@@ -13,7 +13,10 @@ import { InputError, SdError } from '../core/errors.ts'
 import { openSafetensors } from '../formats/safetensors.ts'
 import { parseExtraNetworks } from '../prompt/index.ts'
 
-/** One LoRA to apply: a file (from --lora) or a name to find in --loras (from the prompt), and its multipliers. */
+/**
+ * One LoRA to apply: a file (from --lora), a name to find in --loras (from the prompt), or both (a name a resolver
+ * already found: the infotext shows the name), and its multipliers.
+ */
 export interface LoraRequest {
   readonly file?: string
   readonly name?: string

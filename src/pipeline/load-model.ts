@@ -13,6 +13,7 @@ import { detectUnetConfig, UNET_PREFIX, UnetSession, type UnetConfig } from '../
 import { TEXT_ENCODER_PRESETS, TextEncoderSession, type TextEncoderSpec } from '../models/clip/index.ts'
 import { VAE_PREFIX, VaeDecoderSession, vaeKeyMap } from '../models/vae/index.ts'
 import { layoutSignature, type LowRankLayout } from '../nn/low-rank.ts'
+import { AdapterState } from './adapters.ts'
 
 export type Arch = 'sd1' | 'sd2' | 'sdxl'
 export type Prediction = 'eps' | 'v'
@@ -55,6 +56,8 @@ export interface LoadedModel {
   readonly nativeSize: number
   /** The separate VAE file, when one was merged. */
   readonly vaeFile: string | undefined
+  /** The LoRAs applied to the weights and the files they came from (pipeline/adapters.ts prepareAdapters sets them). */
+  readonly adapterState: AdapterState
   /** SD1 honours clip skip (1 = last layer); SD2 and SDXL ignore it, as A1111 does. */
   textEncoders(clipSkip?: number): Promise<TextEncoders>
   unet(): Promise<UnetSession>
@@ -129,6 +132,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       alphasCumprod,
       nativeSize: arch === 'sdxl' ? 1024 : arch === 'sd2' && prediction.value === 'v' ? 768 : 512,
       vaeFile: opts.vae,
+      adapterState: new AdapterState(weights, arch),
       textEncoders: (clipSkip = 1) => sessions.textEncoders(arch, clipSkip),
       unet: () => sessions.unet(),
       vaeDecoder: () => sessions.vaeDecoder(),

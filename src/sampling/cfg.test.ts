@@ -86,3 +86,23 @@ test('eps-space guidance for DDIM feeds x_t unscaled; wrong output sizes are rep
     message: 'the model returned 3 values for a batch of 8. Hint: the model function must return one output row per input row, in the same order.',
   })
 })
+
+test('CFG 1 fast path: one model call per step with only the cond rows; weights not summing to 1 keep the uncond row', async () => {
+  const { sample } = await import('./run.ts')
+  const { ImageRng } = await import('./rng/image-rng.ts')
+  const calls: ModelBatch[] = []
+  const model: ModelFn = async (xIn, _t, batch) => { calls.push(batch); return xIn.map((v, i) => Math.sin(v + i)) }
+  const run = (weights: number[][]) => sample({
+    sampler: 'Euler', steps: 6, model, parameterization: 'eps', cfg: { scale: 1, weights },
+    rng: new ImageRng({ shape: [4, 2, 2], seeds: [3, 4].slice(0, weights.length), source: 'cpu' }),
+  })
+  const fast = await run([[1], [1]])
+  assert.equal(calls.length, 6)
+  for (const c of calls) assert.deepEqual(c.rows, [{ kind: 'cond', image: 0, part: 0 }, { kind: 'cond', image: 1, part: 0 }])
+  calls.length = 0
+  await run([[0.5, 0.25]])
+  assert.equal(calls.length, 6)
+  assert.equal(calls[0].rows.filter((r) => r.kind === 'uncond').length, 1, 'weights not summing to 1 keep the uncond row')
+  assert.ok(fast.latent.every(Number.isFinite))
+  assert.equal(cfgRows({ scale: 1, weights: [[1]] }, { keepUncond: true }).length, 2)
+})

@@ -7,8 +7,8 @@
  * of weight 1. The combination is affine in the model output, so the same function serves eps-space CFG (DDIM).
  */
 import { InputError, SdError } from '../core/errors.ts'
-import { compVisScalings, scaleInput, toDenoised } from './denoiser.ts'
-import type { BatchRow, Denoiser, ModelFn, Parameterization } from './denoiser.ts'
+import { applyOutputScalings, compVisScalings, scaleInput, toDenoised } from './denoiser.ts'
+import type { BatchRow, Denoiser, DenoiserVariant, ModelFn, Parameterization } from './denoiser.ts'
 import type { ModelSchedule } from './schedules.ts'
 import { sigmaToT } from './schedules.ts'
 import { fr } from './torch-f32.ts'
@@ -20,15 +20,21 @@ export interface CfgSpec {
   readonly weights: readonly (readonly number[])[]
 }
 
-/** The row layout of the batched call: all cond rows (image-major), then one uncond row per image. */
-export function cfgRows(cfg: CfgSpec): BatchRow[] {
+/**
+ * CFG 1 with each image's AND-weights summing to 1: uncond + Σ w·(c − u) = Σ w·c, so the uncond rows are not run
+ * (one model row per prompt part: half the UNet work of few-step LCM/Turbo models at CFG 1).
+ */
+export const skipsUncond = (cfg: CfgSpec): boolean => cfg.scale === 1 && cfg.weights.every((w) => w.reduce((a, b) => a + b, 0) === 1)
+
+/** The row layout of the batched call: all cond rows (image-major), then one uncond row per image (none at CFG 1). */
+export function cfgRows(cfg: CfgSpec, opts: { readonly keepUncond?: boolean } = {}): BatchRow[] {
   if (cfg.weights.length === 0) throw new InputError('CFG needs at least one image (cfg.weights is empty).')
   const rows: BatchRow[] = []
   cfg.weights.forEach((parts, image) => {
     if (parts.length === 0) throw new InputError(`CFG: image ${image} has no prompt parts; give at least [1].`)
     parts.forEach((_, part) => rows.push({ kind: 'cond', image, part }))
   })
-  cfg.weights.forEach((_, image) => rows.push({ kind: 'uncond', image }))
+  if (opts.keepUncond || !skipsUncond(cfg)) cfg.weights.forEach((_, image) => rows.push({ kind: 'uncond', image }))
   return rows
 }
 
@@ -39,18 +45,19 @@ export function gatherRows(x: Float32Array, rows: readonly BatchRow[], per: numb
   return out
 }
 
-/** A1111 combine_denoised over per-row outputs [rows, …] → [B, …]. */
+/** A1111 combine_denoised over per-row outputs [rows, …] → [B, …] (without uncond rows: Σ w·cond, see skipsUncond). */
 export function combineCfg(out: Float32Array, rows: readonly BatchRow[], cfg: CfgSpec, per: number): Float32Array {
   const b = cfg.weights.length
-  const unconds = rows.length - b
-  const result = Float32Array.from(out.subarray(unconds * per))
-  rows.slice(0, unconds).forEach((row, k) => {
+  const conds = rows.filter((r) => r.kind === 'cond').length
+  const hasUncond = conds < rows.length
+  const result = hasUncond ? Float32Array.from(out.subarray(conds * per)) : new Float32Array(b * per)
+  rows.slice(0, conds).forEach((row, k) => {
     if (row.kind !== 'cond') return
     const factor = fr(cfg.weights[row.image][row.part] * cfg.scale)
     const cond = out.subarray(k * per, (k + 1) * per)
     const base = row.image * per
     for (let i = 0; i < per; i++) {
-      const u = out[unconds * per + base + i]
+      const u = hasUncond ? out[conds * per + base + i] : 0
       result[base + i] = fr(result[base + i] + fr(fr(cond[i] - u) * factor))
     }
   })
@@ -66,30 +73,37 @@ export interface DenoiserOptions {
   readonly model: ModelFn
   readonly schedule: ModelSchedule
   readonly parameterization: Parameterization
+  /** Another denoiser over the same network (LCM); default CompVis(V)Denoiser. */
+  readonly variant?: DenoiserVariant
+}
+
+/** The rows' denoised estimates [rows, …] for x rows at sigma, through the variant's timestep and scalings. */
+async function denoiseRows(opts: DenoiserOptions, xRows: Float32Array, sigma: number, rows: readonly BatchRow[]): Promise<Float32Array> {
+  const { model, schedule, parameterization, variant } = opts
+  const s = compVisScalings(parameterization, sigma)
+  const t = variant ? variant.timestep(sigma) : sigmaToT(schedule, sigma)
+  const out = await model(scaleInput(xRows, s.cIn), t, { rows, sigma })
+  const x0 = toDenoised(parameterization, xRows, Float32Array.from(checkOut(out, xRows.length)), s)
+  return variant?.outputScalings ? applyOutputScalings(xRows, x0, variant.outputScalings(sigma)) : x0
 }
 
 /** CompVis(V)Denoiser wrapped in A1111's CFGDenoiser: x [B, …] → guided denoised [B, …]. */
 export function cfgDenoiser(opts: DenoiserOptions & { readonly cfg: CfgSpec }): Denoiser {
-  const { model, schedule, parameterization, cfg } = opts
+  const { cfg } = opts
   const rows = cfgRows(cfg)
   return async (x, sigma) => {
     const per = perImage(x, cfg.weights.length)
-    const s = compVisScalings(parameterization, sigma)
     const xRows = gatherRows(x, rows, per)
-    const out = await model(scaleInput(xRows, s.cIn), sigmaToT(schedule, sigma), { rows, sigma })
-    return combineCfg(toDenoised(parameterization, xRows, Float32Array.from(checkOut(out, xRows.length)), s), rows, cfg, per)
+    return combineCfg(await denoiseRows(opts, xRows, sigma, rows), rows, cfg, per)
   }
 }
 
 /** A denoiser without guidance (every image one cond row): `images` images in x. */
 export function plainDenoiser(opts: DenoiserOptions & { readonly images: number }): Denoiser {
-  const { model, schedule, parameterization, images } = opts
-  const rows: BatchRow[] = Array.from({ length: images }, (_, image) => ({ kind: 'cond', image, part: 0 }))
+  const rows: BatchRow[] = Array.from({ length: opts.images }, (_, image) => ({ kind: 'cond', image, part: 0 }))
   return async (x, sigma) => {
-    perImage(x, images)
-    const s = compVisScalings(parameterization, sigma)
-    const out = await model(scaleInput(x, s.cIn), sigmaToT(schedule, sigma), { rows, sigma })
-    return toDenoised(parameterization, x, Float32Array.from(checkOut(out, x.length)), s)
+    perImage(x, opts.images)
+    return denoiseRows(opts, x, sigma, rows)
   }
 }
 

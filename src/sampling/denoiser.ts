@@ -36,6 +36,21 @@ export interface Scalings {
   readonly cIn: number
 }
 
+/**
+ * A denoiser other than CompVis(V)Denoiser over the same network: its own sigma → UNet timestep map and, for
+ * consistency models (LCM), boundary scalings applied to the x0 estimate: D = c_skip·x + c_out·x0.
+ */
+export interface DenoiserVariant {
+  readonly timestep: (sigma: number) => number
+  readonly outputScalings?: (sigma: number) => { readonly cSkip: number; readonly cOut: number }
+}
+
+/** D = c_skip·x + c_out·x0 in place over `x0` (rows of x). */
+export function applyOutputScalings(x: Float32Array, x0: Float32Array, s: { readonly cSkip: number; readonly cOut: number }): Float32Array {
+  for (let i = 0; i < x0.length; i++) x0[i] = s.cOut * x0[i] + s.cSkip * x[i]
+  return x0
+}
+
 /** get_scalings of CompVisDenoiser / CompVisVDenoiser (sigma_data = 1), float32. */
 export function compVisScalings(parameterization: Parameterization, sigma: number): Scalings {
   const s = fr(sigma)

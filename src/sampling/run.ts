@@ -1,22 +1,25 @@
 /*
- * One sampling run wired the way A1111 (sd_samplers_kdiffusion.py @ c8a5322d) wires it: sigmas from the model's
- * schedule and the (Automatic → sampler default) scheduler, initial noise = ImageRng.next() · σ_max, ancestral
- * and churn draws from the same ImageRng, CFG through CFGDenoiser; img2img starts part-way down the schedule.
- * DDIM runs as diffusers' DDIMScheduler instead (see samplers/ddim.ts).
+ * One sampling run wired the way A1111 1.10 (sd_samplers_kdiffusion.py, sd_samplers_timesteps.py) wires it: the
+ * sampler and schedule type from the request (1.8 names split), sigmas from the model's schedule through the
+ * schedule type (Automatic → the sampler's default; discard-penultimate where the sampler asks), initial noise =
+ * ImageRng.next() · σ_max, ancestral draws from the same ImageRng, CFG through CFGDenoiser; img2img starts part-way
+ * down the schedule. Timestep samplers start from the raw noise; DDIM runs as diffusers' DDIMScheduler.
  */
 import { InputError } from '../core/errors.ts'
 import { cfgDenoiser, cfgModelOutput } from './cfg.ts'
 import type { CfgSpec } from './cfg.ts'
+import { cfgEpsModel } from './cfg-timestep.ts'
+import { lcmDenoising } from './denoiser-lcm.ts'
 import type { ModelFn, Parameterization } from './denoiser.ts'
 import type { ImageRng } from './rng/image-rng.ts'
 import { modelSchedule } from './schedules.ts'
-import type { ModelSchedule } from './schedules.ts'
-import { resolveScheduler, sigmasFor } from './schedulers.ts'
-import type { ConcreteSchedulerId } from './schedulers.ts'
+import { SCHEDULERS, resolveScheduler, sigmasFor } from './schedulers.ts'
+import type { ConcreteSchedulerId, SchedulerId } from './schedulers.ts'
 import type { StepInfo } from './samplers/common.ts'
 import { ddimTimesteps, diffusersScaledLinearAlphasCumprod } from './samplers/ddim.ts'
-import { resolveSampler } from './samplers/index.ts'
-import type { DdimSampler, KDiffusionSampler, SamplerEntry } from './samplers/index.ts'
+import { SAMPLERS, resolveSamplerChoice } from './samplers/index.ts'
+import type { DdimSampler, KDiffusionSampler, SamplerEntry, TimestepSamplerEntry } from './samplers/index.ts'
+import { a1111Timesteps } from './samplers/timestep.ts'
 import { fr } from './torch-f32.ts'
 
 export interface Img2ImgStart {
@@ -26,7 +29,21 @@ export interface Img2ImgStart {
   readonly strength: number
 }
 
-export interface SampleRequest {
+/** A1111's sampler parameters (Settings → Sampler parameters), each absent = A1111's default. */
+export interface SamplerParams {
+  /** Ancestral / SDE eta (default 1) or DDIM eta (default 0). */
+  readonly eta?: number
+  readonly sNoise?: number
+  readonly sChurn?: number
+  readonly sTmin?: number
+  readonly sTmax?: number
+  /** Schedule overrides (0 / absent: the model's own σ range, the schedule's own rho). */
+  readonly sigmaMin?: number
+  readonly sigmaMax?: number
+  readonly rho?: number
+}
+
+export interface SampleRequest extends SamplerParams {
   /** A registry entry or a name A1111 or ComfyUI uses ("Euler a", "euler_ancestral", "DPM++ 2M Karras", …). */
   readonly sampler: SamplerEntry | string
   /** A1111 "Schedule type" / ComfyUI scheduler; default "Automatic" (the sampler's own). */
@@ -34,14 +51,14 @@ export interface SampleRequest {
   readonly steps: number
   readonly model: ModelFn
   readonly parameterization: Parameterization
+  /** The model family (Align Your Steps picks its table by it). */
+  readonly family?: string
   /** The checkpoint's `alphas_cumprod` buffer; default the scaled-linear schedule (SDXL files carry none). */
   readonly alphasCumprod?: Float32Array
   readonly cfg: CfgSpec
   /** Per-image noise streams: the initial noise is its first draw, ancestral noise the following ones. */
   readonly rng: ImageRng
   readonly img2img?: Img2ImgStart
-  /** Ancestral eta (A1111 default 1) or DDIM eta (default 0). */
-  readonly eta?: number
   readonly callback?: (step: StepInfo) => void
   readonly signal?: AbortSignal
 }
@@ -49,18 +66,41 @@ export interface SampleRequest {
 export interface SampleResult {
   /** The final latent [B, …] (still scaled: divide by the VAE scale factor before decoding). */
   readonly latent: Float32Array
-  /** The scheduler actually used (DDIM: its own timestep spacing). */
-  readonly scheduler: ConcreteSchedulerId | 'ddim-leading'
+  /** The scheduler actually used (timestep samplers: their own spacing). */
+  readonly scheduler: ConcreteSchedulerId | 'timesteps'
   /** k-diffusion samplers: the sigmas sampled over (after any img2img cut). */
   readonly sigmas?: Float32Array
-  /** DDIM: the timesteps sampled over. */
+  /** Timestep samplers: the timesteps sampled over. */
   readonly timesteps?: readonly number[]
 }
 
-/** The scheduler a sampler + "Schedule type" pair resolves to (A1111 "Automatic" → the sampler's default). */
-export function effectiveScheduler(sampler: KDiffusionSampler, scheduler = 'automatic'): ConcreteSchedulerId {
+/** The sampler entry and schedule type a request names (a 1.8 suffix wins over an Automatic schedule type). */
+export function resolveSamplerAndSchedule(sampler: SamplerEntry | string, scheduler = 'automatic'): { entry: SamplerEntry; scheduler: SchedulerId } {
+  const chosen = resolveScheduler(scheduler)
+  if (typeof sampler !== 'string') return { entry: sampler, scheduler: chosen }
+  const choice = resolveSamplerChoice(sampler)
+  const entry: SamplerEntry = SAMPLERS[choice.id]
+  if (entry.kind !== 'k-diffusion' && chosen !== 'automatic') {
+    throw new InputError(`${entry.label} runs on its own timesteps; schedule type "${scheduler}" does not apply. Hint: use "Automatic".`)
+  }
+  return { entry, scheduler: chosen === 'automatic' && choice.scheduler ? choice.scheduler : chosen }
+}
+
+/** The scheduler a sampler + "Schedule type" pair resolves to (A1111 1.10 "Automatic" → the sampler's default). */
+export function effectiveScheduler(sampler: SamplerEntry, scheduler = 'automatic'): ConcreteSchedulerId {
   const id = resolveScheduler(scheduler)
-  return id === 'automatic' ? sampler.defaultScheduler : id
+  if (id !== 'automatic') return id
+  return sampler.defaultScheduler === 'own' ? 'uniform' : sampler.defaultScheduler
+}
+
+/**
+ * The infotext's "Schedule type" as A1111 1.10 writes it: the chosen label, except that a k-diffusion sampler whose
+ * Automatic resolves to a schedule function writes that schedule's label (DPM++ 2M → "Karras"; Euler → "Automatic").
+ */
+export function scheduleTypeLabel(sampler: SamplerEntry, scheduler = 'automatic'): string {
+  const id = resolveScheduler(scheduler)
+  if (id !== 'automatic' || sampler.kind !== 'k-diffusion' || sampler.defaultScheduler === 'own') return SCHEDULERS[id].label
+  return SCHEDULERS[sampler.defaultScheduler].label
 }
 
 /** A1111 setup_img2img_steps (img2img_fix_steps off): t_enc = int(min(strength, 0.999) · steps). */
@@ -72,32 +112,52 @@ export function img2imgSigmas(sigmas: Float32Array, strength: number): Float32Ar
 }
 
 export async function sample(req: SampleRequest): Promise<SampleResult> {
-  const sampler = typeof req.sampler === 'string' ? resolveSampler(req.sampler) : req.sampler
-  return sampler.kind === 'ddim' ? runDdim(sampler, req) : runKDiffusion(sampler, req)
+  const { entry, scheduler } = resolveSamplerAndSchedule(req.sampler, req.scheduler)
+  if (entry.kind === 'ddim') return runDdim(entry, req)
+  if (entry.kind === 'timestep') return runTimestep(entry, req)
+  return runKDiffusion(entry, effectiveScheduler(entry, scheduler), req)
 }
 
-async function runKDiffusion(sampler: KDiffusionSampler, req: SampleRequest): Promise<SampleResult> {
-  const schedule: ModelSchedule = modelSchedule(req.alphasCumprod)
-  const scheduler = effectiveScheduler(sampler, req.scheduler)
-  const full = sigmasFor(schedule, scheduler, req.steps)
+/** A1111 KDiffusionSampler.get_sigmas: the schedule for steps (+ 1 and the penultimate dropped where asked). */
+export function samplerSigmas(sampler: KDiffusionSampler, scheduler: ConcreteSchedulerId, req: Omit<SampleRequest, 'sampler' | 'model' | 'cfg' | 'rng'>): Float32Array {
+  const schedule = sampler.denoiser === 'lcm'
+    ? lcmDenoising(modelSchedule(req.alphasCumprod).alphasCumprod).schedule
+    : modelSchedule(req.alphasCumprod)
+  const discard = sampler.discardPenultimateSigma
+  const sigmas = sigmasFor(scheduler, { ...req, schedule, steps: req.steps + (discard ? 1 : 0) })
+  return discard ? Float32Array.from([...sigmas.subarray(0, -2), sigmas[sigmas.length - 1]]) : sigmas
+}
+
+async function runKDiffusion(sampler: KDiffusionSampler, scheduler: ConcreteSchedulerId, req: SampleRequest): Promise<SampleResult> {
+  const schedule = modelSchedule(req.alphasCumprod)
+  const full = samplerSigmas(sampler, scheduler, req)
   const sigmas = req.img2img ? img2imgSigmas(full, req.img2img.strength) : full
   const noise = req.rng.next()
   const x = new Float32Array(noise.length)
   const init = req.img2img?.latent
   if (init && init.length !== noise.length) throw new InputError(`img2img latent has ${init.length} values, the noise ${noise.length}.`)
   for (let i = 0; i < x.length; i++) x[i] = init ? fr(init[i] + fr(noise[i] * sigmas[0])) : fr(noise[i] * sigmas[0])
-  const denoiser = cfgDenoiser({ model: req.model, schedule, parameterization: req.parameterization, cfg: req.cfg })
+  const variant = sampler.denoiser === 'lcm' ? lcmDenoising(schedule.alphasCumprod).variant : undefined
+  const denoiser = cfgDenoiser({ model: req.model, schedule, parameterization: req.parameterization, cfg: req.cfg, variant })
   const latent = await sampler.sample(denoiser, x, sigmas, {
-    noise: () => req.rng.next(), callback: req.callback, signal: req.signal, eta: req.eta ?? 1,
+    noise: () => req.rng.next(), callback: req.callback, signal: req.signal, eta: req.eta ?? sampler.eta ?? 1,
+    sNoise: req.sNoise, sChurn: req.sChurn, sTmin: req.sTmin, sTmax: req.sTmax,
   })
   return { latent, scheduler, sigmas }
 }
 
+async function runTimestep(sampler: TimestepSamplerEntry, req: SampleRequest): Promise<SampleResult> {
+  if (req.img2img) throw new InputError(`img2img with ${sampler.label} is not supported yet. Hint: use DDIM or a k-diffusion sampler such as Euler.`)
+  const alphasCumprod = modelSchedule(req.alphasCumprod).alphasCumprod
+  const timesteps = a1111Timesteps(req.steps, alphasCumprod.length)
+  const model = cfgEpsModel({ model: req.model, cfg: req.cfg, alphasCumprod, parameterization: req.parameterization })
+  const latent = await sampler.sample(model, req.rng.next(), {
+    timesteps, alphasCumprod, eta: req.eta ?? sampler.eta ?? 0, noise: () => req.rng.next(), callback: req.callback, signal: req.signal,
+  })
+  return { latent, scheduler: 'timesteps', timesteps }
+}
+
 async function runDdim(sampler: DdimSampler, req: SampleRequest): Promise<SampleResult> {
-  const id = resolveScheduler(req.scheduler ?? 'automatic')
-  if (id !== 'automatic') {
-    throw new InputError(`DDIM runs on its own timestep spacing; scheduler "${req.scheduler}" does not apply. Hint: use "Automatic".`)
-  }
   const alphasCumprod = req.alphasCumprod ?? diffusersScaledLinearAlphasCumprod()
   let timesteps = ddimTimesteps(req.steps, alphasCumprod.length)
   let x = req.rng.next()
@@ -116,5 +176,5 @@ async function runDdim(sampler: DdimSampler, req: SampleRequest): Promise<Sample
     timesteps, alphasCumprod, prediction: req.parameterization, eta: req.eta ?? 0,
     noise: () => req.rng.next(), callback: req.callback, signal: req.signal,
   })
-  return { latent, scheduler: 'ddim-leading', timesteps }
+  return { latent, scheduler: 'timesteps', timesteps }
 }

@@ -1,6 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { refTensors } from '../../test/golden.ts'
+import { maxAbsDiff as maxDiff, readRefJson, refTensors } from '../../test/golden.ts'
+import { SCHEDULERS, resolveScheduler, sigmasFor } from './schedulers.ts'
+import type { ConcreteSchedulerId } from './schedulers.ts'
+import { samplerSigmas } from './run.ts'
+import { SAMPLERS } from './samplers/index.ts'
 import {
   getSigmasDiscrete, getSigmasExponential, getSigmasKarras, getSigmasPolyexponential, getSigmasSgmUniform,
   getSigmasSimple, modelSchedule, scaledLinearAlphasCumprod, sigmaToT, tToSigma,
@@ -10,12 +14,6 @@ import { torchLinspace } from './torch-f32.ts'
 const FAMILIES = [['sd1', 'sd1_goldens.safetensors'], ['sd2', 'sd2_goldens.safetensors'], ['sdxl', 'sdxl_goldens.safetensors']] as const
 const open = (family: string, file: string) => refTensors(family, 'goldens', file)
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  assert.equal(a.length, b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 test('the scaled-linear default equals every golden alphas_cumprod and model sigmas bit for bit', async () => {
   const ac = scaledLinearAlphasCumprod()
@@ -83,4 +81,32 @@ test('torch.linspace: exact ends, symmetric halves, vectorised blocks', () => {
   const t = torchLinspace(999, 0, 40)
   assert.equal(t[0], 999)
   assert.ok(Math.abs(t[39]) < 1e-3)
+})
+
+interface ScheduleGolden { key: string; label: string; steps: number; length: number }
+
+test('every A1111 1.10 schedule type equals sd1/samplers2/schedules (relative 1e-5, zeros in place)', async () => {
+  const src = await refTensors('sd1', 'samplers2', 'schedules.safetensors')
+  const entries = readRefJson<{ entries: ScheduleGolden[] }>('sd1', 'samplers2', 'schedules.json').entries
+  const schedule = modelSchedule(await (await refTensors('sd1', 'goldens', 'sd1_goldens.safetensors')).readF32('sample.alphas_cumprod'))
+  const seen = new Set<string>()
+  for (const e of entries) {
+    const sdxl = e.key.startsWith('sched.align_your_steps_sdxl')
+    const id = resolveScheduler(e.label) as ConcreteSchedulerId
+    let got = sigmasFor(id, { schedule, steps: e.steps, family: sdxl ? 'sdxl' : 'sd1' })
+    if (e.key.endsWith('dpm2_discard_penultimate')) got = samplerSigmas(SAMPLERS.dpm2, 'karras', { steps: e.steps, parameterization: 'eps' })
+    const expected = await src.readF32(e.key)
+    assert.equal(got.length, expected.length, `${e.key} length`)
+    expected.forEach((v, i) => assert.ok(v === 0 ? got[i] === 0 : Math.abs(got[i] - v) <= 1e-5 * v, `${e.key}[${i}]: ${got[i]} vs ${v}`))
+    seen.add(id)
+  }
+  assert.equal(entries.length, 34)
+  const sdxlKeys = src.keys().filter((k) => k.startsWith('sched.align_your_steps_sdxl.n'))
+  assert.equal(sdxlKeys.length, 3)
+  for (const key of sdxlKeys) {
+    const expected = await src.readF32(key)
+    const got = sigmasFor('align_your_steps', { schedule, steps: expected.length - 1, family: 'sdxl' })
+    expected.forEach((v, i) => assert.ok(v === 0 ? got[i] === 0 : Math.abs(got[i] - v) <= 1e-5 * v, `${key}[${i}]: ${got[i]} vs ${v}`))
+  }
+  assert.deepEqual([...seen].sort(), Object.keys(SCHEDULERS).filter((k) => k !== 'automatic').sort())
 })

@@ -84,7 +84,8 @@ function plan(src: TensorSource, o: ConvertOptions): { items: Planned[]; emaRepl
   return { items, emaReplaced }
 }
 
-function targetDType(key: string, stored: DType, want: TargetDType | undefined): DType {
+/** The dtype a tensor is written in: float tensors re-encoded, integers and top-level schedule buffers kept. */
+export function targetDType(key: string, stored: DType, want: TargetDType | undefined): DType {
   if (want === undefined || !isFloatDType(stored) || !key.includes('.')) return stored
   return want
 }

@@ -73,7 +73,7 @@ test('non-model files: one clear error each', async () => {
   await writeFile(txt, 'hello world')
   await assert.rejects(inspectFile(txt), {
     name: 'UnknownModelError',
-    message: 'notes.txt: not a model file: expected safetensors, a torch .ckpt/.pt zip or a torch pickle; the file starts with 68 65 6c 6c 6f 20 77 6f 72',
+    message: 'notes.txt: not a model file: expected safetensors, a torch .ckpt/.pt zip, a torch pickle or GGUF; the file starts with 68 65 6c 6c 6f 20 77 6f 72',
   })
   const empty = join(dir, 'empty.safetensors')
   await writeFile(empty, '')

@@ -6,11 +6,12 @@ import { open, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { TensorFileError, UnknownModelError } from '../core/errors.ts'
 import { openTensorFile } from '../formats/open.ts'
+import type { TensorSource } from '../formats/tensor-source.ts'
 import { identifyModel, readLoraAlphas, type Identification } from '../models/detect/index.ts'
 
 export type ModelReport = Identification & {
   readonly file: string
-  readonly format: 'safetensors' | 'pickle'
+  readonly format: TensorSource['format']
   readonly fileSize: number
 }
 
@@ -19,7 +20,6 @@ const NOT_MODELS: readonly { readonly magic: readonly number[]; readonly what: s
   { magic: [0x89, 0x50, 0x4e, 0x47], what: 'a PNG image', hint: '`sdloom png-info FILE` prints the generation parameters an sdloom/A1111 PNG carries' },
   { magic: [0xff, 0xd8, 0xff], what: 'a JPEG image', hint: 'reading generation parameters from images is not supported yet' },
   { magic: [0x52, 0x49, 0x46, 0x46], what: 'a RIFF/WebP file', hint: 'reading generation parameters from images is not supported yet' },
-  { magic: [0x47, 0x47, 0x55, 0x46], what: 'a GGUF file', hint: 'GGUF models are not supported; use a .safetensors or .ckpt file' },
 ]
 
 async function sniff(file: string): Promise<void> {
@@ -29,10 +29,11 @@ async function sniff(file: string): Promise<void> {
     const { bytesRead } = await fh.read(head, 0, 9, 0)
     const bad = NOT_MODELS.find((n) => bytesRead >= n.magic.length && n.magic.every((b, i) => head[i] === b))
     if (bad) throw new UnknownModelError(file, `not a model file: it is ${bad.what}. Hint: ${bad.hint}`)
-    const isModel = (bytesRead === 9 && head[8] === 0x7b) || (head[0] === 0x50 && head[1] === 0x4b) || head[0] === 0x80
+    const isGguf = head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46
+    const isModel = (bytesRead === 9 && head[8] === 0x7b) || (head[0] === 0x50 && head[1] === 0x4b) || head[0] === 0x80 || isGguf
     if (!isModel) {
       const start = [...head.subarray(0, bytesRead)].map((b) => b.toString(16).padStart(2, '0')).join(' ')
-      throw new UnknownModelError(file, `not a model file: expected safetensors, a torch .ckpt/.pt zip or a torch pickle; the file ${bytesRead === 0 ? 'is empty' : `starts with ${start}`}`)
+      throw new UnknownModelError(file, `not a model file: expected safetensors, a torch .ckpt/.pt zip, a torch pickle or GGUF; the file ${bytesRead === 0 ? 'is empty' : `starts with ${start}`}`)
     }
   } finally {
     await fh.close()

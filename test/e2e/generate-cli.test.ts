@@ -13,6 +13,7 @@ import { INFOTEXT_VERSION } from '../../src/image/infotext.ts'
 import { readRefJson, ref } from '../golden.ts'
 import { DONE_WHEN, TINY_SD1, errorLines, runSdloom } from './generate-cli.ts'
 import { maxByteDiff } from './pipeline-goldens.ts'
+import { SAMPLERS } from '../../src/sampling/index.ts'
 
 let root: string
 let env: NodeJS.ProcessEnv
@@ -61,7 +62,8 @@ test('--out FILE.png with a batch of 2 and --json: FILE-1/-2.png, seeds 42 and 4
 test('errors: one line on stderr, non-zero exit, nothing written', async () => {
   const out = join(root, 'err')
   const cases: [string[], number, string][] = [
-    [['--sampler', 'nope'], 2, 'error: unknown sampler "nope". Valid: "Euler", "Euler a", "Heun", "LMS", "DPM++ 2M", "DPM++ 2M Karras", "DDIM" (A1111), or ComfyUI\'s euler, euler_ancestral, heun, lms, dpmpp_2m, ddim.'],
+    [['--sampler', 'nope'], 2, `error: unknown sampler "nope". Valid: ${Object.values(SAMPLERS).map((e) => `"${e.label}"`).join(', ')} (A1111, `
+      + `optionally followed by a schedule type as in "DPM++ 2M Karras"), or ComfyUI's ${Object.values(SAMPLERS).flatMap((e) => (e.comfy ? [e.comfy] : [])).join(', ')}.`],
     [['--width', '100'], 2, 'error: width must be a positive multiple of 8, got 100. Hint: the VAE works on 8×8 pixel blocks; try 96 or 104.'],
     [['--vae-tiling', 'maybe'], 2, 'error: --vae-tiling must be one of auto, on, off, got "maybe"'],
     [['--seed', '-2'], 2, 'error: seed must be -1 or a whole number >= 0, got -2'],

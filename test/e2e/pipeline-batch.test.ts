@@ -66,3 +66,17 @@ test('AND with weights, a 2-chunk prompt against a 1-chunk negative, and <lora:�
   assert.deepEqual(img.image.shape, [1, 3, 64, 64])
   assert.ok(img.latent.every(Number.isFinite))
 })
+
+test('progress carries the sampler\'s latents: Euler\'s last step lands on its denoised estimate (σ_next = 0)', async () => {
+  const seen: { step: number; sigma: number; denoised: Float32Array; shape: readonly number[] }[] = []
+  const [img] = await txt2img(await model(), { ...BASE, sampler: 'Euler', steps: 3 }, {
+    ...KEEP, onProgress: (p) => seen.push({ step: p.step, sigma: p.sigma, denoised: p.denoised.slice(), shape: p.latentShape }),
+  })
+  assert.deepEqual(seen.map((s) => s.step), [1, 2, 3])
+  assert.deepEqual(seen[0].shape, [4, 8, 8])
+  assert.ok(seen[0].sigma > seen[1].sigma && seen[1].sigma > seen[2].sigma)
+  // x_next = x + (x − denoised)/σ · (0 − σ) = denoised, up to float32 rounding
+  const last = seen[2].denoised
+  assert.equal(last.length, img.latent.length)
+  assert.ok(maxAbsDiff(last, img.latent) <= 1e-5 * maxAbs(img.latent), `${maxAbsDiff(last, img.latent)}`)
+})

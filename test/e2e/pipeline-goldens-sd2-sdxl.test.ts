@@ -1,10 +1,8 @@
 /*
  * txt2img reproduces the SDXL sampler goldens from the single file (both encoders, pooled + size ids, LegacyDDPM
- * schedule since the file carries none, latent / 0.13025). For SD2 the full runs are skipped: the fixture is chaotic
- * (a float64 evaluation also ends 24x the tolerance off; see test/e2e/sampler-goldens.ts), so the run is checked in
- * its parts: the pipeline's conditioning equals sample.cond/uncond (below), every sampler step from the golden state
- * lands on the next (sampler-goldens-sd2-sdxl.test.ts), and the golden latent decodes to the golden image, uint8 and
- * PNG (below). The skipped tests stay, so they run again if the fixture changes.
+ * schedule since the file carries none, latent / 0.13025) and the SD2-v goldens (--prediction v; regenerated
+ * well-conditioned at seed 1234, CFG 7 / 4: README "sd2/goldens/"). The SD2 run is also checked in its parts: the
+ * pipeline's conditioning equals sample.cond/uncond, and the golden latent decodes to the golden image, uint8 and PNG.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,7 +13,6 @@ import { KEEP, NEGATIVE, PROMPT, assertMatchesGolden, goldenEntries, requestFor,
 
 const SD2 = ref('sd2', 'tiny-sd2-v.safetensors')
 const SDXL = ref('sdxl', 'tiny-sdxl-base.safetensors')
-const SD2_SKIP = 'chaotic fixture: exact (float64) arithmetic also ends 24x the tolerance off (see test/e2e/sampler-goldens.ts); checked in parts below'
 
 for (const e of goldenEntries('sdxl', 'sdxl_goldens')) {
   test(`sdxl ${e.key}: latent, image, uint8 and PNG`, async () => {
@@ -25,9 +22,7 @@ for (const e of goldenEntries('sdxl', 'sdxl_goldens')) {
 }
 
 for (const e of goldenEntries('sd2', 'sd2_goldens')) {
-  // Skipped: a float64 evaluation of this run also misses the golden 24x over the tolerance (sampler-goldens.ts), so
-  // only torch's own float32 path reproduces it; its parts are checked below and in sampler-goldens-sd2-sdxl.test.ts.
-  test(`sd2 ${e.key} (--prediction v): latent, image, uint8 and PNG`, { skip: SD2_SKIP }, async () => {
+  test(`sd2 ${e.key} (--prediction v): latent, image, uint8 and PNG`, async () => {
     const [img] = await txt2img(await sharedModel(SD2, { threads: 1, prediction: 'v' }), requestFor(e), KEEP)
     await assertMatchesGolden(img, 'sd2', 'sd2_goldens', e.key)
   })

@@ -19,8 +19,9 @@ export const NEGATIVE = 'blurry, lowres'
 /** Tests share one model per file across runs: keep its sessions instead of rebuilding them per run (the default). */
 export const KEEP = { keepSessions: true } as const
 
+/** The round-1 goldens' sampler keys as A1111 names; "dpmpp_2m" was made with 1.8's discrete schedule (1.10: + Uniform). */
 export const SAMPLER_LABELS: Readonly<Record<string, string>> = {
-  euler: 'Euler', euler_ancestral: 'Euler a', heun: 'Heun', lms: 'LMS', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_karras: 'DPM++ 2M Karras', ddim: 'DDIM',
+  euler: 'Euler', euler_ancestral: 'Euler a', heun: 'Heun', lms: 'LMS', dpmpp_2m: 'DPM++ 2M Uniform', dpmpp_2m_karras: 'DPM++ 2M Karras', ddim: 'DDIM',
 }
 
 export interface GoldenEntry { key: string; sampler: string; height: number; width: number; seed: number; steps: number; cfg_scale: number }

@@ -4,26 +4,25 @@ import assert from 'node:assert/strict'
 import { cfgDenoiser, modelSchedule, resolveSampler } from '../../src/sampling/index.ts'
 import { maxAbs, maxAbsDiff, refTensors } from '../golden.ts'
 import { FAMILIES, modelOf, samplerGoldenTests } from './sampler-goldens.ts'
+import { goldenEntries } from './pipeline-goldens.ts'
 
 samplerGoldenTests(FAMILIES.sd2, '.64x64')
 samplerGoldenTests(FAMILIES.sdxl, '.64x64')
 
 /*
- * The sd2 full runs are skipped (see SKIPS in sampler-goldens.ts): the fixture is chaotic at t >= 857, so no float32
- * path but torch's own lands on the golden (a float64 evaluation ends 2.4% off too). What IS checked on every step:
- * the real sampler, run teacher-forced (each model call first resets x to the golden trajectory's x_i, so the
- * sampler steps from the golden state and keeps its own history), lands on the golden x_{i+1} and the final latent
- * within the README tolerance, 1e-3 · max|x_{i+1}|.
+ * Besides the full runs above, each sd2 step is checked teacher-forced (each model call first resets x to the golden
+ * trajectory's x_i, so the sampler steps from the golden state and keeps its own history): a divergence then names
+ * its step. Tolerance as the README, 1e-3 · max|x_{i+1}|. CFG per entry (euler 7, dpmpp_2m_karras 4).
  */
-for (const key of ['sample.euler.64x64', 'sample.dpmpp_2m_karras.64x64']) {
-  test(`sd2 ${key}: every step from the golden state lands on the next golden state (v-denoiser, CFG 7)`, async () => {
+for (const { key, cfg_scale: scale } of goldenEntries('sd2', 'sd2_goldens')) {
+  test(`sd2 ${key}: every step from the golden state lands on the next golden state (v-denoiser, CFG ${scale})`, async () => {
     const f = FAMILIES.sd2
     const src = await refTensors(f.dir, 'goldens', `${f.goldens}.safetensors`)
-    const entry = resolveSampler(key.includes('euler') ? 'Euler' : 'DPM++ 2M')
+    const entry = resolveSampler(key.includes('euler') ? 'Euler' : 'DPM++ 2M Karras')
     assert.equal(entry.kind, 'k-diffusion')
     const denoise = cfgDenoiser({
       model: (await modelOf(f)).model, schedule: modelSchedule(await src.readF32('sample.alphas_cumprod')),
-      parameterization: 'v', cfg: { scale: 7, weights: [[1]] },
+      parameterization: 'v', cfg: { scale, weights: [[1]] },
     })
     const traj = await src.readF32(`${key}.trajectory`)
     const sigmas = await src.readF32(`${key}.sigmas`)

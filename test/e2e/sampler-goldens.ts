@@ -13,7 +13,8 @@ import { detectUnetConfig, UNET_PREFIX } from '../../src/models/config/unet-conf
 import { UnetSession } from '../../src/models/unet/unet-session.ts'
 import { ImageRng, sample } from '../../src/sampling/index.ts'
 import type { ModelFn, Parameterization, StepInfo } from '../../src/sampling/index.ts'
-import { maxAbs, maxAbsDiff, readRefJson, ref, refTensors } from '../golden.ts'
+import { maxAbs, maxAbsDiff, ref, refTensors } from '../golden.ts'
+import { SAMPLER_LABELS, goldenEntries } from './pipeline-goldens.ts'
 
 export interface Family { dir: 'sd1' | 'sd2' | 'sdxl'; file: string; goldens: string; parameterization: Parameterization; condKey: string }
 export const FAMILIES: Record<'sd1' | 'sd2' | 'sdxl', Family> = {
@@ -21,23 +22,6 @@ export const FAMILIES: Record<'sd1' | 'sd2' | 'sdxl', Family> = {
   sd2: { dir: 'sd2', file: 'tiny-sd2-v.safetensors', goldens: 'sd2_goldens', parameterization: 'v', condKey: '' },
   sdxl: { dir: 'sdxl', file: 'tiny-sdxl-base.safetensors', goldens: 'sdxl_goldens', parameterization: 'eps', condKey: '.crossattn' },
 }
-const SAMPLER_OF: Record<string, string> = {
-  euler: 'Euler', euler_ancestral: 'Euler a', heun: 'Heun', lms: 'LMS', dpmpp_2m: 'DPM++ 2M', dpmpp_2m_karras: 'DPM++ 2M Karras', ddim: 'DDIM',
-}
-/*
- * sd2: the two full runs cannot be reproduced by any float32 evaluation but torch's own, nor by exact arithmetic: a
- * float64 numpy port of the tiny SD2-v UNet (matches the unet.* goldens to 4e-6) run through the same Euler schedule
- * ends 0.067 from the golden latent (tolerance 0.0028), sdloom 0.070. Each single step is reproduced (float64 from
- * the golden x_i: <= 5e-4; sdloom: the teacher-forced tests in sampler-goldens-sd2-sdxl.test.ts), but on this
- * seed and cond the map x_1 -> x_2 amplifies a 5e-4 difference ~20x (the cond row's output moves 2-4e-5 for a
- * half-ulp input change at t = 999; on random inputs only 1e-6), so every float32 rounding path ends elsewhere.
- */
-const SD2_REASON = 'chaotic fixture: exact (float64) arithmetic also ends 24x the tolerance off; every step is checked teacher-forced instead (see the comment above SKIPS)'
-const SKIPS: Record<string, string> = {
-  'sd2 sample.euler.64x64': SD2_REASON,
-  'sd2 sample.dpmpp_2m_karras.64x64': SD2_REASON,
-}
-
 /** Repeats the per-row conditioning (cond or uncond) into one batch tensor. */
 function stackRows(rows: readonly { kind: string }[], cond: Float32Array, uncond: Float32Array): Float32Array {
   const out = new Float32Array(rows.length * cond.length)
@@ -47,7 +31,8 @@ function stackRows(rows: readonly { kind: string }[], cond: Float32Array, uncond
 
 /** The UNet as the pipeline will call it: one batched run over the CFG rows, each row with its own conditioning. */
 async function familyModel(f: Family): Promise<{ model: ModelFn; release: () => Promise<void> }> {
-  const store = await WeightStore.load(await openSafetensors(ref(f.dir, f.file)), { prefixes: [UNET_PREFIX] })
+  const source = await openSafetensors(ref(f.dir, f.file))
+  const store = await WeightStore.load(source, { prefixes: [UNET_PREFIX] }).finally(() => source.close())
   const unet = await UnetSession.create(detectUnetConfig(store), store)
   const src = await refTensors(f.dir, 'goldens', `${f.goldens}.safetensors`)
   const [cond, uncond] = [await src.readF32(`sample.cond${f.condKey}`), await src.readF32(`sample.uncond${f.condKey}`)]
@@ -74,22 +59,19 @@ export const modelOf = (f: Family) => {
 }
 after(async () => { for (const m of loaded.values()) await (await m).release() })
 
-interface Entry { key: string; sampler: string; height: number; width: number; seed: number; steps: number; cfg_scale: number }
 
 /** Registers one test per sampler golden of `f` whose key contains `size`. */
 export function samplerGoldenTests(f: Family, size: string): void {
-  const entries = readRefJson<{ samplers: { entries: Entry[] } }>(f.dir, 'goldens', `${f.goldens}.json`).samplers.entries
-  for (const e of entries.filter((x) => x.key.includes(size))) {
-    const id = `${f.dir} ${e.key}`
-    // Skipped only for the two sd2 runs (SKIPS): not reproducible by any float32 path but torch's, nor in float64;
-    // the same goldens are checked step by step in sampler-goldens-sd2-sdxl.test.ts instead.
-    test(`${id}: latent and trajectory within 1e-3 · max|latent|`, { skip: SKIPS[id] ?? false }, async () => {
+  const entries = goldenEntries(f.dir, f.goldens).filter((x) => x.key.includes(size))
+  assert.ok(entries.length > 0, `${f.dir}: no sampler goldens for ${size}`)
+  for (const e of entries) {
+    test(`${f.dir} ${e.key}: latent and trajectory within 1e-3 · max|latent|`, async () => {
       const src = await refTensors(f.dir, 'goldens', `${f.goldens}.safetensors`)
       const { model } = await modelOf(f)
       const [h, w] = [e.height / 8, e.width / 8]
       const trajectory: Float32Array[] = []
       const result = await sample({
-        sampler: SAMPLER_OF[e.sampler], steps: e.steps, model, parameterization: f.parameterization,
+        sampler: SAMPLER_LABELS[e.sampler], steps: e.steps, model, parameterization: f.parameterization,
         // diffusers' DDIMScheduler computes its own ᾱ from its config; k-diffusion reads the checkpoint's buffer
         alphasCumprod: e.sampler === 'ddim' ? undefined : await src.readF32('sample.alphas_cumprod'),
         cfg: { scale: e.cfg_scale, weights: [[1]] }, rng: new ImageRng({ shape: [4, h, w], seeds: [e.seed], source: 'cpu' }),

@@ -24,7 +24,6 @@ import type { Command, CommandContext } from '../command.ts'
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
 class InterruptedError extends SdError {
   override name = 'InterruptedError'
-  override readonly exitCode = 130
 }
 
 const str = (ctx: CommandContext, k: string): string | undefined => {
@@ -68,6 +67,10 @@ function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
     steps: num(ctx, 'steps'), cfgScale: num(ctx, 'cfg', false), sampler: str(ctx, 'sampler'), scheduler: str(ctx, 'scheduler'),
     seed: num(ctx, 'seed'), rng: oneOf<RandnSource>(ctx, 'rng', RANDN_SOURCES), width: num(ctx, 'width'), height: num(ctx, 'height'),
     batchSize: num(ctx, 'batch-size'), batchCount: num(ctx, 'batch-count'), clipSkip: num(ctx, 'clip-skip'), ensd: num(ctx, 'ensd'),
+    samplerParams: {
+      eta: num(ctx, 'eta', false), sNoise: num(ctx, 's-noise', false), sigmaMin: num(ctx, 'sigma-min', false),
+      sigmaMax: num(ctx, 'sigma-max', false), rho: num(ctx, 'rho', false),
+    },
   }
 }
 
@@ -164,8 +167,10 @@ export const generate: Command = {
     '  --negative TEXT      negative prompt',
     '  --steps N            sampling steps (20)',
     '  --cfg X              CFG scale (7)',
-    '  --sampler NAME       A1111 or ComfyUI name: "Euler a" (default), Euler, Heun, LMS, "DPM++ 2M", DDIM, …',
-    '  --scheduler NAME     schedule type: Automatic (default), Karras, Exponential, "SGM Uniform", Simple, …',
+    '  --sampler NAME       A1111 or ComfyUI name: "Euler a" (default), "DPM++ 2M", "DPM++ 2M Karras", LCM, … (sdloom samplers)',
+    '  --scheduler NAME     schedule type: Automatic (default: the sampler\'s own), Karras, Exponential, "Align Your Steps", Beta, …',
+    '  --eta X --s-noise X  ancestral/SDE eta (1) or DDIM eta (0); noise multiplier (1)',
+    '  --sigma-min X --sigma-max X --rho X  schedule overrides as A1111\'s settings (default: the model\'s range, rho 7)',
     '  --seed N             seed of the first image; image i gets seed + i (omitted or --seed=-1: random)',
     '  --rng gpu|cpu|nv     noise source as A1111 (gpu = default = NV Philox stream; cpu = torch CPU generator)',
     '  --width N --height N image size, multiples of 8 (default: the model\'s native size: 512, 768 SD2-v, 1024 SDXL)',
@@ -193,7 +198,8 @@ export const generate: Command = {
     'model': { type: 'string' }, 'negative': { type: 'string' }, 'steps': { type: 'string' }, 'cfg': { type: 'string' },
     'sampler': { type: 'string' }, 'scheduler': { type: 'string' }, 'seed': { type: 'string' }, 'rng': { type: 'string' },
     'width': { type: 'string' }, 'height': { type: 'string' }, 'batch-size': { type: 'string' }, 'batch-count': { type: 'string' },
-    'clip-skip': { type: 'string' }, 'ensd': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' }, 'vae-tiling': { type: 'string' },
+    'clip-skip': { type: 'string' }, 'ensd': { type: 'string' }, 'eta': { type: 'string' }, 's-noise': { type: 'string' },
+    'sigma-min': { type: 'string' }, 'sigma-max': { type: 'string' }, 'rho': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' }, 'vae-tiling': { type: 'string' },
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
     'lora-mode': { type: 'string' },
     'out': { type: 'string' }, 'tokenizer': { type: 'string' },

@@ -3,6 +3,7 @@ import { basename } from 'node:path'
 import { progressBar, type Progress } from '../../core/progress.ts'
 import { HASH_KINDS, hashFile, isHashKind, type HashKind } from '../../tools/hash.ts'
 import type { Command, CommandContext } from '../command.ts'
+import { eachFile, exitStatus, failed } from '../per-file.ts'
 
 function parseKinds(v: unknown): HashKind[] {
   if (v === undefined) return [...HASH_KINDS]
@@ -15,17 +16,22 @@ function parseKinds(v: unknown): HashKind[] {
 async function run(ctx: CommandContext): Promise<number> {
   if (ctx.positionals.length === 0) throw new InputError('hash needs at least one FILE. See: sdloom hash --help')
   const kinds = parseKinds(ctx.values.kinds)
-  const results: ({ file: string } & Partial<Record<HashKind, string>>)[] = []
-  for (const file of ctx.positionals) {
+  const outcomes = await eachFile(ctx, ctx.positionals, async (file) => {
     let bar: Progress | undefined
     const onProgress = (bytes: number, total: number) => { bar ??= progressBar({ label: `hash ${basename(file)}`, total, unit: 'bytes' }); bar.tick(bytes) }
-    const hashes = await hashFile(file, kinds, { cache: ctx.values['no-cache'] !== true, onProgress })
-    bar?.end()
-    results.push({ file, ...hashes })
-  }
+    try {
+      return await hashFile(file, kinds, { cache: ctx.values['no-cache'] !== true, onProgress })
+    } finally {
+      bar?.end()
+    }
+  })
+  const results = outcomes.map((o) => (failed(o) ? o : { file: o.file, ...o.value }))
   if (ctx.json) ctx.out(JSON.stringify(results.length === 1 ? results[0] : results, null, 2))
-  else ctx.out(results.map((r) => `${kinds.map((k) => `${k}:${r[k]}`).join('  ')}  ${r.file}`).join('\n'))
-  return 0
+  else {
+    const lines = outcomes.flatMap((o) => (failed(o) ? [] : [`${kinds.map((k) => `${k}:${o.value[k]}`).join('  ')}  ${o.file}`]))
+    if (lines.length > 0) ctx.out(lines.join('\n'))
+  }
+  return exitStatus(outcomes)
 }
 
 export const hash: Command = {
@@ -43,6 +49,9 @@ export const hash: Command = {
     'Options:',
     '  --kinds LIST  comma-separated kinds (default: all)',
     '  --no-cache    neither read nor write the cache',
+    '',
+    'Several files: a file that cannot be read gets its error (on stderr, and as {file, error} in --json); the others',
+    'are still hashed and printed, and the command exits 1.',
   ].join('\n'),
   options: { 'kinds': { type: 'string' }, 'no-cache': { type: 'boolean' } },
   run,

@@ -4,6 +4,10 @@ import { inspect } from './inspect.ts'
 import { hash } from './hash.ts'
 import { convert } from './convert.ts'
 import { generate } from './generate.ts'
+import { merge } from './merge.ts'
+import { lora } from './lora.ts'
+import { bake } from './bake.ts'
+import { samplers } from './samplers.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
@@ -12,4 +16,8 @@ export const COMMANDS: Record<string, Command> = {
   'inspect': inspect,
   'hash': hash,
   'convert': convert,
+  'merge': merge,
+  'lora': lora,
+  'bake': bake,
+  'samplers': samplers,
 }

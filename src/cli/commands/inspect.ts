@@ -3,16 +3,21 @@ import { inspectFile, reportToJson, type ModelReport } from '../../tools/inspect
 import { formatCard } from '../../tools/inspect-card.ts'
 import { formatPngCard, inspectPng, isPngFile, type PngReport } from '../../tools/inspect-png.ts'
 import type { Command, CommandContext } from '../command.ts'
+import { eachFile, exitStatus, failed } from '../per-file.ts'
 
 async function run(ctx: CommandContext): Promise<number> {
   if (ctx.positionals.length === 0) throw new InputError('inspect needs at least one FILE. See: sdloom inspect --help')
-  const reports: (ModelReport | PngReport)[] = []
-  for (const file of ctx.positionals) reports.push(await isPngFile(file) ? await inspectPng(file) : await inspectFile(file))
+  const outcomes = await eachFile(ctx, ctx.positionals, async (file): Promise<ModelReport | PngReport> =>
+    (await isPngFile(file) ? inspectPng(file) : inspectFile(file)))
   const isPng = (r: ModelReport | PngReport): r is PngReport => r.kind === 'png-image'
   const toJson = (r: ModelReport | PngReport) => (isPng(r) ? r : reportToJson(r))
-  if (ctx.json) ctx.out(JSON.stringify(reports.length === 1 ? toJson(reports[0]) : reports.map(toJson), null, 2))
-  else ctx.out(reports.map((r) => (isPng(r) ? formatPngCard(r) : formatCard(r))).join('\n\n'))
-  return 0
+  const jsons = outcomes.map((o) => (failed(o) ? { file: o.file, error: o.error } : toJson(o.value)))
+  if (ctx.json) ctx.out(JSON.stringify(jsons.length === 1 ? jsons[0] : jsons, null, 2))
+  else {
+    const cards = outcomes.flatMap((o) => (failed(o) ? [] : [isPng(o.value) ? formatPngCard(o.value) : formatCard(o.value)]))
+    if (cards.length > 0) ctx.out(cards.join('\n\n'))
+  }
+  return exitStatus(outcomes)
 }
 
 export const inspect: Command = {
@@ -27,6 +32,8 @@ export const inspect: Command = {
     'Only headers are read (plus LoRA alpha scalars), so multi-GB files take milliseconds.',
     'A PNG made by sdloom or A1111: its generation parameters and the LoRAs and embeddings it used (with hashes).',
     'With --json: one report object (an array for several files).',
+    'Several files: each is reported on its own; a file that cannot be read gets its error (on stderr, and as',
+    '{file, error} in --json) and the command exits 1 after printing the others.',
   ].join('\n'),
   options: {},
   run,

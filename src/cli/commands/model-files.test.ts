@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readRefJson, ref, REPO_ROOT } from '../../../test/golden.ts'
-import type { Command, CommandContext } from '../command.ts'
+import { runCmd } from '../../../test/fixtures/run-command.ts'
 import { inspect } from './inspect.ts'
 import { hash } from './hash.ts'
 import { convert } from './convert.ts'
@@ -14,13 +14,6 @@ import { convert } from './convert.ts'
 let dir = ''
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'sdloom-cli-files-')) })
 after(() => rm(dir, { recursive: true, force: true }))
-
-async function runCmd(cmd: Command, positionals: string[], values: CommandContext['values'] = {}, json = false) {
-  let out = ''
-  let err = ''
-  const ctx: CommandContext = { values, positionals, json, out: (t) => { out += `${t}\n` }, warn: (t) => { err += `${t}\n` } }
-  return { code: await cmd.run(ctx), out, err }
-}
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
@@ -74,4 +67,27 @@ test('subprocess: convert then inspect and hash the result; errors are one stder
   assert.deepEqual([bad.code, bad.out], [2, ''])
   assert.equal(bad.err, 'error: sample.euler.64x64.png: a PNG image without a "parameters" text chunk, so no generation parameters or adapters to list '
     + '(no text chunks). Hint: only images saved by sdloom or A1111 carry them.\n')
+})
+
+test('several files: a bad one is reported on its own, the good ones still print, exit 1', async () => {
+  const lora = ref('sd1', 'adapters', 'tinylora.safetensors')
+  const missing = join(dir, 'nope.safetensors')
+  const text = await runCmd(inspect, [sd1, missing, lora])
+  assert.equal(text.code, 1)
+  assert.match(text.out, /tiny-sd1\.safetensors/)
+  assert.match(text.out, /tinylora\.safetensors/)
+  assert.equal(text.err.split('\n').filter((l) => l !== '').length, 1)
+  assert.match(text.err, /^error: .*nope\.safetensors/)
+  const json = await runCmd(inspect, [sd1, missing, lora], {}, true)
+  assert.equal(json.code, 1)
+  const reports = JSON.parse(json.out)
+  assert.deepEqual(reports.map((r: { kind?: string; file?: string; error?: string }) => r.kind ?? (r.error ? 'error' : '?')), ['checkpoint', 'error', 'lora'])
+  assert.equal(reports[1].file, missing)
+  const { sha256 } = files['tiny-sd1.safetensors']
+  const h = await runCmd(hash, [missing, sd1], { 'kinds': 'sha256', 'no-cache': true }, true)
+  assert.equal(h.code, 1)
+  assert.deepEqual(JSON.parse(h.out), [{ file: missing, error: JSON.parse(h.out)[0].error }, { file: sd1, sha256 }])
+  assert.match(JSON.parse(h.out)[0].error, /nope\.safetensors/)
+  const ht = await runCmd(hash, [missing, sd1], { 'kinds': 'sha256', 'no-cache': true })
+  assert.deepEqual([ht.code, ht.out], [1, `sha256:${sha256}  ${sd1}\n`])
 })

@@ -3,7 +3,8 @@ import type { DType } from '../../core/dtype.ts'
 import type { KeyIndex } from './key-index.ts'
 
 export interface DTypeShare {
-  readonly dtype: DType
+  /** The stored type: a DType, or a block quantization such as Q8_0 (GGUF). */
+  readonly dtype: DType | string
   readonly tensors: number
   readonly parameters: number
   readonly bytes: number
@@ -21,7 +22,7 @@ const EMA_PREFIX = 'model_ema.'
 const EMA_COUNTERS = new Set(['model_ema.decay', 'model_ema.num_updates'])
 
 export function summarizeTensors(ix: KeyIndex): TensorSummary {
-  const byType = new Map<DType, { tensors: number; parameters: number; bytes: number }>()
+  const byType = new Map<string, { tensors: number; parameters: number; bytes: number }>()
   let parameterCount = 0
   let emaTensors = 0
   let emaParams = 0
@@ -29,11 +30,12 @@ export function summarizeTensors(ix: KeyIndex): TensorSummary {
     const info = ix.info(k)
     const n = info.shape.reduce((a, b) => a * b, 1)
     parameterCount += n
-    const t = byType.get(info.dtype) ?? { tensors: 0, parameters: 0, bytes: 0 }
+    const type = info.stored?.type ?? info.dtype
+    const t = byType.get(type) ?? { tensors: 0, parameters: 0, bytes: 0 }
     t.tensors++
     t.parameters += n
-    t.bytes += info.byteLength
-    byType.set(info.dtype, t)
+    t.bytes += info.stored?.byteLength ?? info.byteLength
+    byType.set(type, t)
     if (k.startsWith(EMA_PREFIX) && !EMA_COUNTERS.has(k)) { emaTensors++; emaParams += n }
   }
   const dtypes = [...byType].map(([dtype, t]) => ({ dtype, ...t })).sort((a, b) => b.bytes - a.bytes)

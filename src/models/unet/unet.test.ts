@@ -17,8 +17,10 @@ const MODELS: Record<'sd1' | 'sd2' | 'sdxl', Model> = {
   sdxl: { dir: 'sdxl', file: 'tiny-sdxl-base.safetensors', goldens: 'sdxl_goldens', out: 'eps' },
 }
 
-const loadUnet = async (m: Model): Promise<WeightStore> =>
-  WeightStore.load(await openSafetensors(ref(m.dir, m.file)), { prefixes: [UNET_PREFIX] })
+async function loadUnet(m: Model): Promise<WeightStore> {
+  const source = await openSafetensors(ref(m.dir, m.file))
+  try { return await WeightStore.load(source, { prefixes: [UNET_PREFIX] }) } finally { await source.close() }
+}
 
 async function tensor(m: Model, key: string): Promise<HostTensor> {
   const src = await refTensors(m.dir, 'goldens', `${m.goldens}.safetensors`)

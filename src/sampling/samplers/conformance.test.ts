@@ -1,8 +1,9 @@
 /*
  * The sampler conformance suite (style.md §2.5), run over every registry entry through `sample()`:
  * an analytic model whose data distribution is a single point (x0), so the ideal denoiser is exact and every
- * sampler must land on it (DDIM: on the point's ᾱ_0-noised image, as diffusers stops at t = 0); guidance and AND
- * weights move the point predictably; batches equal singles; abort and callbacks behave.
+ * sampler must land on it (timestep samplers: on the point noised to their last timestep, diffusers' DDIM t = 0,
+ * A1111's t = 1); guidance and AND weights move the point predictably; batches equal singles; abort and callbacks
+ * behave. Every table is a full Record over the registry, so a new sampler cannot skip a check silently.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -14,6 +15,7 @@ import type { ModelFn, Parameterization } from '../denoiser.ts'
 import { ImageRng } from '../rng/image-rng.ts'
 import { scaledLinearAlphasCumprod } from '../schedules.ts'
 import { diffusersScaledLinearAlphasCumprod } from './ddim.ts'
+import { maxAbsDiff as maxDiff } from '../../../test/golden.ts'
 
 const SHAPE = [4, 4, 4] as const
 const PER = 64
@@ -40,22 +42,30 @@ function pointModel(parameterization: Parameterization, points: { conds: Float32
   }
 }
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  assert.equal(a.length, b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
+/** The (first, last) ᾱ of a timestep run: diffusers' DDIM ends at ᾱ_0, A1111's timestep samplers at their lowest timestep. */
+function timestepEnds(id: SamplerId, timesteps: readonly number[]): { aT: number; aEnd: number } {
+  const ac = SAMPLERS[id].kind === 'ddim' ? diffusersScaledLinearAlphasCumprod() : scaledLinearAlphasCumprod()
+  return { aT: ac[Math.max(...timesteps)], aEnd: ac[SAMPLERS[id].kind === 'ddim' ? 0 : Math.min(...timesteps)] }
 }
 
-/** Where an exact model sends DDIM: diffusers stops at ᾱ_0 with the first step's noise direction. */
-function ddimTarget(x0: Float32Array, noise: Float32Array, steps: number): Float32Array {
-  const ac = diffusersScaledLinearAlphasCumprod()
-  const aT = ac[(steps - 1) * Math.floor(1000 / steps) + 1]
-  const a0 = ac[0]
+/** Where an exact model sends a timestep sampler: the point, noised to its last ᾱ along the first step's direction. */
+function timestepTarget(x0: Float32Array, noise: Float32Array, ends: { aT: number; aEnd: number }): Float32Array {
+  const { aT, aEnd } = ends
   return x0.map((v, i) => {
     const eps = (noise[i] - Math.sqrt(aT) * v) / Math.sqrt(1 - aT)
-    return Math.sqrt(a0) * v + Math.sqrt(1 - a0) * eps
+    return Math.sqrt(aEnd) * v + Math.sqrt(1 - aEnd) * eps
   })
+}
+
+/** DDIM CFG++ under exact point models, stepped in float64: x0 from CFG at scale/12.5, direction from the uncond eps. */
+function cfgppTarget(guided: Float32Array, uncond: Float32Array, noise: Float32Array, timesteps: readonly number[]): Float32Array {
+  const ac = scaledLinearAlphasCumprod()
+  let x = Float64Array.from(noise)
+  for (let index = timesteps.length - 1; index > 0; index--) {
+    const [a, aPrev] = [ac[timesteps[index]], ac[timesteps[index - 1]]]
+    x = x.map((v, i) => Math.sqrt(aPrev) * guided[i] + Math.sqrt(1 - aPrev) * (v - Math.sqrt(a) * uncond[i]) / Math.sqrt(1 - a))
+  }
+  return Float32Array.from(x)
 }
 
 const request = (id: SamplerId, over: Partial<SampleRequest> & Pick<SampleRequest, 'model'>): SampleRequest => ({
@@ -68,9 +78,9 @@ for (const id of Object.keys(SAMPLERS) as SamplerId[]) {
     const x0 = point(0)
     for (const parameterization of ['eps', 'v'] as const) {
       const model = pointModel(parameterization, { conds: [x0], uncond: x0 })
-      const { latent } = await sample(request(id, { model, parameterization }))
+      const { latent, timesteps } = await sample(request(id, { model, parameterization }))
       const noise = new ImageRng({ shape: SHAPE, seeds: [7], source: 'cpu' }).next()
-      const target = SAMPLERS[id].kind === 'ddim' ? ddimTarget(x0, noise, 10) : x0
+      const target = timesteps ? timestepTarget(x0, noise, timestepEnds(id, timesteps)) : x0
       assert.ok(maxDiff(latent, target) < 2e-4, `${parameterization}: ${maxDiff(latent, target)}`)
     }
   })
@@ -79,10 +89,12 @@ for (const id of Object.keys(SAMPLERS) as SamplerId[]) {
     const conds = [point(1), point(2)]
     const uncond = point(3)
     const weights = [0.75, 0.25]
-    const guided = uncond.map((u, i) => u + 7 * (weights[0] * (conds[0][i] - u) + weights[1] * (conds[1][i] - u)))
-    const { latent } = await sample(request(id, { model: pointModel('eps', { conds, uncond }), cfg: { scale: 7, weights: [weights] } }))
+    const scale = id === 'ddim_cfgpp' ? 7 / 12.5 : 7
+    const guided = uncond.map((u, i) => u + scale * (weights[0] * (conds[0][i] - u) + weights[1] * (conds[1][i] - u)))
+    const { latent, timesteps } = await sample(request(id, { model: pointModel('eps', { conds, uncond }), cfg: { scale: 7, weights: [weights] } }))
     const noise = new ImageRng({ shape: SHAPE, seeds: [7], source: 'cpu' }).next()
-    const target = SAMPLERS[id].kind === 'ddim' ? ddimTarget(guided, noise, 10) : guided
+    const target = id === 'ddim_cfgpp' ? cfgppTarget(guided, uncond, noise, timesteps!)
+      : timesteps ? timestepTarget(guided, noise, timestepEnds(id, timesteps)) : guided
     assert.ok(maxDiff(latent, target) < 2e-3, `${maxDiff(latent, target)}`)
   })
 
@@ -107,8 +119,8 @@ for (const id of Object.keys(SAMPLERS) as SamplerId[]) {
     await assert.rejects(run, { name: 'AbortError' })
     assert.deepEqual(seen, [0, 1, 2])
     const all: number[] = []
-    await sample(request(id, { model, callback: (s) => all.push(s.i) }))
-    assert.deepEqual(all, [...Array(10).keys()])
+    const { sigmas, timesteps } = await sample(request(id, { model, callback: (s) => all.push(s.i) }))
+    assert.deepEqual(all, [...Array(sigmas ? sigmas.length - 1 : timesteps!.length - (SAMPLERS[id].kind === 'ddim' ? 0 : 1)).keys()])
   })
 }
 
@@ -133,14 +145,15 @@ const gaussianModel: ModelFn = async (xIn, _t, { sigma }) => {
   return out
 }
 
-/** The exact ODE endpoint for the run's own start (k-diffusion: σ=0; DDIM: √ᾱ_0 · x̃ at σ_0). */
-function odeTarget(res: { sigmas?: Float32Array; timesteps?: readonly number[] }, noise: Float32Array): Float32Array {
+/** The exact ODE endpoint for the run's own start (k-diffusion: σ = 0; timestep samplers: √ᾱ_end · x̃ at σ_end). */
+function odeTarget(id: SamplerId, res: { sigmas?: Float32Array; timesteps?: readonly number[] }, noise: Float32Array): Float32Array {
   const flow = (xT: number, mu: number, sT: number, s: number) => mu + (xT - mu) * Math.sqrt(S * S + s * s) / Math.sqrt(S * S + sT * sT)
-  if (res.sigmas) return MU.map((mu, i) => flow(noise[i] * res.sigmas![0], mu, res.sigmas![0], 0))
-  const ac = diffusersScaledLinearAlphasCumprod()
+  const last = res.sigmas ? res.sigmas[res.sigmas.length - 1] : 0
+  if (res.sigmas) return MU.map((mu, i) => flow(noise[i] * res.sigmas![0], mu, res.sigmas![0], last))
+  const { aT, aEnd } = timestepEnds(id, res.timesteps!)
   const sigmaAt = (a: number) => Math.sqrt((1 - a) / a)
-  const sT = sigmaAt(ac[res.timesteps![0]])
-  return MU.map((mu, i) => Math.sqrt(ac[0]) * flow(noise[i] * Math.sqrt(1 + sT * sT), mu, sT, sigmaAt(ac[0])))
+  const sT = sigmaAt(aT)
+  return MU.map((mu, i) => Math.sqrt(aEnd) * flow(noise[i] * Math.sqrt(1 + sT * sT), mu, sT, sigmaAt(aEnd)))
 }
 
 const gaussianRun = (id: SamplerId, steps: number, eta?: number) => sample({
@@ -148,34 +161,53 @@ const gaussianRun = (id: SamplerId, steps: number, eta?: number) => sample({
   rng: new ImageRng({ shape: G_SHAPE, seeds: [7], source: 'cpu' }), ...(eta === undefined ? {} : { eta }),
 })
 
-/** Max error at 50 steps against the exact ODE endpoint: first-order methods (and DPM++ 2M's final Euler step
- * from a coarse uniform grid) stay near 1e-1, second-order ones on fine low-σ grids reach 1e-3. */
-const ODE_TOLERANCE_50: Partial<Record<SamplerId, number>> = {
-  euler: 0.12, heun: 2e-3, lms: 2e-3, dpmpp_2m: 0.1, dpmpp_2m_karras: 2e-3, ddim: 0.1,
+/**
+ * Max error at 50 steps against the exact ODE endpoint: first-order methods stay near 1e-1, second-order ones on
+ * fine low-σ grids reach 1e-3. Stochastic samplers are checked by the distribution test below instead.
+ */
+const STOCHASTIC = 'stochastic: its samples are checked against N(μ, s²) below'
+const ODE_TOLERANCE_50: Record<SamplerId, number | { skip: string }> = {
+  euler: 0.12, heun: 2e-3, lms: 2e-3, dpmpp_2m: 2e-3, ddim: 0.1, dpm2: 5e-3, ddim_a1111: 0.1, plms: 0.02,
+  euler_ancestral: { skip: STOCHASTIC }, dpm2_ancestral: { skip: STOCHASTIC }, dpmpp_2s_ancestral: { skip: STOCHASTIC },
+  lcm: { skip: STOCHASTIC }, ddim_cfgpp: { skip: 'CFG++ moves off the ODE by design (direction from the uncond eps); covered by the guidance test above' },
 }
 
-for (const [id, tol] of Object.entries(ODE_TOLERANCE_50) as [SamplerId, number][]) {
-  test(`${id}: converges to the probability-flow ODE solution for Gaussian data`, async () => {
+for (const [id, tol] of Object.entries(ODE_TOLERANCE_50) as [SamplerId, number | { skip: string }][]) {
+  test(`${id}: converges to the probability-flow ODE solution for Gaussian data`, { skip: typeof tol === 'number' ? false : tol.skip }, async () => {
+    if (typeof tol !== 'number') return
     const noise = new ImageRng({ shape: G_SHAPE, seeds: [7], source: 'cpu' }).next()
     const coarse = await gaussianRun(id, 10)
     const fine = await gaussianRun(id, 50)
-    const errCoarse = maxDiff(coarse.latent, odeTarget(coarse, noise))
-    const errFine = maxDiff(fine.latent, odeTarget(fine, noise))
+    const errCoarse = maxDiff(coarse.latent, odeTarget(id, coarse, noise))
+    const errFine = maxDiff(fine.latent, odeTarget(id, fine, noise))
     assert.ok(errFine <= tol, `50 steps: error ${errFine} > ${tol}`)
     assert.ok(errFine < errCoarse / 3, `error ${errCoarse} at 10 steps -> ${errFine} at 50 steps`)
   })
 }
 
-test('euler_ancestral: samples of Gaussian data come out N(μ, s²); eta = 0 is Euler bit for bit', async () => {
-  const { latent } = await gaussianRun('euler_ancestral', 100)
-  let mean = 0
-  let sq = 0
-  for (let i = 0; i < G_PER; i++) {
-    const z = (latent[i] - MU[i]) / S
-    mean += z / G_PER
-    sq += (z * z) / G_PER
-  }
-  const std = Math.sqrt(sq - mean * mean)
-  assert.ok(Math.abs(mean) < 0.05 && std > 0.9 && std < 1.05, `z mean ${mean}, std ${std}`)
-  assert.deepEqual((await gaussianRun('euler_ancestral', 12, 0)).latent, (await gaussianRun('euler', 12)).latent)
-})
+/** Each stochastic sampler's deterministic twin at eta 0 (none: it has no eta). */
+const ETA_ZERO_TWIN: Record<SamplerId, SamplerId | { none: string }> = {
+  euler_ancestral: 'euler', dpm2_ancestral: 'dpm2', dpmpp_2s_ancestral: { none: 'its eta 0 twin DPM++ 2S is not an A1111 sampler' },
+  lcm: { none: 'LCM has no eta' }, euler: 'euler', heun: 'heun', lms: 'lms', dpmpp_2m: 'dpmpp_2m', dpm2: 'dpm2',
+  ddim: 'ddim', ddim_a1111: 'ddim_a1111', ddim_cfgpp: 'ddim_cfgpp', plms: 'plms',
+}
+
+for (const id of (Object.keys(SAMPLERS) as SamplerId[]).filter((s) => SAMPLERS[s].noise === 'ancestral')) {
+  // LCM jumps to the denoiser's posterior mean each step, which shrinks the spread unless the model IS a consistency
+  // model; the exact Gaussian denoiser is not one, so only its golden (test/e2e) checks it
+  const skip = id === 'lcm' ? 'LCM samples correctly only with a consistency model, not the exact Gaussian denoiser' : false
+  test(`${id}: samples of Gaussian data come out N(μ, s²); eta = 0 equals its deterministic twin bit for bit`, { skip }, async () => {
+    const { latent } = await gaussianRun(id, 100)
+    let mean = 0
+    let sq = 0
+    for (let i = 0; i < G_PER; i++) {
+      const z = (latent[i] - MU[i]) / S
+      mean += z / G_PER
+      sq += (z * z) / G_PER
+    }
+    const std = Math.sqrt(sq - mean * mean)
+    assert.ok(Math.abs(mean) < 0.05 && std > 0.9 && std < 1.05, `z mean ${mean}, std ${std}`)
+    const twin = ETA_ZERO_TWIN[id]
+    if (typeof twin === 'string') assert.deepEqual((await gaussianRun(id, 12, 0)).latent, (await gaussianRun(twin, 12)).latent)
+  })
+}

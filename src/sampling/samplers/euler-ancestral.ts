@@ -29,7 +29,7 @@ export const sampleEulerAncestral: Sampler = async (model, x, sigmas, opts) => {
     opts?.callback?.({ i, steps, sigma, sigmaHat: sigma, x, denoised })
     x = addScaled(x, toD(x, sigma, denoised), fr(sigmaDown - sigma))
     if (sigmas[i + 1] > 0) {
-      const noise = eta || opts?.noise ? drawNoise(opts, x.length, 'Euler a') : undefined
+      const noise = eta || opts?.noise ? drawNoise(opts, x.length, 'Euler a', sigma, sigmas[i + 1]) : undefined
       if (noise) for (let k = 0; k < x.length; k++) x[k] = fr(x[k] + fr(fr(noise[k] * sNoise) * sigmaUp))
     }
   }

@@ -10,7 +10,7 @@ export const sampleEuler: Sampler = async (model, x, sigmas, opts) => {
   const steps = checkSigmas(sigmas, 'Euler')
   for (let i = 0; i < steps; i++) {
     opts?.signal?.throwIfAborted()
-    opts?.noise?.() // k-diffusion draws randn_like every step (used only with churn): keep the stream aligned
+    opts?.noise?.(sigmas[i], sigmas[i + 1]) // k-diffusion draws randn_like every step (used only with churn): keep the stream aligned
     const sigma = sigmas[i]
     const denoised = await model(x, sigma)
     opts?.callback?.({ i, steps, sigma, sigmaHat: sigma, x, denoised })

@@ -11,7 +11,7 @@ export const sampleHeun: Sampler = async (model, x, sigmas, opts) => {
   const steps = checkSigmas(sigmas, 'Heun')
   for (let i = 0; i < steps; i++) {
     opts?.signal?.throwIfAborted()
-    opts?.noise?.() // k-diffusion draws randn_like every step (used only with churn): keep the stream aligned
+    opts?.noise?.(sigmas[i], sigmas[i + 1]) // k-diffusion draws randn_like every step (used only with churn): keep the stream aligned
     const sigma = sigmas[i]
     const next = sigmas[i + 1]
     const denoised = await model(x, sigma)

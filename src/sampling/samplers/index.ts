@@ -1,55 +1,108 @@
 /**
- * The sampler registry: A1111 names (with their k_* aliases) and ComfyUI names for each sampler, its default
- * ("Automatic") scheduler as A1111 @ c8a5322d (1.8) picks it, and whether it is a k-diffusion sampler over a
- * Denoiser and sigmas or DDIM over integer timesteps.
+ * The sampler registry: A1111 1.10's sampler table (modules/sd_samplers_kdiffusion.py, sd_samplers_timesteps.py,
+ * sd_samplers_lcm.py) with the per-sampler facts A1111 keeps (second order, noise kind, discard-penultimate-sigma,
+ * ENSD use, the "Automatic" schedule), A1111 names with their k_* aliases and ComfyUI names. Callers ask the entry
+ * (modelCallsPerStep, usesEnsd, …) instead of testing labels.
  */
 import { InputError } from '../../core/errors.ts'
-import type { ConcreteSchedulerId } from '../schedulers.ts'
+import { findScheduler } from '../schedulers.ts'
+import type { ConcreteSchedulerId, SchedulerId } from '../schedulers.ts'
 import type { Sampler } from './common.ts'
 import { sampleDdim } from './ddim.ts'
+import { sampleDdimA1111, sampleDdimCfgpp } from './ddim-a1111.ts'
+import { sampleDpm2 } from './dpm2.ts'
+import { sampleDpm2Ancestral } from './dpm2-ancestral.ts'
 import { sampleDpmpp2m } from './dpmpp-2m.ts'
+import { sampleDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts'
 import { sampleEuler } from './euler.ts'
 import { sampleEulerAncestral } from './euler-ancestral.ts'
 import { sampleHeun } from './heun.ts'
+import { sampleLcm } from './lcm.ts'
 import { sampleLms } from './lms.ts'
+import { samplePlms } from './plms.ts'
+import type { TimestepSampler } from './timestep.ts'
 
-interface Names {
-  /** A1111's display name. */
+/** What A1111 keeps per sampler (SamplerData options), named. */
+export interface SamplerTraits {
+  /** A1111's display name (also the infotext's "Sampler"). */
   readonly label: string
-  /** ComfyUI's KSampler name (absent where ComfyUI spells the sampler + scheduler separately). */
+  /** ComfyUI's KSampler name, where ComfyUI has the sampler. */
   readonly comfy?: string
   /** A1111's aliases (API / infotext). */
   readonly aliases: readonly string[]
+  /** A1111 `second_order`: model calls per step (prompt-editing schedules count calls). */
+  readonly modelCallsPerStep: 1 | 2
+  /** Fresh noise per step: none, the images' own streams (ancestral), or A1111's Brownian tree (SDE samplers). */
+  readonly noise: 'none' | 'ancestral' | 'brownian'
+  /** A1111 `discard_next_to_last_sigma`: the schedule is made for steps + 1 and its penultimate sigma dropped. */
+  readonly discardPenultimateSigma: boolean
+  /** A1111 `uses_ensd`: the infotext records "ENSD" for it. */
+  readonly usesEnsd: boolean
+  /** What "Automatic" means: a schedule type, or 'own' (the denoiser's discrete schedule; infotext "Automatic"). */
+  readonly defaultScheduler: ConcreteSchedulerId | 'own'
+  /** A1111 default eta where the sampler takes one (ancestral and SDE: eta_ancestral 1; DDIM: eta_ddim 0). */
+  readonly eta?: number
 }
 
-export interface KDiffusionSampler extends Names {
+export interface KDiffusionSampler extends SamplerTraits {
   readonly kind: 'k-diffusion'
   readonly sample: Sampler
-  readonly defaultScheduler: ConcreteSchedulerId
-  /** Draws fresh noise each step (A1111 "uses_ensd"). */
-  readonly ancestral: boolean
+  /** The denoiser it runs over: CompVis(V)Denoiser, or A1111's LCM denoiser. */
+  readonly denoiser: 'compvis' | 'lcm'
 }
 
-export interface DdimSampler extends Names {
+/** Timestep samplers: their own timesteps, no schedule type (A1111 ignores it). */
+export interface TimestepSamplerEntry extends SamplerTraits {
+  readonly kind: 'timestep'
+  readonly timesteps: 'a1111'
+  readonly sample: TimestepSampler
+}
+
+/** diffusers' DDIMScheduler (the round-1 DDIM goldens): leading spacing, guidance in the model's output space. */
+export interface DdimSampler extends SamplerTraits {
   readonly kind: 'ddim'
   readonly sample: typeof sampleDdim
 }
 
-export type SamplerEntry = KDiffusionSampler | DdimSampler
+export type SamplerEntry = KDiffusionSampler | TimestepSamplerEntry | DdimSampler
 
-const k = (label: string, comfy: string | undefined, aliases: string[], sample: Sampler,
-  extra: Partial<Pick<KDiffusionSampler, 'defaultScheduler' | 'ancestral'>> = {}): KDiffusionSampler => ({
-  kind: 'k-diffusion', label, comfy, aliases, sample, defaultScheduler: extra.defaultScheduler ?? 'uniform', ancestral: extra.ancestral ?? false,
+interface Facts extends Partial<Omit<SamplerTraits, 'label' | 'comfy' | 'aliases'>> {
+  readonly comfy?: string
+  readonly aliases?: readonly string[]
+}
+
+const traits = (label: string, f: Facts): SamplerTraits => ({
+  label, comfy: f.comfy, aliases: f.aliases ?? [], modelCallsPerStep: f.modelCallsPerStep ?? 1, noise: f.noise ?? 'none',
+  discardPenultimateSigma: f.discardPenultimateSigma ?? false, usesEnsd: f.usesEnsd ?? f.noise === 'ancestral',
+  defaultScheduler: f.defaultScheduler ?? 'own', ...(f.eta === undefined ? {} : { eta: f.eta }),
 })
+const k = (label: string, sample: Sampler, f: Facts & { denoiser?: 'lcm' } = {}): KDiffusionSampler =>
+  ({ kind: 'k-diffusion', sample, denoiser: f.denoiser ?? 'compvis', ...traits(label, f) })
+const ts = (label: string, sample: TimestepSampler, f: Facts = {}): TimestepSamplerEntry =>
+  ({ kind: 'timestep', timesteps: 'a1111', sample, ...traits(label, { eta: 0, ...f }) })
 
+const ANCESTRAL = { noise: 'ancestral', eta: 1 } as const
 export const SAMPLERS = {
-  euler: k('Euler', 'euler', ['k_euler'], sampleEuler),
-  euler_ancestral: k('Euler a', 'euler_ancestral', ['k_euler_a', 'k_euler_ancestral'], sampleEulerAncestral, { ancestral: true }),
-  heun: k('Heun', 'heun', ['k_heun'], sampleHeun),
-  lms: k('LMS', 'lms', ['k_lms'], sampleLms),
-  dpmpp_2m: k('DPM++ 2M', 'dpmpp_2m', ['k_dpmpp_2m'], sampleDpmpp2m),
-  dpmpp_2m_karras: k('DPM++ 2M Karras', undefined, ['k_dpmpp_2m_ka'], sampleDpmpp2m, { defaultScheduler: 'karras' }),
-  ddim: { kind: 'ddim', label: 'DDIM', comfy: 'ddim', aliases: [], sample: sampleDdim } as DdimSampler,
+  dpmpp_2m: k('DPM++ 2M', sampleDpmpp2m, { comfy: 'dpmpp_2m', aliases: ['k_dpmpp_2m'], defaultScheduler: 'karras' }),
+  dpmpp_2s_ancestral: k('DPM++ 2S a', sampleDpmpp2sAncestral, {
+    comfy: 'dpmpp_2s_ancestral', aliases: ['k_dpmpp_2s_a'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...ANCESTRAL,
+  }),
+  euler_ancestral: k('Euler a', sampleEulerAncestral, { comfy: 'euler_ancestral', aliases: ['k_euler_a', 'k_euler_ancestral'], ...ANCESTRAL }),
+  euler: k('Euler', sampleEuler, { comfy: 'euler', aliases: ['k_euler'] }),
+  lms: k('LMS', sampleLms, { comfy: 'lms', aliases: ['k_lms'] }),
+  heun: k('Heun', sampleHeun, { comfy: 'heun', aliases: ['k_heun'], modelCallsPerStep: 2 }),
+  dpm2: k('DPM2', sampleDpm2, {
+    comfy: 'dpm_2', aliases: ['k_dpm_2'], modelCallsPerStep: 2, discardPenultimateSigma: true, defaultScheduler: 'karras',
+  }),
+  dpm2_ancestral: k('DPM2 a', sampleDpm2Ancestral, {
+    comfy: 'dpm_2_ancestral', aliases: ['k_dpm_2_a'], modelCallsPerStep: 2, discardPenultimateSigma: true,
+    defaultScheduler: 'karras', ...ANCESTRAL,
+  }),
+  lcm: k('LCM', sampleLcm, { comfy: 'lcm', aliases: ['k_lcm'], noise: 'ancestral', usesEnsd: false, denoiser: 'lcm' }),
+  ddim: { kind: 'ddim', sample: sampleDdim, ...traits('DDIM', { comfy: 'ddim', eta: 0 }) } as DdimSampler,
+  ddim_a1111: ts('DDIM (A1111)', sampleDdimA1111, { aliases: ['ddim_a1111'] }),
+  ddim_cfgpp: ts('DDIM CFG++', sampleDdimCfgpp, { aliases: ['ddim_cfgpp'] }),
+  plms: ts('PLMS', samplePlms, { aliases: [] }),
 } as const satisfies Record<string, SamplerEntry>
 
 export type SamplerId = keyof typeof SAMPLERS
@@ -59,15 +112,42 @@ const namesOf = (id: SamplerId): string[] => {
   return [e.label, ...(e.comfy ? [e.comfy] : []), id, ...e.aliases]
 }
 
-/** Sampler id for an A1111 name, alias or ComfyUI name (case-insensitive); InputError lists the valid names. */
-export function resolveSamplerId(name: string): SamplerId {
+const findSampler = (name: string): SamplerId | undefined => {
   const key = name.trim().toLowerCase()
-  const ids = Object.keys(SAMPLERS) as SamplerId[]
-  const hit = ids.find((id) => namesOf(id).some((n) => n.toLowerCase() === key))
-  if (hit) return hit
-  const a1111 = ids.map((id) => `"${SAMPLERS[id].label}"`).join(', ')
-  const comfy = ids.flatMap((id) => { const c: string | undefined = SAMPLERS[id].comfy; return c ? [c] : [] }).join(', ')
-  throw new InputError(`unknown sampler "${name}". Valid: ${a1111} (A1111), or ComfyUI's ${comfy}.`)
+  return (Object.keys(SAMPLERS) as SamplerId[]).find((id) => namesOf(id).some((n) => n.toLowerCase() === key))
 }
 
+function unknownSampler(name: string): InputError {
+  const ids = Object.keys(SAMPLERS) as SamplerId[]
+  const a1111 = ids.map((id) => `"${SAMPLERS[id].label}"`).join(', ')
+  const comfy = ids.flatMap((id) => { const c: string | undefined = SAMPLERS[id].comfy; return c ? [c] : [] }).join(', ')
+  return new InputError(`unknown sampler "${name}". Valid: ${a1111} (A1111, optionally followed by a schedule type as in `
+    + `"DPM++ 2M Karras"), or ComfyUI's ${comfy}.`)
+}
+
+/** The sampler and schedule a name means: A1111 1.8 names carry a schedule suffix ("DPM++ 2M Karras", "… Exponential"). */
+export interface SamplerChoice {
+  readonly id: SamplerId
+  /** The schedule type the name carried, if any. */
+  readonly scheduler?: SchedulerId
+}
+
+/**
+ * A1111 1.10's split of a sampler name: an exact sampler name first, else a known sampler followed by a schedule
+ * type label ("DPM++ 2M SDE Karras" = DPM++ 2M SDE + Karras). InputError lists the valid names.
+ */
+export function resolveSamplerChoice(name: string): SamplerChoice {
+  const exact = findSampler(name)
+  if (exact) return { id: exact }
+  const words = name.trim().split(/\s+/)
+  for (let cut = words.length - 1; cut > 0; cut--) {
+    const id = findSampler(words.slice(0, cut).join(' '))
+    const scheduler = findScheduler(words.slice(cut).join(' '))
+    if (id && scheduler) return { id, scheduler }
+  }
+  throw unknownSampler(name)
+}
+
+/** Sampler id for an A1111 name, alias or ComfyUI name (case-insensitive; a schedule suffix is dropped). */
+export const resolveSamplerId = (name: string): SamplerId => resolveSamplerChoice(name).id
 export const resolveSampler = (name: string): SamplerEntry => SAMPLERS[resolveSamplerId(name)]

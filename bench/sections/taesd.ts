@@ -1,0 +1,81 @@
+/*
+ * TAESD vs the full VAE decoder at SD1.5 512² (latent 64²), random weights in memory, same process, interleaved
+ * after warm-ups. TAESD: 64 channels, ~1.2 M parameters per half (madebyollin/taesd); full VAE: ch 128, mult 1,2,4,4.
+ * Env: SDLOOM_BENCH_TAESD_VAE=0 skips the full VAE (it takes 10-30 s per decode here).
+ */
+import { loadavg } from 'node:os'
+import { numel } from '../../src/core/host-tensor.ts'
+import { paramKeys, type Tree } from '../../src/nn/module.ts'
+import { WeightStore } from '../../src/models/weights.ts'
+import { measureTaesd, taesdTree, TaesdDecoder, TaesdEncoder, DECODER_LAYOUT, ENCODER_LAYOUT } from '../../src/models/taesd/index.ts'
+import { conv2d } from '../../src/nn/layers.ts'
+import { decoderTree } from '../../src/models/vae/decoder.ts'
+import { VAE_PREFIX, VaeDecoderSession } from '../../src/models/vae/vae.ts'
+import { coresNote, timed, type Timed } from '../machine.ts'
+import { xorshiftFill, type BenchRow, type BenchSection } from '../section.ts'
+
+function randomStore(trees: readonly { tree: Tree; prefix: string }[]): WeightStore {
+  const store = new WeightStore('random')
+  let seed = 7
+  for (const { tree, prefix } of trees) {
+    for (const { key, shape } of paramKeys(tree, prefix)) {
+      const fanIn = shape.length > 1 ? numel(shape) / shape[0] : 64
+      store.set(key, shape, xorshiftFill(numel(shape), seed++, 1 / Math.sqrt(fanIn)))
+    }
+  }
+  return store
+}
+
+/** A TAESD half's weights at real size, keyed as the published files are. */
+function taesdStore(part: 'decoder' | 'encoder'): WeightStore {
+  const layout = part === 'decoder' ? DECODER_LAYOUT : ENCODER_LAYOUT
+  // measureTaesd only needs the first and last conv's shapes to size the rest
+  const first = layout.indexOf('conv')
+  const shapes = new Map([[`${first}.weight`, part === 'decoder' ? [64, 4, 3, 3] : [64, 3, 3, 3]], [`${layout.length - 1}.weight`, part === 'decoder' ? [3, 64, 3, 3] : [4, 64, 3, 3]]])
+  const cfg = measureTaesd({ file: 'random', has: (k) => shapes.has(k), shape: (k) => shapes.get(k)! }, part)
+  return randomStore([{ tree: taesdTree(cfg) as unknown as Tree, prefix: '' }])
+}
+
+async function best(runs: number, f: () => Promise<unknown>): Promise<Timed<unknown>> {
+  let b: Timed<unknown> | undefined
+  for (let i = 0; i < runs; i++) { const r = await timed(f); if (!b || r.s < b.s) b = r }
+  return b!
+}
+
+export const section: BenchSection = {
+  title: 'TAESD decode/encode vs the full VAE decoder, SD1.5 512²',
+  async run() {
+    const rows: BenchRow[] = [{ measure: 'load average (1/5/15 min) at start', value: loadavg().map((v) => v.toFixed(2)).join(' ') }]
+    const latent = { shape: [1, 4, 64, 64], data: xorshiftFill(4 * 64 * 64, 11, 3) }
+    const image = { shape: [1, 3, 512, 512], data: xorshiftFill(3 * 512 * 512, 12, 1) }
+    const dec = await TaesdDecoder.create(taesdStore('decoder'))
+    const enc = await TaesdEncoder.create(taesdStore('encoder'))
+    const first = await timed(() => dec.decode(latent))
+    await dec.decode(latent)
+    const d = await best(5, () => dec.decode(latent))
+    await enc.encode(image); await enc.encode(image)
+    const e = await best(5, () => enc.encode(image))
+    const taesdRows = [
+      { measure: 'TAESD decode 64² → 512², first run', value: `${first.s.toFixed(3)} s` },
+      { measure: 'TAESD decode 64² → 512²', value: `${d.s.toFixed(3)} s`, note: `best of 5 after 2 warm-ups; ${coresNote(d)}` },
+      { measure: 'TAESD encode 512² → 64²', value: `${e.s.toFixed(3)} s`, note: `best of 5 after 2 warm-ups; ${coresNote(e)}` },
+    ]
+    rows.push(...taesdRows)
+    console.error(taesdRows.map((r) => `${r.measure}: ${r.value} (${r.note ?? ''})`).join('\n'))   // shown before the slow full VAE
+    await dec.release(); await enc.release()
+    if (process.env.SDLOOM_BENCH_TAESD_VAE !== '0') {
+      const cfg = { prefix: VAE_PREFIX, zChannels: 4, imageChannels: 3, convInChannels: 512, levels: [128, 256, 512, 512], blocksPerLevel: 3, attnLayout: 'conv' } as const
+      const vae = await VaeDecoderSession.create(randomStore([
+        { tree: decoderTree(cfg), prefix: `${VAE_PREFIX}decoder.` }, { tree: conv2d(4, 4, 1), prefix: `${VAE_PREFIX}post_quant_conv.` },
+      ]))
+      const z = { shape: latent.shape, data: latent.data.map((v) => v / 0.18215) }
+      await vae.decode(z)
+      const v = await timed(() => vae.decode(z))
+      rows.push({ measure: 'full VAE decode 64² → 512²', value: `${v.s.toFixed(2)} s`, note: `1 run after 1 warm-up; ${coresNote(v)}` },
+        { measure: 'full VAE / TAESD decode', value: `${(v.s / d.s).toFixed(0)}×`, note: 'same process' })
+      await vae.release()
+    }
+    rows.push({ measure: 'load average (1/5/15 min) at end', value: loadavg().map((v) => v.toFixed(2)).join(' ') })
+    return rows
+  },
+}

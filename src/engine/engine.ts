@@ -1,0 +1,73 @@
+/*
+ * The Engine: what every face (the CLI, `sdloom serve`, `sdloom worker`) drives. It owns one tokenizer, a model
+ * cache under a byte budget (model-cache.ts) and, through each cached model's queue, runs one job at a time per
+ * model in arrival order; jobs on different models run side by side (on a CPU they share the cores).
+ * Requests are plain data (contract.ts), checked once (validate.ts); names become files through the ModelResolver.
+ * This class runs in the caller's thread: onnxruntime-node blocks it during every network call. A process that must
+ * stay responsive (a server) holds an EngineClient instead (client.ts), which runs this Engine in a worker thread.
+ */
+import { totalmem } from 'node:os'
+import { createClipTokenizer, type ClipTokenizer } from '../prompt/index.ts'
+import type { EngineApi, EngineEvent, GenerateOptions, GenerationRequest, GenerationResult, LoadedModelStatus, ModelResolver } from './contract.ts'
+import { runGeneration } from './generation.ts'
+import { ModelCache, type Loader } from './model-cache.ts'
+import { validateRequest } from './validate.ts'
+
+export interface EngineOptions {
+  readonly resolver: ModelResolver
+  /** The CLIP tokenizer folder (vocab.json, merges.txt). */
+  readonly tokenizerDir: string
+  /** Bytes of weights the cache may hold before it evicts the least recently used idle model; default half the RAM. */
+  readonly budgetBytes?: number
+  /**
+   * One request then done (the CLI): sessions released between phases, weights dropped once no later phase needs
+   * them, LoRAs merged into the base weights in place, and the model unloaded after the request. Default false (a
+   * long-lived process: sessions, weights, LoRA state and conditionings stay for the next request).
+   */
+  readonly oneShot?: boolean
+  /** Read and write the hash cache (tools/hash.ts) for the infotext's hashes; default true. */
+  readonly hashCache?: boolean
+  /** Replaces loadModel (tests count loads). */
+  readonly loader?: Loader
+}
+
+export class Engine implements EngineApi {
+  readonly cache: ModelCache
+  private readonly tokenizer: ClipTokenizer
+  private closed = false
+
+  constructor(private readonly opts: EngineOptions) {
+    this.cache = new ModelCache(opts.budgetBytes ?? totalmem() / 2, opts.loader)
+    this.tokenizer = createClipTokenizer(opts.tokenizerDir)
+  }
+
+  async generate(request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
+    if (this.closed) throw new Error('Engine.generate after close()')
+    const req = validateRequest(request)
+    const emit = async (e: EngineEvent): Promise<void> => { await options.onEvent?.(e) }
+    const resolver = this.opts.resolver
+    const file = await resolver.checkpoint(req.model)
+    const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await resolver.vae(req.vae)
+    await emit({ type: 'phase', phase: 'load', label: file })
+    const handle = await this.cache.acquire({ file, vae, prediction: req.prediction }, (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) })
+    try {
+      return await handle.queue.run(() => runGeneration(handle, req, {
+        tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
+      }))
+    } finally {
+      this.cache.release(handle)
+      if (this.opts.oneShot) await this.cache.drop(handle)
+    }
+  }
+
+  async loadedModels(): Promise<readonly LoadedModelStatus[]> {
+    return (await this.cache.handles()).map((h) => ({ file: h.model.file, arch: h.model.arch, bytes: h.bytes, lastUsed: h.lastUsed }))
+  }
+
+  unload(file?: string): Promise<void> { return this.cache.unload(file) }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await this.cache.unload()
+  }
+}

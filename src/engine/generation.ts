@@ -1,0 +1,139 @@
+/*
+ * One request on one held model, inside the model's queue: adapters (resolved through the ModelResolver, LoRA mode
+ * chosen), the conditioning (cached per prompt), the pipeline's txt2img mode, and each step and image turned into
+ * events: phases with counts, steps with s/it and ETA, cheap latent previews, RGB images with their infotext.
+ */
+import { basename } from 'node:path'
+import { InputError } from '../core/errors.ts'
+import { formatInfotext, type GenerationInfo } from '../image/infotext.ts'
+import { imageToUint8 } from '../image/to-uint8.ts'
+import { prepareAdapters, type AdapterMode, type LoraRequest, type PreparedAdapters } from '../pipeline/adapters.ts'
+import { buildConditioning } from '../pipeline/conditioning.ts'
+import { loraRequestsFromPrompt } from '../pipeline/extra-networks-resolve.ts'
+import { cheapPreview } from '../pipeline/latent-preview.ts'
+import { resolveRequest, type GenerationParams, type ResolvedRequest } from '../pipeline/request.ts'
+import { conditioningRequest, NOISE_INIT, runBatches, type BatchProgress, type FinishedImage } from '../pipeline/run-batches.ts'
+import type { ClipTokenizer } from '../prompt/index.ts'
+import { hashFile } from '../tools/hash.ts'
+import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, ModelResolver } from './contract.ts'
+import type { ModelHandle } from './model-handle.ts'
+import { adapterWeights } from './validate.ts'
+
+export interface GenerationDeps {
+  readonly tokenizer: ClipTokenizer
+  readonly resolver: ModelResolver
+  /** The CLI's policy: sessions released between phases, weights dropped as phases end, LoRAs merged in place. */
+  readonly oneShot: boolean
+  readonly hashCache: boolean
+  readonly emit: (e: EngineEvent) => Promise<void>
+  readonly signal?: AbortSignal
+}
+
+/** The request's LoRAs (its `loras`, then the prompt's `<lora:…>`), each found through the resolver. */
+async function resolveLoras(req: GenerationRequest, resolver: ModelResolver): Promise<LoraRequest[]> {
+  const out: LoraRequest[] = []
+  for (const [i, ref] of (req.loras ?? []).entries()) {
+    const file = await resolver.lora(ref.name)
+    if (file === undefined) throw new InputError([{ code: 'not-found', path: ['loras', i, 'name'], message: `LoRA "${ref.name}" not found` }])
+    out.push({ file, ...adapterWeights(ref) })
+  }
+  for (const l of loraRequestsFromPrompt(req.prompt)) {
+    const file = await resolver.lora(l.name!)
+    if (file === undefined) throw new InputError([{ code: 'not-found', path: ['prompt'], message: `<lora:${l.name}>: no LoRA named "${l.name}"` }])
+    out.push({ file, name: l.name, te: l.te, unet: l.unet })
+  }
+  return out
+}
+
+/** 'auto': bypass (a switch is new feeds) until the same set comes twice in a row, then merge (no cost per step). */
+function chooseMode(handle: ModelHandle, req: GenerationRequest, loras: readonly LoraRequest[], oneShot: boolean): AdapterMode {
+  const signature = JSON.stringify(loras)
+  handle.loraSet = signature === handle.loraSet.signature ? { signature, repeats: handle.loraSet.repeats + 1 } : { signature, repeats: 1 }
+  const mode = req.loraMode ?? (oneShot ? 'merge' : 'auto')
+  if (mode !== 'auto') return mode
+  return loras.length === 0 || handle.loraSet.repeats >= 2 ? 'merge' : 'bypass'
+}
+
+async function applyAdapters(handle: ModelHandle, req: GenerationRequest, deps: GenerationDeps): Promise<PreparedAdapters & { mode: AdapterMode }> {
+  const loras = await resolveLoras(req, deps.resolver)
+  const mode = chooseMode(handle, req, loras, deps.oneShot)
+  await deps.emit({ type: 'phase', phase: 'adapters', label: loras.length > 0 ? `${loras.length} LoRA(s), ${mode}` : undefined })
+  const lines: string[] = []
+  const prepared = await prepareAdapters(handle.model, {
+    loras, embeddingsDir: await deps.resolver.embeddingsDir(), strict: req.strict ?? false, tokenizer: deps.tokenizer, mode,
+    oneShot: deps.oneShot, hashCache: deps.hashCache,
+    onProgress: (done, total) => { void deps.emit({ type: 'phase', phase: 'adapters', done, total }) },
+  }, (line) => lines.push(line))
+  for (const line of lines) {
+    await deps.emit(line.startsWith('warning: ') ? { type: 'warning', message: line.slice('warning: '.length) } : { type: 'log', message: line })
+  }
+  return { ...prepared, mode }
+}
+
+async function infoHashes(handle: ModelHandle, cache: boolean): Promise<{ modelHash?: string; vaeHash?: string }> {
+  const m = handle.model
+  handle.hashes ??= {
+    model: (await hashFile(m.file, ['autov2'], { cache })).autov2,
+    vae: m.vaeFile ? (await hashFile(m.vaeFile, ['autov2'], { cache })).autov2 : undefined,
+  }
+  return { modelHash: handle.hashes.model, vaeHash: handle.hashes.vae }
+}
+
+/** s/it over the batch so far (an honest mean, first step included) and the time left for this and later batches. */
+function stepEvent(p: BatchProgress, startedAt: number, r: ResolvedRequest): Extract<EngineEvent, { type: 'step' }> {
+  const secondsPerStep = (performance.now() - startedAt) / 1000 / p.step
+  const left = p.steps - p.step + p.steps * (p.batchCount - 1 - p.batch)
+  return { type: 'step', batch: p.batch, batchCount: r.batchCount, step: p.step, steps: p.steps, secondsPerStep, etaSeconds: secondsPerStep * left }
+}
+
+const jsonSafe = (info: GenerationInfo): Record<string, unknown> => JSON.parse(JSON.stringify(info)) as Record<string, unknown>
+
+export async function runGeneration(handle: ModelHandle, req: GenerationRequest, deps: GenerationDeps): Promise<GenerationResult> {
+  const { model } = handle
+  const warnings: string[] = []
+  const emit = async (e: EngineEvent): Promise<void> => { if (e.type === 'warning') warnings.push(e.message); await deps.emit(e) }
+  deps.signal?.throwIfAborted()
+  const prepared = await applyAdapters(handle, req, { ...deps, emit })
+  deps.signal?.throwIfAborted()
+  const base: GenerationParams = { ...req, tokenizer: deps.tokenizer, embeddings: prepared.embeddings, ...prepared.infotext }
+  const r = resolveRequest(model.nativeSize, base)
+  const hashes = await infoHashes(handle, deps.hashCache)
+  if (model.prediction.source !== 'architecture') await emit({ type: 'log', message: `${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})` })
+  const params: GenerationParams = { ...base, seed: r.seeds[0] }
+  const conditioning = deps.oneShot ? undefined : await cachedConditioning(handle, params, r, prepared)
+  const images: GeneratedImage[] = []
+  let startedAt = performance.now()
+  await runBatches(model, { req: conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params, r, init: NOISE_INIT, conditioning: conditioning?.conditioning }, {
+    ...hashes, signal: deps.signal, keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
+    onPhase: (phase, batch) => {
+      if (phase === 'sample') startedAt = performance.now()
+      void emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
+    },
+    onProgress: (p) => {
+      const every = req.previewEvery ?? 0
+      const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
+      void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
+    },
+    onImage: async (img: FinishedImage) => {
+      const image: GeneratedImage = { index: img.index, seed: img.seed, rgb: imageToUint8(img.image), infotext: formatInfotext(img.info), info: jsonSafe(img.info) }
+      images.push(image)
+      await emit({ type: 'image', image })
+    },
+  })
+  return { images, model: { file: model.file, arch: model.arch, prediction: { ...model.prediction } }, warnings }
+}
+
+/** The conditioning of a prompt seen before on this model with the same text-encoder state, else built and kept. */
+async function cachedConditioning(handle: ModelHandle, params: GenerationParams, r: ResolvedRequest, prepared: PreparedAdapters & { mode: AdapterMode }) {
+  const c = conditioningRequest(params, r)
+  const key = JSON.stringify({
+    prompt: c.prompt, negative: c.negativePrompt, steps: c.scheduleSteps, clipSkip: c.clipSkip, w: c.width, h: c.height, mode: prepared.mode,
+    loras: prepared.report.loras.map((l) => [l.file, l.te]), embeddings: [...prepared.report.embeddings.loaded, ...prepared.report.embeddings.bundled],
+  })
+  const hit = handle.conditioning(key)
+  if (hit) return hit
+  const conditioning = await buildConditioning(handle.model, c)
+  const kept = { conditioning, tiHashes: [...(params.tiHashes ?? [])] }
+  handle.keepConditioning(key, kept)
+  return kept
+}

@@ -1,0 +1,100 @@
+/*
+ * The one place a request is checked: JSON-level shape (types, enums, unknown fields) here, all issues at once, each
+ * naming its field; value ranges (steps, sizes, seeds, sampler names) by the pipeline's resolveRequest, whose errors
+ * name their field too. A request that passes is plain data: it survives JSON.stringify → JSON.parse unchanged.
+ */
+import { InputError, type InputIssue } from '../core/errors.ts'
+import { resolveRequest } from '../pipeline/request.ts'
+import type { AdapterRef, GenerationRequest } from './contract.ts'
+
+type Kind = 'string' | 'number' | 'boolean'
+type FieldRule = { readonly kind: Kind; readonly required?: boolean; readonly oneOf?: readonly string[]; readonly integer?: boolean }
+
+const FIELDS: Readonly<Record<string, FieldRule>> = {
+  mode: { kind: 'string', required: true, oneOf: ['txt2img'] },
+  model: { kind: 'string', required: true },
+  vae: { kind: 'string' },
+  prompt: { kind: 'string', required: true },
+  negativePrompt: { kind: 'string' },
+  steps: { kind: 'number', integer: true },
+  cfgScale: { kind: 'number' },
+  sampler: { kind: 'string' },
+  scheduler: { kind: 'string' },
+  seed: { kind: 'number', integer: true },
+  rng: { kind: 'string', oneOf: ['gpu', 'cpu', 'nv'] },
+  width: { kind: 'number', integer: true },
+  height: { kind: 'number', integer: true },
+  batchSize: { kind: 'number', integer: true },
+  batchCount: { kind: 'number', integer: true },
+  clipSkip: { kind: 'number', integer: true },
+  ensd: { kind: 'number', integer: true },
+  loraMode: { kind: 'string', oneOf: ['merge', 'bypass', 'auto'] },
+  strict: { kind: 'boolean' },
+  prediction: { kind: 'string', oneOf: ['eps', 'v'] },
+  vaeTiling: { kind: 'string', oneOf: ['auto', 'on', 'off'] },
+  previewEvery: { kind: 'number', integer: true },
+}
+
+function checkField(path: (string | number)[], v: unknown, rule: FieldRule): InputIssue | undefined {
+  const name = path.join('.')
+  if (typeof v !== rule.kind || (rule.kind === 'number' && !Number.isFinite(v as number))) {
+    return { code: 'type', path, message: `${name} must be ${rule.kind === 'number' ? 'a finite number' : `a ${rule.kind}`}, got ${JSON.stringify(v) ?? String(v)}` }
+  }
+  if (rule.integer && !Number.isInteger(v)) return { code: 'type', path, message: `${name} must be a whole number, got ${String(v)}` }
+  if (rule.oneOf && !rule.oneOf.includes(v as string)) return { code: 'enum', path, message: `${name} must be one of ${rule.oneOf.join(', ')}, got "${String(v)}"` }
+  return undefined
+}
+
+const ADAPTER_FIELDS: Readonly<Record<string, FieldRule>> = {
+  name: { kind: 'string', required: true }, weight: { kind: 'number' }, unetWeight: { kind: 'number' },
+}
+
+function checkObject(obj: Record<string, unknown>, rules: Readonly<Record<string, FieldRule>>, at: (string | number)[]): InputIssue[] {
+  const issues: InputIssue[] = []
+  for (const [k, rule] of Object.entries(rules)) {
+    const v = obj[k]
+    if (v === undefined) {
+      if (rule.required) issues.push({ code: 'required', path: [...at, k], message: `${[...at, k].join('.')} is required` })
+      continue
+    }
+    const issue = checkField([...at, k], v, rule)
+    if (issue) issues.push(issue)
+  }
+  return issues
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function checkLoras(v: unknown): InputIssue[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v)) return [{ code: 'type', path: ['loras'], message: 'loras must be a list of { name, weight?, unetWeight? }' }]
+  return v.flatMap((l: unknown, i) => isRecord(l)
+    ? [...checkObject(l, ADAPTER_FIELDS, ['loras', i]), ...unknownKeys(l, ADAPTER_FIELDS, ['loras', i])]
+    : [{ code: 'type', path: ['loras', i], message: `loras.${i} must be an object { name, weight?, unetWeight? }` }])
+}
+
+function unknownKeys(obj: Record<string, unknown>, rules: Readonly<Record<string, unknown>>, at: (string | number)[]): InputIssue[] {
+  return Object.keys(obj).filter((k) => !(k in rules)).map((k) => ({
+    code: 'unrecognized', path: [...at, k], message: `${[...at, k].join('.')}: unknown field (known: ${Object.keys(rules).join(', ')})`,
+  }))
+}
+
+/** Checks a request (as parsed from JSON or built in code) and returns it typed; throws one InputError listing every issue. */
+export function validateRequest(input: unknown): GenerationRequest {
+  if (!isRecord(input)) throw new InputError([{ code: 'type', path: [], message: 'a generation request must be an object' }])
+  const issues = [
+    ...checkObject(input, FIELDS, []),
+    ...checkLoras(input.loras),
+    ...unknownKeys(input, { ...FIELDS, loras: true }, []),
+  ]
+  if (input.previewEvery !== undefined && issues.every((i) => i.path[0] !== 'previewEvery') && (input.previewEvery as number) < 0) {
+    issues.push({ code: 'range', path: ['previewEvery'], message: `previewEvery must be 0 (none) or a number of steps, got ${String(input.previewEvery)}` })
+  }
+  if (issues.length > 0) throw new InputError(issues)
+  const request = input as unknown as GenerationRequest
+  resolveRequest(512, request) // ranges, sampler and scheduler names; throws naming the field
+  return request
+}
+
+/** An adapter reference's multipliers (A1111: unet defaults to te). */
+export const adapterWeights = (a: AdapterRef): { te: number; unet: number } => ({ te: a.weight ?? 1, unet: a.unetWeight ?? a.weight ?? 1 })

@@ -1,0 +1,33 @@
+/**
+ * The server's ModelResolver: names from requests (titles, names, hashes) become files of the model library only.
+ * A path in a request is refused (library/names.ts), so no request reaches a file outside the library.
+ */
+import type { ModelResolver } from '../engine/contract.ts'
+import type { Library } from '../library/library.ts'
+import { findByName, LibraryNameError } from '../library/names.ts'
+
+export class LibraryResolver implements ModelResolver {
+  constructor(private readonly library: Library) {}
+
+  async checkpoint(ref: string): Promise<string> {
+    return findByName(this.library.list('checkpoint'), 'checkpoint', ref).file
+  }
+
+  async vae(ref: string): Promise<string> {
+    return findByName(this.library.list('vae'), 'vae', ref).file
+  }
+
+  async lora(name: string): Promise<string | undefined> {
+    try {
+      return findByName(this.library.list('lora'), 'lora', name).file
+    } catch (e) {
+      if (e instanceof LibraryNameError) return undefined
+      throw e
+    }
+  }
+
+  /** The first root's embeddings folder (A1111 has one; extra roots' embeddings are listed but not loaded). */
+  async embeddingsDir(): Promise<string | undefined> {
+    return this.library.layouts.flatMap((l) => l.folders).find((f) => f.kind === 'embedding')?.dir
+  }
+}
