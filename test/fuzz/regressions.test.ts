@@ -100,3 +100,9 @@ test('tokenizer: the BPE cache stays bounded under endless distinct words', () =
   const size = tok.cacheSize?.() ?? Infinity
   assert.ok(size <= BPE_CACHE_LIMIT, `cache holds ${size}`)
 })
+
+test('pickle: _rebuild_tensor_v2 called with the storage alone says the offset is missing', () => {
+  const bytes = Buffer.from(`\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(${str('storage')}ctorch\nFloatStorage\n${str('0')}${str('cpu')}K\x01tQ\x85R.`, 'latin1')
+  assert.throws(() => unpickle(bytes, { file: 'r.ckpt', what: 'data.pkl', persistentLoad: storagePersistentLoad(new Map()) }), { name: 'TensorFileError',
+    message: 'r.ckpt: data.pkl: byte 78: _rebuild_tensor: called without a storage offset (expected storage, offset, size, stride)' })
+})
