@@ -21,6 +21,12 @@ import { flattenCheckpoint } from './ckpt-flatten.ts'
 /** data.pkl above this size is refused (an SDXL checkpoint's is about 200 KB). */
 export const MAX_PICKLE_BYTES = 256 * 1024 * 1024
 
+/**
+ * A view that repeats its storage's elements (stride 0, as `expand()` makes) is made contiguous on read, so its size is
+ * not bounded by the file; above this many bytes it is refused instead of allocated.
+ */
+export const MAX_BROADCAST_BYTES = 64 * 1024 * 1024
+
 /** Where storages' bytes live: zip entries, or ranges of a legacy file. */
 export interface StorageStore {
   /** Stored byte length of storage `key`, or undefined when the file has no such storage. */
@@ -69,6 +75,11 @@ export function checkTensor(file: string, key: string, t: TorchTensor, store: St
     count *= shape[i]
     last += (shape[i] - 1) * stride[i]
     if (!Number.isSafeInteger(count) || !Number.isSafeInteger(last)) fail(`shape [${shape.join(', ')}] is too large`)
+  }
+  if (count > storage.numel && count * width > MAX_BROADCAST_BYTES) {
+    fail(`size [${shape.join(', ')}] with stride [${stride.join(', ')}] repeats the ${storage.numel} elements of storage "${storage.key}" `
+      + `(a stride of 0 or overlapping strides): reading it would materialise ${count * width} bytes, above the ${MAX_BROADCAST_BYTES}-byte limit. `
+      + 'Hint: re-save the tensor with .contiguous()')
   }
   if (count > 0 && last >= storage.numel) {
     fail(`size [${shape.join(', ')}] with stride [${stride.join(', ')}] at offset ${offset} reaches element ${last} of storage "${storage.key}", which has ${storage.numel} elements`)

@@ -29,6 +29,7 @@ const isIndexList = (v: unknown): v is number[] => Array.isArray(v) && v.every(i
 function rebuildTensor(args: readonly unknown[], ctx: CallContext): TorchTensor {
   const [storage, offset, size, stride] = args
   if (!(storage instanceof TorchStorage)) return ctx.fail('_rebuild_tensor: the first argument is not a storage')
+  if (offset === undefined) return ctx.fail('_rebuild_tensor: called without a storage offset (expected storage, offset, size, stride)')
   if (!isIndex(offset)) return ctx.fail(`_rebuild_tensor: storage offset ${String(offset)} is not a non-negative integer`)
   if (!isIndexList(size) || !isIndexList(stride) || size.length !== stride.length) {
     return ctx.fail('_rebuild_tensor: size and stride are not equal-length lists of non-negative integers')

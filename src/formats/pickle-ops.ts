@@ -143,7 +143,11 @@ const ops: Record<string, Op> = {
     vm.push(vm.global(module as string, name as string))
   },
   i: (vm) => { const module = vm.line(); const cls = vm.global(module, vm.line()); vm.push(vm.instantiate(cls, vm.tuple(vm.popMark()))) },
-  o: (vm) => { const items = vm.popMark(); vm.push(vm.instantiate(items[0], vm.tuple(items.slice(1)))) },
+  o: (vm) => {
+    const items = vm.popMark()
+    if (items.length === 0) vm.fail('OBJ with nothing after its MARK (expected a class and its arguments)')
+    vm.push(vm.instantiate(items[0], vm.tuple(items.slice(1))))
+  },
   R: (vm) => { const args = vm.pop(); vm.push(vm.call(vm.pop(), args)) },
   '\x81': (vm) => { const args = vm.pop(); vm.push(vm.instantiate(vm.pop(), args)) },
   '\x92': (vm) => { vm.pop(); const args = vm.pop(); vm.push(vm.instantiate(vm.pop(), args)) },

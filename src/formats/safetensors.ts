@@ -14,6 +14,7 @@ import { DTYPE_BYTES, isDType, type DType } from '../core/dtype.ts'
 import type { TensorInfo, TensorSource } from './tensor-source.ts'
 import { bytesToF32, isNarrowFloat, widenInPlace } from './to-f32.ts'
 import { openForRead, readExactly, readInto } from './file-io.ts'
+import { clip, jsonPreview } from './json-preview.ts'
 
 /** Headers above this size are refused before any allocation (the reference implementation's limit). */
 export const MAX_HEADER_BYTES = 100_000_000
@@ -48,15 +49,16 @@ export function checkedCount(shape: readonly number[], fail: (detail: string) =>
 }
 
 function parseEntry(file: string, name: string, raw: unknown, dataStart: number): Span {
-  const fail = (detail: string): never => { throw new TensorFileError(file, name, detail) }
-  if (!isPlainObject(raw)) return fail(`header entry is ${JSON.stringify(raw)?.slice(0, 40)}, expected {dtype, shape, data_offsets}`)
+  const fail = (detail: string): never => { throw new TensorFileError(file, clip(name), detail) }
+  if (!isPlainObject(raw)) return fail(`header entry is ${jsonPreview(raw, 40)}, expected {dtype, shape, data_offsets}`)
   const { dtype, shape, data_offsets: offsets } = raw
-  if (!isDType(dtype)) fail(`unknown dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`)
+  for (const field of ['dtype', 'shape', 'data_offsets']) if (raw[field] === undefined) fail(`header entry has no "${field}"; expected {dtype, shape, data_offsets}`)
+  if (!isDType(dtype)) fail(`unknown dtype ${jsonPreview(dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`)
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`)
+    fail(`shape ${jsonPreview(shape)} is not a list of non-negative integers`)
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    fail(`data_offsets ${JSON.stringify(offsets)} is not [begin, end] with non-negative integers`)
+    fail(`data_offsets ${jsonPreview(offsets)} is not [begin, end] with non-negative integers`)
   }
   const dims = shape as number[]
   const count = checkedCount(dims, fail)
@@ -87,10 +89,10 @@ export function parseSafetensorsHeader(file: string, json: unknown, headerLength
 }
 
 function parseMetadata(file: string, raw: unknown): Record<string, string> {
-  if (!isPlainObject(raw)) throw new TensorFileError(file, '__metadata__', `is ${JSON.stringify(raw)?.slice(0, 40)}, expected a JSON object of strings`)
+  if (!isPlainObject(raw)) throw new TensorFileError(file, '__metadata__', `is ${jsonPreview(raw, 40)}, expected a JSON object of strings`)
   const out: Record<string, string> = Object.create(null) as Record<string, string>
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== 'string') throw new TensorFileError(file, '__metadata__', `value of "${k}" is ${JSON.stringify(v)?.slice(0, 40)}, expected a string`)
+    if (typeof v !== 'string') throw new TensorFileError(file, '__metadata__', `value of "${clip(k)}" is ${jsonPreview(v, 40)}, expected a string`)
     out[k] = v
   }
   return out
@@ -102,11 +104,11 @@ function checkCoverage(file: string, spans: Span[], dataSize: number): void {
   let pos = 0
   for (const s of spans) {
     if (s.end > dataSize) {
-      throw new TensorFileError(file, s.name, `data_offsets [${s.begin}, ${s.end}] run past the end of the data area (${dataSize} bytes); the file may be truncated`)
+      throw new TensorFileError(file, clip(s.name), `data_offsets [${s.begin}, ${s.end}] run past the end of the data area (${dataSize} bytes); the file may be truncated`)
     }
     if (s.end === s.begin && s.begin <= pos) continue
-    if (s.begin < pos) throw new TensorFileError(file, s.name, `data_offsets [${s.begin}, ${s.end}] overlap the previous tensor's data (which ends at ${pos})`)
-    if (s.begin > pos) throw new TensorFileError(file, s.name, `hole of ${s.begin - pos} unindexed bytes before this tensor's data (offsets ${pos} to ${s.begin})`)
+    if (s.begin < pos) throw new TensorFileError(file, clip(s.name), `data_offsets [${s.begin}, ${s.end}] overlap the previous tensor's data (which ends at ${pos})`)
+    if (s.begin > pos) throw new TensorFileError(file, clip(s.name), `hole of ${s.begin - pos} unindexed bytes before this tensor's data (offsets ${pos} to ${s.begin})`)
     pos = s.end
   }
   if (pos !== dataSize) throw new TensorFileError(file, undefined, `${dataSize - pos} bytes after the last tensor are not indexed by the header`)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile, open } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ZipArchive, crc32 } from './zip.ts'
+import { ZipArchive } from './zip.ts'
 import { storedZip } from '../../test/fixtures/torch-pickle-writer.ts'
 
 let dir = ''
@@ -23,10 +23,6 @@ async function withZip<T>(name: string, bytes: Uint8Array, fn: (z: ZipArchive) =
   const fh = await open(path, 'r')
   try { return await fn(await ZipArchive.open(path, fh, bytes.length)) } finally { await fh.close() }
 }
-
-test('crc32 matches the standard check value', () => {
-  assert.equal(crc32(text('123456789')), 0xcbf43926)
-})
 
 for (const zip64 of [false, true]) {
   test(`reads stored and deflated entries${zip64 ? ' through zip64 records' : ''}`, async () => {

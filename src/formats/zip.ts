@@ -10,7 +10,7 @@
  * Every offset and size is checked against the file before it is read.
  */
 import type { FileHandle } from 'node:fs/promises'
-import { inflateRawSync } from 'node:zlib'
+import { crc32, inflateRawSync } from 'node:zlib'
 import { TensorFileError } from '../core/errors.ts'
 import { readExactly } from './file-io.ts'
 
@@ -31,22 +31,6 @@ const SIG_ZIP64_LOCATOR = 0x07064b50
 const SIG_ZIP64_EOCD = 0x06064b50
 const MAX_COMMENT = 0xffff
 const LOCAL_EXTRA_GUESS = 128
-
-let crcTable: Uint32Array | undefined
-/** CRC-32 (polynomial 0xEDB88320), as zip stores it. */
-export function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256)
-    for (let n = 0; n < 256; n++) {
-      let c = n
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-      crcTable[n] = c >>> 0
-    }
-  }
-  let c = 0xffffffff
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
 
 const u64 = (dv: DataView, at: number): number => {
   const v = dv.getBigUint64(at, true)
@@ -108,6 +92,9 @@ export class ZipArchive {
     try {
       out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) })
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new TensorFileError(this.file, undefined, `zip entry "${e.name}": inflates to more than the ${e.size} bytes the directory declares (a zip bomb or a corrupt file); refused`)
+      }
       throw new TensorFileError(this.file, undefined, `zip entry "${e.name}": deflate data is corrupt (${(err as Error).message})`)
     }
     if (out.length !== e.size) throw new TensorFileError(this.file, undefined, `zip entry "${e.name}": inflates to ${out.length} bytes, the directory says ${e.size}`)
@@ -168,6 +155,19 @@ function zip64Extra(extra: DataView, need: { size: boolean; compressed: boolean;
   return []
 }
 
+/** deflate's best case: a 258-byte match in ~2 bits, so no stream inflates more than ~1032× (zlib's tech notes). */
+const MAX_DEFLATE_RATIO = 1032
+
+/**
+ * Entry names are never used as paths (nothing is extracted), but a name that would escape a folder (`..`, an
+ * absolute path, a drive or a backslash) or hides a NUL is never written by torch: such an archive is hostile.
+ */
+function checkName(name: string, fail: (detail: string) => never): void {
+  if (name.includes('\0') || name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..')) {
+    fail(`entry name ${JSON.stringify(name)} is an absolute path or escapes the archive (path traversal); refused`)
+  }
+}
+
 function parseEntry(file: string, dv: DataView, p: number): { entry: ZipEntry; next: number } {
   const fail = (detail: string): never => { throw new TensorFileError(file, undefined, `zip central directory: ${detail}`) }
   if (p + 46 > dv.byteLength || dv.getUint32(p, true) !== SIG_CENTRAL) fail(`no entry header at offset ${p}`)
@@ -179,6 +179,11 @@ function parseEntry(file: string, dv: DataView, p: number): { entry: ZipEntry; n
   if (next > dv.byteLength) fail(`entry at offset ${p} runs past the directory`)
   const name = new TextDecoder().decode(new Uint8Array(dv.buffer, dv.byteOffset + p + 46, nameLength))
   if (flags & 1) fail(`entry "${name}" is encrypted`)
+  checkName(name, fail)
+  // Made on Unix (high byte of "version made by" = 3): the high 16 bits of the external attributes are st_mode.
+  if (dv.getUint8(p + 5) === 3 && ((dv.getUint32(p + 38, true) >>> 16) & 0xf000) === 0xa000) {
+    fail(`entry "${name}" is a symbolic link; torch checkpoints hold none (refused, never followed)`)
+  }
   if (method !== 0 && method !== 8) fail(`entry "${name}" uses compression method ${method}; only stored (0) and deflate (8) are supported`)
   let size = dv.getUint32(p + 24, true)
   let compressedSize = dv.getUint32(p + 20, true)
@@ -192,6 +197,9 @@ function parseEntry(file: string, dv: DataView, p: number): { entry: ZipEntry; n
     if (need.offset) localHeaderOffset = vals.shift() as number
   }
   if (method === 0 && size !== compressedSize) fail(`stored entry "${name}" has size ${size} but compressed size ${compressedSize}`)
+  if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024) {
+    fail(`entry "${name}" claims ${size} bytes from ${compressedSize} compressed, beyond deflate's ${MAX_DEFLATE_RATIO}:1 maximum (a zip bomb or a corrupt directory)`)
+  }
   if (![size, compressedSize, localHeaderOffset].every(Number.isSafeInteger)) fail(`entry "${name}" has sizes beyond 2^53`)
   return { entry: { name, method: method as 0 | 8, compressedSize, size, crc32: dv.getUint32(p + 16, true), localHeaderOffset }, next }
 }

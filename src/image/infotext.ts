@@ -11,6 +11,7 @@
  * Pinned: https://github.com/AUTOMATIC1111/stable-diffusion-webui/blob/v1.10.1/modules/infotext_utils.py
  */
 import { VERSION } from '../core/version.ts'
+import { paramPairs } from './infotext-params.ts'
 
 /** What sdloom writes as `Version:` (A1111 writes its git tag, e.g. "v1.10.1"). */
 export const INFOTEXT_VERSION = `sdloom ${VERSION}`
@@ -131,8 +132,6 @@ export function formatInfotext(info: GenerationInfo): string {
   return `${info.prompt}${negative}\n${params}`.trim()
 }
 
-/** infotext_utils.re_param, with Python's Unicode `\w` spelled out for JavaScript. */
-const RE_PARAM = /\s*([\p{L}\p{N}_][\p{L}\p{N}_ \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/gu
 const RE_IMAGE_SIZE = /^(\d+)x(\d+)$/
 
 export interface ParsedInfotext {
@@ -144,7 +143,6 @@ export interface ParsedInfotext {
   readonly info: Partial<GenerationInfo>
 }
 
-const paramPairs = (line: string): [string, string][] => [...line.matchAll(RE_PARAM)].map((m) => [m[1], m[2]])
 
 /** Splits an infotext as A1111's parse_generation_parameters does. */
 export function parseInfotext(text: string): ParsedInfotext {

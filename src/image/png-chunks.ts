@@ -9,7 +9,7 @@
  * A1111 saves its infotext with PIL's `PngInfo.add_text("parameters", text)`: tEXt when the text encodes as
  * Latin-1, otherwise an uncompressed iTXt with empty language and translated keyword. We write the same.
  */
-import { inflateSync } from 'node:zlib'
+import { crc32, inflateSync } from 'node:zlib'
 import { basename } from 'node:path'
 import { SdError } from '../core/errors.ts'
 
@@ -31,23 +31,6 @@ export interface PngText {
   readonly keyword: string
   readonly text: string
   readonly chunk: 'tEXt' | 'zTXt' | 'iTXt'
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256)
-  for (let n = 0; n < 256; n++) {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    t[n] = c >>> 0
-  }
-  return t
-})()
-
-/** CRC-32 (ISO 3309) of `bytes`, continuing from `crc` (pass the previous result to chain). */
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8)
-  return ~c >>> 0
 }
 
 /** One chunk as bytes: length, type, data, CRC. */
@@ -113,10 +96,20 @@ export function readPngChunks(bytes: Uint8Array, file = '<png>'): PngChunk[] {
 
 const hex32 = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`
 
+/**
+ * Compressed text is inflated with a bound, as PIL does (PngImagePlugin MAX_TEXT_CHUNK = 1 MiB per chunk,
+ * MAX_TEXT_MEMORY = 64 MiB per image): A1111's infotext is a few KB, and a zTXt bomb must not allocate gigabytes.
+ */
+export const MAX_TEXT_CHUNK = 1024 * 1024
+export const MAX_TEXT_MEMORY = 64 * 1024 * 1024
+
 function inflateText(file: string, type: string, data: Uint8Array): Uint8Array {
   try {
-    return inflateSync(data)
+    return inflateSync(data, { maxOutputLength: MAX_TEXT_CHUNK })
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new PngError(file, `${type} chunk: compressed text inflates to more than ${MAX_TEXT_CHUNK} bytes (the limit PIL also uses); refused as a decompression bomb`)
+    }
     throw new PngError(file, `${type} chunk: compressed text does not inflate (${(e as Error).message})`)
   }
 }
@@ -130,6 +123,7 @@ export function decodeTextChunk(chunk: PngChunk, file = '<png>'): PngText {
   const rest = data.subarray(nul + 1)
   if (type === 'tEXt') return { keyword, text: Buffer.from(rest).toString('latin1'), chunk: type }
   if (type === 'zTXt') {
+    if (rest.length === 0) throw new PngError(file, `zTXt chunk "${keyword}": truncated (no compression method byte)`)
     if (rest[0] !== 0) throw new PngError(file, `zTXt chunk "${keyword}": unknown compression method ${rest[0]}`)
     return { keyword, text: Buffer.from(inflateText(file, type, rest.subarray(1))).toString('latin1'), chunk: type }
   }
@@ -146,7 +140,21 @@ export function decodeTextChunk(chunk: PngChunk, file = '<png>'): PngText {
 
 const TEXT_TYPES = new Set(['tEXt', 'zTXt', 'iTXt'])
 
+/** The text chunks among `chunks`, decoded in order; refuses more than MAX_TEXT_MEMORY bytes of text in all. */
+export function decodeTextChunks(chunks: readonly PngChunk[], file = '<png>'): PngText[] {
+  const out: PngText[] = []
+  let total = 0
+  for (const c of chunks) {
+    if (!TEXT_TYPES.has(c.type)) continue
+    const t = decodeTextChunk(c, file)
+    total += t.text.length
+    if (total > MAX_TEXT_MEMORY) throw new PngError(file, `text chunks hold more than ${MAX_TEXT_MEMORY} characters in all; refused (PIL's limit)`)
+    out.push(t)
+  }
+  return out
+}
+
 /** Every text chunk of a PNG, in file order. */
 export function readPngTexts(bytes: Uint8Array, file = '<png>'): PngText[] {
-  return readPngChunks(bytes, file).filter((c) => TEXT_TYPES.has(c.type)).map((c) => decodeTextChunk(c, file))
+  return decodeTextChunks(readPngChunks(bytes, file), file)
 }

@@ -8,7 +8,7 @@
 import { deflateSync, inflateSync } from 'node:zlib'
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from '../core/atomic-write.ts'
-import { PngError, PNG_SIGNATURE, encodeChunk, encodeTextChunk, readPngChunks, decodeTextChunk, type PngChunk } from './png-chunks.ts'
+import { PngError, PNG_SIGNATURE, encodeChunk, encodeTextChunk, readPngChunks, decodeTextChunks, type PngChunk } from './png-chunks.ts'
 
 /** 8-bit RGB pixels, row-major HWC (the layout of A1111's `np.uint8` image and of PNG scanlines). */
 export interface RgbImage {
@@ -179,28 +179,49 @@ function paletteToRgb(file: string, px: Uint8Array, chunks: readonly PngChunk[])
   return alpha ? { data, alpha } : { data }
 }
 
-/** Decodes a PNG: validated chunks, RGB pixels (alpha apart) and text chunks. */
-export function decodePng(bytes: Uint8Array, file = '<png>'): DecodedPng {
-  const chunks = readPngChunks(bytes, file)
-  const h = parseHeader(file, chunks[0].data)
-  const idat = chunks.filter((c) => c.type === 'IDAT').map((c) => c.data)
-  if (idat.length === 0) throw new PngError(file, 'no IDAT chunk: the file holds no image data')
-  let raw: Uint8Array
+export interface DecodePngOptions {
+  /** Images with more pixels are refused after IHDR, before anything is inflated (default DEFAULT_MAX_PIXELS). */
+  readonly maxPixels?: number
+}
+
+/**
+ * 64 megapixels (8192²): ~0.6 GB of working memory here (filtered rows, packed rows, RGB and alpha planes). A
+ * 100-megapixel upload or a small "decompression bomb" declaring one is refused before it is inflated.
+ */
+export const DEFAULT_MAX_PIXELS = 8192 * 8192
+
+/**
+ * Inflates the IDAT stream to exactly the size IHDR implies ((stride + 1) × height): zlib stops at that bound, so a
+ * decompression bomb costs at most the memory its header declared (already checked against maxPixels).
+ */
+function inflateImageData(file: string, idat: readonly Uint8Array[], h: Header): Uint8Array {
+  const expected = (h.width * CHANNELS[h.colorType] + 1) * h.height
   try {
-    raw = inflateSync(Buffer.concat(idat))
+    return inflateSync(Buffer.concat(idat), { maxOutputLength: expected })
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new PngError(file, `image data inflates to more than the ${expected} bytes a ${h.width}x${h.height} image needs; the file is corrupt or hostile`)
+    }
     throw new PngError(file, `image data does not inflate (${(e as Error).message}); the file is corrupt`)
   }
-  const { data, alpha } = toRgb(file, unfilter(file, raw, h), h, chunks)
-  const text: Record<string, string> = {}
-  for (const c of chunks) {
-    if (c.type !== 'tEXt' && c.type !== 'zTXt' && c.type !== 'iTXt') continue
-    const t = decodeTextChunk(c, file)
-    if (!Object.hasOwn(text, t.keyword)) text[t.keyword] = t.text
+}
+
+/** Decodes a PNG: validated chunks, RGB pixels (alpha apart) and text chunks. Memory is bounded by `maxPixels`. */
+export function decodePng(bytes: Uint8Array, file = '<png>', opts: DecodePngOptions = {}): DecodedPng {
+  const chunks = readPngChunks(bytes, file)
+  const h = parseHeader(file, chunks[0].data)
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS
+  if (h.width * h.height > maxPixels) {
+    throw new PngError(file, `${h.width}x${h.height} is ${h.width * h.height} pixels, above the limit of ${maxPixels}. Hint: downscale the image first`)
   }
+  const idat = chunks.filter((c) => c.type === 'IDAT').map((c) => c.data)
+  if (idat.length === 0) throw new PngError(file, 'no IDAT chunk: the file holds no image data')
+  const { data, alpha } = toRgb(file, unfilter(file, inflateImageData(file, idat, h), h), h, chunks)
+  const text: Record<string, string> = {}
+  for (const t of decodeTextChunks(chunks, file)) if (!Object.hasOwn(text, t.keyword)) text[t.keyword] = t.text
   return alpha ? { width: h.width, height: h.height, data, alpha, text } : { width: h.width, height: h.height, data, text }
 }
 
-export async function readPng(file: string): Promise<DecodedPng> {
-  return decodePng(await readFile(file), file)
+export async function readPng(file: string, opts: DecodePngOptions = {}): Promise<DecodedPng> {
+  return decodePng(await readFile(file), file, opts)
 }

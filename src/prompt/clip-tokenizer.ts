@@ -34,6 +34,8 @@ export interface ClipTokenizer {
   encode(text: string): number[]
   /** The same vocabulary and BPE cache with the other text cleanup. */
   withFlavor(flavor: TokenizerFlavor): ClipTokenizer
+  /** Entries in the shared BPE cache (bounded by BPE_CACHE_LIMIT). */
+  readonly cacheSize?: () => number
 }
 
 /** transformers reads merges lines [1, 49152 - 256 - 2 + 1): the header line is skipped, 48894 merges are used. */
@@ -62,9 +64,13 @@ const HF_PATTERN = patternFor('<\\|startoftext\\|>', '<\\|endoftext\\|>')
 const OPEN_CLIP_PATTERN = patternFor('<start_of_text>', '<end_of_text>')
 const HF_SPECIALS = /(<\|startoftext\|>|<\|endoftext\|>)/
 
+/** Most pre-tokens the BPE cache keeps (a prompt has tens; transformers' own cache has no bound). */
+export const BPE_CACHE_LIMIT = 20_000
+
 class ClipBpe {
   readonly byteEncoder = bytesToUnicode()
   private readonly cache = new Map<string, string[]>()
+  get cacheSize(): number { return this.cache.size }
   private readonly utf8 = new TextEncoder()
 
   constructor(readonly vocab: ReadonlyMap<string, number>, private readonly ranks: ReadonlyMap<string, number>) {}
@@ -76,6 +82,8 @@ class ClipBpe {
     const hit = this.cache.get(mapped)
     if (hit) return hit
     const result = this.merge(mapped)
+    // A server tokenizes strangers' prompts for days: without a bound, every distinct word ever seen stays here.
+    if (this.cache.size >= BPE_CACHE_LIMIT) this.cache.clear()
     this.cache.set(mapped, result)
     return result
   }
@@ -152,6 +160,7 @@ function makeTokenizer(bpe: ClipBpe, flavor: TokenizerFlavor): ClipTokenizer {
   return {
     flavor, bos: BOS, eos: EOS, comma,
     encode: (text) => (flavor === 'clip' ? encodeHf(bpe, text) : encodeOpenClip(bpe, text)),
+    cacheSize: () => bpe.cacheSize,
     withFlavor: (other) => makeTokenizer(bpe, other),
   }
 }

@@ -91,10 +91,13 @@ function hypernetFromCall(call: ExtraNetworkCall): HypernetCall {
 /** A1111 `extra_networks.parse_prompt`, plus the LoRA and hypernetwork readings of the calls it found. */
 export function parseExtraNetworks(prompt: string): ParsedExtraNetworks {
   const calls: ExtraNetworkCall[] = []
-  const text = prompt.replace(EXTRA_NET_RE, (_m, kind: string, args: string) => {
+  // No match can end after the last '>': searching only up to it keeps the regex linear. Otherwise every '<word:'
+  // with no '>' after it scans to the end of the prompt (20,000 of them took 7 s).
+  const end = prompt.lastIndexOf('>') + 1
+  const text = prompt.slice(0, end).replace(EXTRA_NET_RE, (_m, kind: string, args: string) => {
     calls.push(makeCall(kind, args))
     return ''
-  })
+  }) + prompt.slice(end)
   return {
     text,
     calls,

@@ -20,16 +20,29 @@ export interface MulticondPrompts {
 }
 
 const AND_RE = pyWordRe('AND', 'u')
-const S = `[${PY_SPACE}]`
-// re_weight = r"^((?:\s|.)*?)(?:\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+)))?\s*$"; Python's `$` also matches before a final
-// '\n', which the `\s*` in front of it already covers.
-const WEIGHT_RE = new RegExp(`^([\\s\\S]*?)(?:${S}*:${S}*([-+]?(?:\\p{Nd}+\\.?|\\p{Nd}*\\.\\p{Nd}+)))?${S}*$`, 'u')
+// re_weight = r"^((?:\s|.)*?)(?:\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+)))?\s*$" (Python's `$` also matches before a final
+// '\n', which the `\s*` in front of it already covers). Run as a regex, the lazy prefix retries the `\s*$` tail at
+// every position: quadratic in a long run of spaces (20,000 spaces took 4.6 s). The same match, found directly:
+// strip trailing space; the weight, if any, is what follows the last ':' before it.
+const IS_SPACE = new RegExp(`[${PY_SPACE}]`, 'u')
+const NUMBER_RE = /^[-+]?(?:\p{Nd}+\.?|\p{Nd}*\.\p{Nd}+)$/u
 
 /** Splits one AND-part into its text and weight (default 1). */
 export function splitAndWeight(part: string): { text: string; weight: number } {
-  const m = WEIGHT_RE.exec(part)
-  if (!m) return { text: part, weight: 1.0 }
-  return { text: m[1], weight: m[2] === undefined ? 1.0 : (pyFloat(m[2]) as number) }
+  const isSpace = (i: number): boolean => IS_SPACE.test(part[i])
+  let end = part.length
+  while (end > 0 && isSpace(end - 1)) end--
+  const colon = end > 0 ? part.lastIndexOf(':', end - 1) : -1
+  if (colon >= 0) {
+    let num = colon + 1
+    while (num < end && isSpace(num)) num++
+    if (NUMBER_RE.test(part.slice(num, end))) {
+      let start = colon
+      while (start > 0 && isSpace(start - 1)) start--
+      return { text: part.slice(0, start), weight: pyFloat(part.slice(num, end)) as number }
+    }
+  }
+  return { text: part.slice(0, end), weight: 1.0 }
 }
 
 /** A1111 `get_multicond_prompt_list` over a batch of prompts. */

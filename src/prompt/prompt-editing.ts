@@ -35,8 +35,16 @@ interface Parsed { readonly nodes: Node[]; readonly end: number }
  * (memo). Nesting is capped: deeper than MAX_DEPTH, a bracket counts as stray (A1111 itself fails with Python's
  * RecursionError on such prompts; unbalanced runs like "[[[[…" stay verbatim in both).
  */
-interface Ctx { readonly s: string; readonly memo: Map<number, Parsed | undefined>; limitHit: boolean }
+interface Ctx { readonly s: string; readonly memo: Map<number, Parsed | undefined>; limitHit: boolean; work: number }
 const MAX_DEPTH = 300
+/**
+ * Structures past the depth limit are not memoised, so runs of unclosed brackets ("[a:" × 20000) are re-parsed up to
+ * MAX_DEPTH levels from every bracket: seconds of CPU per request, quadratic in the worst case. Ordinary prompts
+ * stay far below this budget of structure parses per character; a prompt above it is used verbatim, as a prompt
+ * lark cannot parse (only runs of brackets that nest past the limit get there, and those are verbatim anyway).
+ */
+const WORK_PER_CHAR = 8
+class BudgetExceeded extends Error {}
 
 const PLAIN_RE = /(?:[^\\[\]():|]|\\[^\n])+/y
 const SPACE_RE = new RegExp(`[${PY_SPACE}]+`, 'uy')
@@ -59,7 +67,7 @@ function parsePrompt(ctx: Ctx, at: number, depth: number): Parsed {
     if (plain !== undefined) { nodes.push(text(plain)); i += plain.length; continue }
     const structure = parseStructure(ctx, i, depth)
     if (structure === undefined) return { nodes, end: i }
-    nodes.push(...structure.nodes)
+    for (const n of structure.nodes) nodes.push(n)
     i = structure.end
   }
 }
@@ -70,6 +78,7 @@ function parseStructure(ctx: Ctx, at: number, depth: number): Parsed | undefined
   if (c !== '(' && c !== '[') return undefined
   if (ctx.memo.has(at)) return ctx.memo.get(at)
   if (depth >= MAX_DEPTH) { ctx.limitHit = true; return undefined }
+  if (++ctx.work > WORK_PER_CHAR * ctx.s.length + 10_000) throw new BudgetExceeded()
   const outerHit = ctx.limitHit
   ctx.limitHit = false
   const result = c === '(' ? parseParen(ctx, at, depth + 1) : parseBracket(ctx, at, depth + 1)
@@ -130,12 +139,18 @@ function parseAlternate(ctx: Ctx, first: Parsed, depth: number): Parsed | undefi
 
 /** `start`: the top level, where brackets that open no valid structure are kept as stray characters. */
 function parseStart(s: string): Node[] | undefined {
-  const ctx: Ctx = { s, memo: new Map(), limitHit: false }
-  const nodes: Node[] = []
+  const ctx: Ctx = { s, memo: new Map(), limitHit: false, work: 0 }
+  let nodes: Node[] = []
   let i = 0
   while (i < s.length) {
-    const part = parsePrompt(ctx, i, 0)
-    nodes.push(...part.nodes)
+    let part: Parsed
+    try {
+      part = parsePrompt(ctx, i, 0)
+    } catch (e) {
+      if (e instanceof BudgetExceeded) return undefined
+      throw e
+    }
+    nodes = nodes.concat(part.nodes)
     i = part.end
     if (i >= s.length) break
     if (!'[]():'.includes(s[i])) return undefined   // '|' outside brackets, or '\' at the end / before '\n'

@@ -1,0 +1,17 @@
+/** Every fuzz target, by name (`npm run fuzz -- --target NAME`). */
+import type { FuzzTarget } from '../harness.ts'
+import { safetensorsTarget } from './safetensors.ts'
+import { pickleTarget } from './pickle.ts'
+import { pngTarget } from './png.ts'
+import { ckptTarget } from './ckpt.ts'
+import { infotextTarget, promptTarget, tokenizerTarget } from './text.ts'
+
+export const TARGETS: Readonly<Record<string, FuzzTarget<any>>> = {
+  safetensors: safetensorsTarget,
+  pickle: pickleTarget,
+  ckpt: ckptTarget,
+  png: pngTarget,
+  infotext: infotextTarget,
+  prompt: promptTarget,
+  tokenizer: tokenizerTarget,
+}
