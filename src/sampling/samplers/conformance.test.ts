@@ -165,6 +165,8 @@ const gaussianRun = (id: SamplerId, steps: number, eta?: number) => sample({
  * Max error at 50 steps against the exact ODE endpoint: first-order methods stay near 1e-1, second-order ones on
  * fine low-σ grids reach 1e-3. Stochastic samplers are checked by the distribution test below instead.
  */
+// Why these skips: a stochastic sampler does not converge to the deterministic ODE endpoint (its noise is part of
+// the method), so the same sampler is held to the distribution test below instead; each skip states its reason.
 const STOCHASTIC = 'stochastic: its samples are checked against N(μ, s²) below'
 const ODE_TOLERANCE_50: Record<SamplerId, number | { skip: string }> = {
   euler: 0.12, heun: 2e-3, lms: 2e-3, dpmpp_2m: 2e-3, ddim: 0.1, dpm2: 5e-3, ddim_a1111: 0.1, plms: 0.02,
@@ -198,6 +200,7 @@ const ETA_ZERO_TWIN: Record<SamplerId, SamplerId | { none: string }> = {
 for (const id of (Object.keys(SAMPLERS) as SamplerId[]).filter((s) => SAMPLERS[s].noise !== 'none')) {
   // LCM jumps to the denoiser's posterior mean each step, which shrinks the spread unless the model IS a consistency
   // model; the exact Gaussian denoiser is not one, so only its golden (test/e2e) checks it
+  // LCM's consistency step is only correct for a consistency-distilled model; its golden run checks it instead.
   const skip = id === 'lcm' ? 'LCM samples correctly only with a consistency model, not the exact Gaussian denoiser' : false
   test(`${id}: samples of Gaussian data come out N(μ, s²); eta = 0 equals its deterministic twin bit for bit`, { skip }, async () => {
     const { latent } = await gaussianRun(id, 100)
