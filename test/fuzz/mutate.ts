@@ -72,3 +72,7 @@ export function mutated(seeds: readonly Uint8Array[]): fc.Arbitrary<Uint8Array> 
   return fc.tuple(fc.nat({ max: seeds.length - 1 }), fc.array(edit, { minLength: 0, maxLength: 8 }))
     .map(([i, edits]) => edits.reduce<Uint8Array>((b, e) => apply(b, e, seeds), seeds[i].slice()))
 }
+
+/** `arb` in one case of `oneIn`, else null (fc.option's `freq` is the reverse: null once in `freq`). */
+export const rarely = <T>(arb: fc.Arbitrary<T>, oneIn: number): fc.Arbitrary<T | null> =>
+  fc.oneof({ arbitrary: fc.constant(null), weight: oneIn - 1 }, { arbitrary: arb, weight: 1 })

@@ -10,7 +10,7 @@ import { encodeSafetensorsHeader } from '../../../src/formats/safetensors-writer
 import { DTYPE_BYTES, type DType } from '../../../src/core/dtype.ts'
 import type { FuzzTarget } from '../harness.ts'
 import { memoryFile } from '../memory-file.ts'
-import { mutated, INTERESTING } from '../mutate.ts'
+import { mutated, rarely, INTERESTING } from '../mutate.ts'
 import { counting, refBytes } from '../seeds.ts'
 
 const DTYPES = Object.keys(DTYPE_BYTES) as DType[]
@@ -59,7 +59,7 @@ const structured: fc.Arbitrary<Uint8Array> = fc.record({
     { arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'), weight: 1 },
   ),
   dataBytes: fc.nat({ max: 256 }),
-  lengthLie: fc.option(fc.constantFrom(...INTERESTING), { freq: 8 }),
+  lengthLie: rarely(fc.constantFrom(...INTERESTING), 8),
 }).map(({ header, dataBytes, lengthLie }) => {
   const json = new TextEncoder().encode(header)
   const out = new Uint8Array(8 + json.length + dataBytes)
