@@ -140,21 +140,21 @@ export function decodeTextChunk(chunk: PngChunk, file = '<png>'): PngText {
 
 const TEXT_TYPES = new Set(['tEXt', 'zTXt', 'iTXt'])
 
-/** The text chunks among `chunks`, decoded in order; refuses more than MAX_TEXT_MEMORY bytes of text in all. */
-export function decodeTextChunks(chunks: readonly PngChunk[], file = '<png>'): PngText[] {
+/** The text chunks among `chunks`, decoded in order; refuses more than `maxText` (PIL's MAX_TEXT_MEMORY) characters in all. */
+export function decodeTextChunks(chunks: readonly PngChunk[], file = '<png>', maxText = MAX_TEXT_MEMORY): PngText[] {
   const out: PngText[] = []
   let total = 0
   for (const c of chunks) {
     if (!TEXT_TYPES.has(c.type)) continue
     const t = decodeTextChunk(c, file)
     total += t.text.length
-    if (total > MAX_TEXT_MEMORY) throw new PngError(file, `text chunks hold more than ${MAX_TEXT_MEMORY} characters in all; refused (PIL's limit)`)
+    if (total > maxText) throw new PngError(file, `text chunks hold more than ${maxText} characters in all; refused${maxText === MAX_TEXT_MEMORY ? " (PIL's limit)" : ''}`)
     out.push(t)
   }
   return out
 }
 
-/** Every text chunk of a PNG, in file order. */
-export function readPngTexts(bytes: Uint8Array, file = '<png>'): PngText[] {
-  return decodeTextChunks(readPngChunks(bytes, file), file)
+/** Every text chunk of a PNG, in file order (at most `maxText` characters in all). */
+export function readPngTexts(bytes: Uint8Array, file = '<png>', maxText = MAX_TEXT_MEMORY): PngText[] {
+  return decodeTextChunks(readPngChunks(bytes, file), file, maxText)
 }

@@ -13,8 +13,27 @@ import { a1111OptionRoutes } from './routes/a1111-options.ts'
 import { a1111GenerateRoutes } from './routes/a1111-generate.ts'
 import { jobRoutes } from './routes/jobs.ts'
 
+/** Deeper JSON is refused before parsing: recursive code after JSON.parse (stringify, validation) would overflow the stack. */
+const MAX_JSON_DEPTH = 100
+
+/** Whether `text` nests arrays/objects deeper than `max` (a linear scan that skips strings). */
+function tooDeep(text: string, max: number): boolean {
+  let depth = 0
+  for (let i = 0, inString = false; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) { if (c === 92) i++; else if (c === 34) inString = false; continue }
+    if (c === 34) inString = true
+    else if (c === 91 || c === 123) { if (++depth > max) return true } else if (c === 93 || c === 125) depth--
+  }
+  return false
+}
+
 function jsonBody(_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void): void {
   if (body.trim() === '') { done(null, {}); return }
+  if (tooDeep(body, MAX_JSON_DEPTH)) {
+    done(new RequestValidationError([{ loc: ['body', 0], msg: `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, type: 'value_error.jsondecode' }]))
+    return
+  }
   try { done(null, JSON.parse(body)) } catch (e) {
     done(new RequestValidationError([{ loc: ['body', 0], msg: `Expecting value: ${(e as Error).message}`, type: 'value_error.jsondecode' }]))
   }
@@ -63,6 +82,11 @@ export function buildApp(ctx: ServerContext, log: (e: unknown) => void): Fastify
     logger: false,
     // SSE streams and clients waiting on a job must not hold a stopping server open.
     forceCloseConnections: true,
+    // Fastify's default is no limit: a client trickling a body would hold its connection forever (slowloris). The
+    // timeout covers receiving the request only, not a long answer (SSE, a blocking txt2img). Node checks it on an
+    // interval, so a slow sender is cut between the timeout and 1.25 × the timeout.
+    requestTimeout: ctx.limits.requestTimeoutMs,
+    http: { headersTimeout: ctx.limits.requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.floor(ctx.limits.requestTimeoutMs / 4)) },
   })
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBody)

@@ -37,7 +37,10 @@ export type JobEvent = { readonly jobId: string } & (
   | { readonly type: 'settled'; readonly state: string; readonly error?: string }
 )
 
-export class JobEvents extends EventEmitter<{ event: [JobEvent] }> {}
+/** One listener per event stream and per waiting A1111 client: both are bounded (maxEventStreams, maxQueue), not by 10. */
+export class JobEvents extends EventEmitter<{ event: [JobEvent] }> {
+  constructor() { super(); this.setMaxListeners(0) }
+}
 
 /** What the handler needs of the server (start.ts builds the handler before the context, from the same parts). */
 export type GenerationDeps = Pick<ServerContext, 'engine' | 'jobs' | 'dataDir' | 'progress' | 'events' | 'pngs' | 'skipHolder' | 'log'>

@@ -23,10 +23,15 @@ export interface ServerLimits {
   readonly maxQueue: number
   /** Request body bytes. */
   readonly bodyLimit: number
+  /** Milliseconds a client has to send a whole request (headers and body): slow senders (slowloris) are cut off. */
+  readonly requestTimeoutMs: number
+  /** Open /sdloom/v1/events streams (each holds a connection and a listener for the server's lifetime). */
+  readonly maxEventStreams: number
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
   maxPixels: 2048 * 2048, maxSteps: 150, maxBatchSize: 8, maxBatchCount: 100, maxQueue: 100, bodyLimit: 50 * 1024 * 1024,
+  requestTimeoutMs: 60_000, maxEventStreams: 64,
 }
 
 /** What a generation job row holds: everything a worker needs to redo it after a restart. */

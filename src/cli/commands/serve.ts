@@ -27,6 +27,7 @@ function wholeNumber(ctx: CommandContext, k: string, fallback: number, min = 1):
 
 const LIMIT_FLAGS: Record<keyof ServerLimits, string> = {
   maxPixels: 'max-pixels', maxSteps: 'max-steps', maxBatchSize: 'max-batch-size', maxBatchCount: 'max-batch-count', maxQueue: 'max-queue', bodyLimit: 'body-limit',
+  requestTimeoutMs: 'request-timeout-ms', maxEventStreams: 'max-event-streams',
 }
 
 async function run(ctx: CommandContext): Promise<number> {
@@ -82,6 +83,8 @@ export const serve: Command = {
     `  --max-batch-count N batches per request, A1111's n_iter (${DEFAULT_LIMITS.maxBatchCount})`,
     `  --max-queue N       jobs waiting (${DEFAULT_LIMITS.maxQueue}); more are refused with 429`,
     `  --body-limit N      request body bytes (${DEFAULT_LIMITS.bodyLimit})`,
+    `  --request-timeout-ms N  time a client has to send a whole request; slower ones are cut off (${DEFAULT_LIMITS.requestTimeoutMs})`,
+    `  --max-event-streams N  open /sdloom/v1/events streams (${DEFAULT_LIMITS.maxEventStreams}); more are refused`,
     '',
     'Logs go to stderr; --json prints {url} on stdout once listening.',
   ].join('\n'),

@@ -14,6 +14,9 @@ import { TXT2IMG_SCHEMA, truncateIntegers, type Txt2ImgBody } from '../txt2img-s
 import { toGenerationPayload, type GenerationJobPayload } from '../txt2img-request.ts'
 import { checkpointFor } from './a1111-options.ts'
 
+/** Characters of text png-info reads from one upload (an A1111 infotext is a few KB; a ComfyUI workflow, hundreds). */
+const PNG_INFO_MAX_TEXT = 4 * 1024 * 1024
+
 /** A failed job's stored error, raised again so http-errors.ts maps it by its name like any other. */
 class JobFailedError extends SdError {
   constructor(name: string, message: string) {
@@ -42,7 +45,8 @@ export function settledError(job: JobRecord): JobFailedError {
 function pngInfo(image: string) {
   const b64 = image.replace(/^data:image\/[a-z]+;base64,/, '')
   if (b64.trim() === '') return { info: '', items: {}, parameters: {} }
-  const texts = readPngTexts(Buffer.from(b64, 'base64'), 'image')
+  // An upload's text is bounded tighter than PIL's 64 MiB: 4 KB of zTXt would otherwise inflate to 64 MiB of answer.
+  const texts = readPngTexts(Buffer.from(b64, 'base64'), 'image', PNG_INFO_MAX_TEXT)
   const info = texts.find((t) => t.keyword === 'parameters')?.text ?? ''
   const items = Object.fromEntries(texts.filter((t) => t.keyword !== 'parameters').map((t) => [t.keyword, t.text]))
   if (info === '') return { info, items, parameters: {} }

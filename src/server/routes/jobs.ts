@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { JobNotFoundError, type JobRecord } from '../../jobs/job-store.ts'
 import type { ServerContext } from '../context.ts'
 import type { GenerationResult, JobEvent } from '../generation.ts'
-import { NotFoundError } from '../http-errors.ts'
+import { LimitError, NotFoundError } from '../http-errors.ts'
 import type { Txt2ImgBody } from '../txt2img-schema.ts'
 import { acceptGeneration, txt2imgRouteOptions } from './a1111-generate.ts'
 
@@ -31,7 +31,12 @@ async function mustGet(ctx: ServerContext, id: string): Promise<JobRecord> {
 }
 
 function eventStream(app: FastifyInstance, ctx: ServerContext): void {
+  let open = 0
   app.get('/sdloom/v1/events', (req, reply) => {
+    if (open >= ctx.limits.maxEventStreams) {
+      throw new LimitError(`${open} event streams are open, the server's limit (--max-event-streams); close one and retry`)
+    }
+    open++
     const only = (req.query as { job?: string }).job
     reply.hijack()
     const res = reply.raw
@@ -42,7 +47,7 @@ function eventStream(app: FastifyInstance, ctx: ServerContext): void {
     }
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000)
     ctx.events.on('event', onEvent)
-    req.raw.on('close', () => { clearInterval(ping); ctx.events.off('event', onEvent) })
+    req.raw.on('close', () => { open--; clearInterval(ping); ctx.events.off('event', onEvent) })
   })
 }
 
