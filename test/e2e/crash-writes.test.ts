@@ -3,7 +3,7 @@
  * repeating the write is killed with SIGKILL at random moments, and the target must then hold exactly the old bytes
  * or the new ones (never a prefix, never a mix). A write that hits the file-size limit (`ulimit -f`, which Node sees
  * as EFBIG, as a full disk gives ENOSPC) fails with one DiskFullError and leaves no file behind.
- * (Merge/bake, the SQLite library and the job queue do not exist on this branch yet; their crash tests come with them.)
+ * (Merge, bake, lora extract and the server's SQLite file: test/crash/.)
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
