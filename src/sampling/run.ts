@@ -158,6 +158,7 @@ async function runKDiffusion(sampler: KDiffusionSampler, scheduler: ConcreteSche
   const out = await sampler.sample(denoiser, x, sigmas, {
     noise: sampler.noise === 'brownian' ? brownianNoiseSampler({ sigmas, seeds, shape, source }) : () => req.rng.next(), callback: req.callback, signal: req.signal, eta: req.eta ?? sampler.eta ?? 1,
     sNoise: req.sNoise, sChurn: req.sChurn, sTmin: req.sTmin, sTmax: req.sTmax,
+    sigmaRange: req.img2img ? undefined : { sigmaMin: schedule.sigmaMin, sigmaMax: schedule.sigmaMax },
   })
   return { latent: mask ? blendLatent(out, mask) : out, scheduler, sigmas }
 }

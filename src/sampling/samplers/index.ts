@@ -11,6 +11,8 @@ import type { Sampler } from './common.ts'
 import { sampleDdim } from './ddim.ts'
 import { sampleDdimA1111, sampleDdimCfgpp } from './ddim-a1111.ts'
 import { sampleDpm2 } from './dpm2.ts'
+import { sampleDpmAdaptive } from './dpm-adaptive.ts'
+import { sampleDpmFast } from './dpm-fast.ts'
 import { sampleDpm2Ancestral } from './dpm2-ancestral.ts'
 import { sampleDpmpp2m } from './dpmpp-2m.ts'
 import { sampleDpmpp2mSde, sampleDpmpp2mSdeHeun } from './dpmpp-2m-sde.ts'
@@ -46,6 +48,11 @@ export interface SamplerTraits {
   readonly defaultScheduler: ConcreteSchedulerId | 'own'
   /** A1111 default eta where the sampler takes one (ancestral and SDE: eta_ancestral 1; DDIM: eta_ddim 0). */
   readonly eta?: number
+  /**
+   * Where the run ends: σ = 0 / the lowest timestep, or σ_min of the schedule (DPM fast / adaptive integrate from
+   * σ_max to σ_min and stop there, as k-diffusion does; their result keeps σ_min's noise).
+   */
+  readonly endsAtSigmaMin: boolean
 }
 
 export interface KDiffusionSampler extends SamplerTraits {
@@ -79,6 +86,7 @@ const traits = (label: string, f: Facts): SamplerTraits => ({
   label, comfy: f.comfy, aliases: f.aliases ?? [], modelCallsPerStep: f.modelCallsPerStep ?? 1, noise: f.noise ?? 'none',
   discardPenultimateSigma: f.discardPenultimateSigma ?? false, usesEnsd: f.usesEnsd ?? f.noise === 'ancestral',
   defaultScheduler: f.defaultScheduler ?? 'own', ...(f.eta === undefined ? {} : { eta: f.eta }),
+  endsAtSigmaMin: f.endsAtSigmaMin ?? false,
 })
 const k = (label: string, sample: Sampler, f: Facts & { denoiser?: 'lcm' } = {}): KDiffusionSampler =>
   ({ kind: 'k-diffusion', sample, denoiser: f.denoiser ?? 'compvis', ...traits(label, f) })
@@ -114,6 +122,8 @@ export const SAMPLERS = {
     comfy: 'dpm_2_ancestral', aliases: ['k_dpm_2_a'], modelCallsPerStep: 2, discardPenultimateSigma: true,
     defaultScheduler: 'karras', ...ANCESTRAL,
   }),
+  dpm_fast: k('DPM fast', sampleDpmFast, { comfy: 'dpm_fast', aliases: ['k_dpm_fast'], endsAtSigmaMin: true, ...ANCESTRAL }),
+  dpm_adaptive: k('DPM adaptive', sampleDpmAdaptive, { comfy: 'dpm_adaptive', aliases: ['k_dpm_ad'], endsAtSigmaMin: true, ...ANCESTRAL }),
   restart: k('Restart', sampleRestart, {
     aliases: ['restart'], modelCallsPerStep: 2, defaultScheduler: 'karras', noise: 'ancestral', usesEnsd: false,
   }),
