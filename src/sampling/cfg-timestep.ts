@@ -25,7 +25,7 @@ export function cfgEpsModel(opts: EpsModelOptions): EpsModel {
     // CFG++ rescales CFG and steers with the uncond eps, so it always needs the uncond rows
     const rows = call?.cfgScaleFactor === undefined ? fast : full
     const per = x.length / images
-    const a = alphasCumprod[t]
+    const a = alphaAt(alphasCumprod, t)
     const xRows = gatherRows(x, rows, per)
     const out = await model(xRows, t, { rows, sigma: Math.sqrt((1 - a) / a) })
     if (parameterization === 'v') {
@@ -38,4 +38,12 @@ export function cfgEpsModel(opts: EpsModelOptions): EpsModel {
     const uncond = firstUncond < 0 ? eps : Float32Array.from(out.subarray(firstUncond * per))
     return { eps, uncond }
   }
+}
+
+/** ᾱ at a model timestep; between integers (UniPC) log ᾱ is interpolated linearly, as its VP schedule does. */
+export function alphaAt(alphasCumprod: Float32Array, t: number): number {
+  const lo = Math.floor(t)
+  if (lo === t) return alphasCumprod[t]
+  const hi = Math.min(lo + 1, alphasCumprod.length - 1)
+  return Math.exp(Math.log(alphasCumprod[lo]) + (t - lo) * (Math.log(alphasCumprod[hi]) - Math.log(alphasCumprod[lo])))
 }

@@ -27,6 +27,7 @@ import { sampleLms } from './lms.ts'
 import { samplePlms } from './plms.ts'
 import { sampleRestart } from './restart.ts'
 import type { TimestepSampler } from './timestep.ts'
+import { sampleUniPc } from './unipc.ts'
 
 /** What A1111 keeps per sampler (SamplerData options), named. */
 export interface SamplerTraits {
@@ -66,6 +67,11 @@ export interface KDiffusionSampler extends SamplerTraits {
 export interface TimestepSamplerEntry extends SamplerTraits {
   readonly kind: 'timestep'
   readonly timesteps: 'a1111'
+  /**
+   * Where the run ends: at the lowest of its timesteps (DDIM, DDIM CFG++, PLMS), or at continuous time 1/1000, i.e.
+   * ᾱ_0 (UniPC: only the number of timesteps is used).
+   */
+  readonly endsAt: 'lowest-timestep' | 'alpha-0'
   readonly sample: TimestepSampler
 }
 
@@ -90,8 +96,8 @@ const traits = (label: string, f: Facts): SamplerTraits => ({
 })
 const k = (label: string, sample: Sampler, f: Facts & { denoiser?: 'lcm' } = {}): KDiffusionSampler =>
   ({ kind: 'k-diffusion', sample, denoiser: f.denoiser ?? 'compvis', ...traits(label, f) })
-const ts = (label: string, sample: TimestepSampler, f: Facts = {}): TimestepSamplerEntry =>
-  ({ kind: 'timestep', timesteps: 'a1111', sample, ...traits(label, { eta: 0, ...f }) })
+const ts = (label: string, sample: TimestepSampler, f: Facts & { endsAt?: 'alpha-0' } = {}): TimestepSamplerEntry =>
+  ({ kind: 'timestep', timesteps: 'a1111', endsAt: f.endsAt ?? 'lowest-timestep', sample, ...traits(label, { eta: 0, ...f }) })
 
 const ANCESTRAL = { noise: 'ancestral', eta: 1 } as const
 const BROWNIAN = { noise: 'brownian', eta: 1 } as const
@@ -131,6 +137,7 @@ export const SAMPLERS = {
   ddim_a1111: ts('DDIM (A1111)', sampleDdimA1111, { aliases: ['ddim_a1111'] }),
   ddim_cfgpp: ts('DDIM CFG++', sampleDdimCfgpp, { aliases: ['ddim_cfgpp'] }),
   plms: ts('PLMS', samplePlms, { aliases: [] }),
+  unipc: ts('UniPC', sampleUniPc, { aliases: ['unipc'], eta: undefined, endsAt: 'alpha-0' }),
   lcm: k('LCM', sampleLcm, { comfy: 'lcm', aliases: ['k_lcm'], noise: 'ancestral', usesEnsd: false, denoiser: 'lcm' }),
 } as const satisfies Record<string, SamplerEntry>
 
