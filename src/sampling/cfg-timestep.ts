@@ -4,7 +4,7 @@
  * as cfg.ts does, in eps space; v models' output turned into eps = √ᾱ·v + √(1−ᾱ)·x_t. The unconditional eps is
  * returned too (DDIM CFG++ steers with it).
  */
-import { cfgRows, combineCfg, gatherRows } from './cfg.ts'
+import { cfgRows, combineCfg, condOnly, gatherRows, uncondSkipper } from './cfg.ts'
 import type { CfgSpec } from './cfg.ts'
 import type { ModelFn, Parameterization } from './denoiser.ts'
 import type { EpsModel } from './samplers/timestep.ts'
@@ -21,9 +21,12 @@ export function cfgEpsModel(opts: EpsModelOptions): EpsModel {
   const fast = cfgRows(cfg)
   const full = cfgRows(cfg, { keepUncond: true })
   const images = cfg.weights.length
+  const skipped = cfgRows(condOnly(cfg))
+  const skips = uncondSkipper(cfg.uncondSkip)
   return async (x, t, call) => {
     // CFG++ rescales CFG and steers with the uncond eps, so it always needs the uncond rows
-    const rows = call?.cfgScaleFactor === undefined ? fast : full
+    const skip = skips(t) && call?.cfgScaleFactor === undefined
+    const rows = skip ? skipped : call?.cfgScaleFactor === undefined ? fast : full
     const per = x.length / images
     const a = alphaAt(alphasCumprod, t)
     const xRows = gatherRows(x, rows, per)
@@ -32,7 +35,7 @@ export function cfgEpsModel(opts: EpsModelOptions): EpsModel {
       const [sa, sb] = [Math.sqrt(a), Math.sqrt(1 - a)]
       for (let i = 0; i < out.length; i++) out[i] = sa * out[i] + sb * xRows[i]
     }
-    const scale = cfg.scale * (call?.cfgScaleFactor ?? 1)
+    const scale = skip ? 1 : cfg.scale * (call?.cfgScaleFactor ?? 1)
     const eps = combineCfg(out, rows, { ...cfg, scale }, per)
     const firstUncond = rows.findIndex((r) => r.kind === 'uncond')
     const uncond = firstUncond < 0 ? eps : Float32Array.from(out.subarray(firstUncond * per))

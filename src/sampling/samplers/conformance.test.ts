@@ -239,8 +239,7 @@ const ETA_ZERO_TWIN: Record<SamplerId, SamplerId | { none: string }> = {
 
 for (const id of (Object.keys(SAMPLERS) as SamplerId[]).filter((s) => SAMPLERS[s].noise !== 'none')) {
   // LCM jumps to the denoiser's posterior mean each step, which shrinks the spread unless the model IS a consistency
-  // model; the exact Gaussian denoiser is not one, so only its golden (test/e2e) checks it
-  // LCM's consistency step is only correct for a consistency-distilled model; its golden run checks it instead.
+  // model; the exact Gaussian denoiser is not one, so its goldens (test/e2e, per call and replayed) check it instead
   const skip = id === 'lcm' ? 'LCM samples correctly only with a consistency model, not the exact Gaussian denoiser' : false
   test(`${id}: samples of Gaussian data come out N(μ, s²); eta = 0 equals its deterministic twin bit for bit`, { skip }, async () => {
     const { latent } = await gaussianRun(id, 100)

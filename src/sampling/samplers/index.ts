@@ -54,7 +54,14 @@ export interface SamplerTraits {
    * σ_max to σ_min and stop there, as k-diffusion does; their result keeps σ_min's noise).
    */
   readonly endsAtSigmaMin: boolean
+  /** The Settings → Sampler parameters A1111 passes to it (sampler_extra_params); others do not apply. */
+  readonly params: readonly ChurnParam[]
 }
+
+/** Karras churn and noise scale, the options A1111 keeps per sampler function. */
+export type ChurnParam = 'sChurn' | 'sTmin' | 'sTmax' | 'sNoise'
+const CHURN: readonly ChurnParam[] = ['sChurn', 'sTmin', 'sTmax', 'sNoise']
+const S_NOISE: readonly ChurnParam[] = ['sNoise']
 
 export interface KDiffusionSampler extends SamplerTraits {
   readonly kind: 'k-diffusion'
@@ -92,7 +99,7 @@ const traits = (label: string, f: Facts): SamplerTraits => ({
   label, comfy: f.comfy, aliases: f.aliases ?? [], modelCallsPerStep: f.modelCallsPerStep ?? 1, noise: f.noise ?? 'none',
   discardPenultimateSigma: f.discardPenultimateSigma ?? false, usesEnsd: f.usesEnsd ?? f.noise === 'ancestral',
   defaultScheduler: f.defaultScheduler ?? 'own', ...(f.eta === undefined ? {} : { eta: f.eta }),
-  endsAtSigmaMin: f.endsAtSigmaMin ?? false,
+  endsAtSigmaMin: f.endsAtSigmaMin ?? false, params: f.params ?? [],
 })
 const k = (label: string, sample: Sampler, f: Facts & { denoiser?: 'lcm' } = {}): KDiffusionSampler =>
   ({ kind: 'k-diffusion', sample, denoiser: f.denoiser ?? 'compvis', ...traits(label, f) })
@@ -105,30 +112,30 @@ const BROWNIAN = { noise: 'brownian', eta: 1 } as const
 export const SAMPLERS = {
   dpmpp_2m: k('DPM++ 2M', sampleDpmpp2m, { comfy: 'dpmpp_2m', aliases: ['k_dpmpp_2m'], defaultScheduler: 'karras' }),
   dpmpp_sde: k('DPM++ SDE', sampleDpmppSde, {
-    comfy: 'dpmpp_sde', aliases: ['k_dpmpp_sde'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...BROWNIAN,
+    params: S_NOISE, comfy: 'dpmpp_sde', aliases: ['k_dpmpp_sde'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...BROWNIAN,
   }),
-  dpmpp_2m_sde: k('DPM++ 2M SDE', sampleDpmpp2mSde, { comfy: 'dpmpp_2m_sde', aliases: ['k_dpmpp_2m_sde'], defaultScheduler: 'exponential', ...BROWNIAN }),
+  dpmpp_2m_sde: k('DPM++ 2M SDE', sampleDpmpp2mSde, { params: S_NOISE, comfy: 'dpmpp_2m_sde', aliases: ['k_dpmpp_2m_sde'], defaultScheduler: 'exponential', ...BROWNIAN }),
   dpmpp_2m_sde_heun: k('DPM++ 2M SDE Heun', sampleDpmpp2mSdeHeun, {
-    aliases: ['k_dpmpp_2m_sde_heun'], defaultScheduler: 'exponential', ...BROWNIAN,
+    params: S_NOISE, aliases: ['k_dpmpp_2m_sde_heun'], defaultScheduler: 'exponential', ...BROWNIAN,
   }),
   dpmpp_2s_ancestral: k('DPM++ 2S a', sampleDpmpp2sAncestral, {
-    comfy: 'dpmpp_2s_ancestral', aliases: ['k_dpmpp_2s_a'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...ANCESTRAL,
+    params: S_NOISE, comfy: 'dpmpp_2s_ancestral', aliases: ['k_dpmpp_2s_a'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...ANCESTRAL,
   }),
   dpmpp_3m_sde: k('DPM++ 3M SDE', sampleDpmpp3mSde, {
-    comfy: 'dpmpp_3m_sde', aliases: ['k_dpmpp_3m_sde'], discardPenultimateSigma: true, defaultScheduler: 'exponential', ...BROWNIAN,
+    params: S_NOISE, comfy: 'dpmpp_3m_sde', aliases: ['k_dpmpp_3m_sde'], discardPenultimateSigma: true, defaultScheduler: 'exponential', ...BROWNIAN,
   }),
   euler_ancestral: k('Euler a', sampleEulerAncestral, { comfy: 'euler_ancestral', aliases: ['k_euler_a', 'k_euler_ancestral'], ...ANCESTRAL }),
-  euler: k('Euler', sampleEuler, { comfy: 'euler', aliases: ['k_euler'] }),
+  euler: k('Euler', sampleEuler, { params: CHURN, comfy: 'euler', aliases: ['k_euler'] }),
   lms: k('LMS', sampleLms, { comfy: 'lms', aliases: ['k_lms'] }),
-  heun: k('Heun', sampleHeun, { comfy: 'heun', aliases: ['k_heun'], modelCallsPerStep: 2 }),
+  heun: k('Heun', sampleHeun, { params: CHURN, comfy: 'heun', aliases: ['k_heun'], modelCallsPerStep: 2 }),
   dpm2: k('DPM2', sampleDpm2, {
-    comfy: 'dpm_2', aliases: ['k_dpm_2'], modelCallsPerStep: 2, discardPenultimateSigma: true, defaultScheduler: 'karras',
+    params: CHURN, comfy: 'dpm_2', aliases: ['k_dpm_2'], modelCallsPerStep: 2, discardPenultimateSigma: true, defaultScheduler: 'karras',
   }),
   dpm2_ancestral: k('DPM2 a', sampleDpm2Ancestral, {
-    comfy: 'dpm_2_ancestral', aliases: ['k_dpm_2_a'], modelCallsPerStep: 2, discardPenultimateSigma: true,
+    params: S_NOISE, comfy: 'dpm_2_ancestral', aliases: ['k_dpm_2_a'], modelCallsPerStep: 2, discardPenultimateSigma: true,
     defaultScheduler: 'karras', ...ANCESTRAL,
   }),
-  dpm_fast: k('DPM fast', sampleDpmFast, { comfy: 'dpm_fast', aliases: ['k_dpm_fast'], endsAtSigmaMin: true, ...ANCESTRAL }),
+  dpm_fast: k('DPM fast', sampleDpmFast, { params: S_NOISE, comfy: 'dpm_fast', aliases: ['k_dpm_fast'], endsAtSigmaMin: true, ...ANCESTRAL }),
   dpm_adaptive: k('DPM adaptive', sampleDpmAdaptive, { comfy: 'dpm_adaptive', aliases: ['k_dpm_ad'], endsAtSigmaMin: true, ...ANCESTRAL }),
   restart: k('Restart', sampleRestart, {
     aliases: ['restart'], modelCallsPerStep: 2, defaultScheduler: 'karras', noise: 'ancestral', usesEnsd: false,
@@ -136,7 +143,7 @@ export const SAMPLERS = {
   ddim: { kind: 'ddim', sample: sampleDdim, ...traits('DDIM', { comfy: 'ddim', eta: 0 }) } as DdimSampler,
   ddim_a1111: ts('DDIM (A1111)', sampleDdimA1111, { aliases: ['ddim_a1111'] }),
   ddim_cfgpp: ts('DDIM CFG++', sampleDdimCfgpp, { aliases: ['ddim_cfgpp'] }),
-  plms: ts('PLMS', samplePlms, { aliases: [] }),
+  plms: ts('PLMS', samplePlms, { aliases: [], eta: undefined }),
   unipc: ts('UniPC', sampleUniPc, { aliases: ['unipc'], eta: undefined, endsAt: 'alpha-0' }),
   lcm: k('LCM', sampleLcm, { comfy: 'lcm', aliases: ['k_lcm'], noise: 'ancestral', usesEnsd: false, denoiser: 'lcm' }),
 } as const satisfies Record<string, SamplerEntry>
