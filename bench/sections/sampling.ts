@@ -53,6 +53,37 @@ async function samplerOverheads(): Promise<BenchRow[]> {
   return rows
 }
 
+/**
+ * The Brownian tree's own cost per step: DPM++ 2M SDE and DPM++ SDE against Euler a (same steps, same instant
+ * model, ancestral draws from the image stream) for each noise source, so the difference is the tree's queries.
+ */
+async function brownianOverheads(): Promise<BenchRow[]> {
+  const steps = 10
+  const perStep = async (id: SamplerId, source: 'cpu' | 'nv'): Promise<number> => {
+    const model: ModelFn = async (xIn) => new Float32Array(xIn.length)
+    const run = () => sample({
+      sampler: SAMPLERS[id], steps, model, parameterization: 'eps', cfg: { scale: 7, weights: [[1]] },
+      rng: new ImageRng({ shape: SD15_512, seeds: [42], source }),
+    })
+    const t0 = performance.now()
+    await run()
+    return (performance.now() - t0) / steps
+  }
+  const rows: BenchRow[] = []
+  for (const source of ['nv', 'cpu'] as const) {
+    const base = await perStep('euler_ancestral', source)
+    for (const id of ['dpmpp_2m_sde', 'dpmpp_sde'] as const) {
+      const extra = (await perStep(id, source)) - base
+      const share = (100 * extra) / (SAMPLERS[id].modelCallsPerStep * UNET_STEP_MS)
+      rows.push({
+        measure: `${SAMPLERS[id].label} − Euler a per step, source ${source} (Brownian tree; share of its UNet time)`,
+        value: `${extra.toFixed(1)} ms (${share.toFixed(2)}%)`,
+      })
+    }
+  }
+  return rows
+}
+
 export const section: BenchSection = {
   title: 'Sampling (noise and per-step overhead outside the UNet)',
   async run(): Promise<BenchRow[]> {
@@ -61,6 +92,7 @@ export const section: BenchSection = {
       const ms = timeMs(() => new ImageRng({ shape: SHAPE, seeds: [42], source }).first())
       rows.push({ measure: `initial noise 4x128x128, source ${source}`, value: `${ms.toFixed(1)} ms` })
     }
+    rows.push(...await brownianOverheads())
     rows.push(...await samplerOverheads())
     return rows
   },

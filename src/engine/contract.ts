@@ -7,6 +7,7 @@
  * Modes: txt2img now; img2img / inpaint / hires join as members of the `mode` union (the img2img issue), never as
  * flags on the txt2img shape.
  */
+import type { SamplerParams } from '../sampling/index.ts'
 
 /** A LoRA/LyCORIS named outside the prompt (A1111's `<lora:NAME:W>` in the prompt is read as well). */
 export interface AdapterRef {
@@ -53,6 +54,8 @@ export interface GenerationBase {
   readonly vaeTiling?: 'auto' | 'on' | 'off'
   /** A preview image every N sampling steps (0 or absent: none). */
   readonly previewEvery?: number
+  /** A1111's sampler parameters (eta, churn, s_noise, schedule sigma/rho, NGMS, Skip Early CFG); absent: defaults. */
+  readonly samplerParams?: SamplerParams
 }
 
 export interface Txt2ImgGeneration extends GenerationBase {

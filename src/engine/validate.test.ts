@@ -33,4 +33,7 @@ test('every JSON-level problem at once, each naming its field; ranges name their
     && e.issues[0].path[0] === 'width' && e.message === 'width must be a positive multiple of 8, got 100. Hint: the VAE works on 8×8 pixel blocks; try 96 or 104.')
   assert.throws(() => validateRequest({ ...FULL, steps: 1.5 }), { message: 'steps must be a whole number, got 1.5' })
   assert.throws(() => validateRequest(null), { message: 'a generation request must be an object' })
+  assert.throws(() => validateRequest({ ...FULL, samplerParams: { eta: 'x', sMinUncond: 1, colour: 1 } }), (e: unknown) => e instanceof InputError
+    && JSON.stringify(e.issues.map((i) => i.path.join('.'))) === '["samplerParams.eta","samplerParams.colour"]')
+  assert.deepEqual(validateRequest({ ...FULL, samplerParams: { eta: 0.5, skipEarlyCond: 0.2 } }).samplerParams, { eta: 0.5, skipEarlyCond: 0.2 })
 })

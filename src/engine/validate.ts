@@ -63,6 +63,16 @@ function checkObject(obj: Record<string, unknown>, rules: Readonly<Record<string
   return issues
 }
 
+const SAMPLER_PARAM_FIELDS: Readonly<Record<string, FieldRule>> = Object.fromEntries(
+  ['eta', 'sNoise', 'sChurn', 'sTmin', 'sTmax', 'sigmaMin', 'sigmaMax', 'rho', 'sMinUncond', 'skipEarlyCond'].map((k) => [k, { kind: 'number' }]),
+)
+
+function checkSamplerParams(v: unknown): InputIssue[] {
+  if (v === undefined) return []
+  if (!isRecord(v)) return [{ code: 'type', path: ['samplerParams'], message: 'samplerParams must be an object of numbers (eta, sChurn, …)' }]
+  return [...checkObject(v, SAMPLER_PARAM_FIELDS, ['samplerParams']), ...unknownKeys(v, SAMPLER_PARAM_FIELDS, ['samplerParams'])]
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 function checkLoras(v: unknown): InputIssue[] {
@@ -85,7 +95,8 @@ export function validateRequest(input: unknown): GenerationRequest {
   const issues = [
     ...checkObject(input, FIELDS, []),
     ...checkLoras(input.loras),
-    ...unknownKeys(input, { ...FIELDS, loras: true }, []),
+    ...checkSamplerParams(input.samplerParams),
+    ...unknownKeys(input, { ...FIELDS, loras: true, samplerParams: true }, []),
   ]
   if (input.previewEvery !== undefined && issues.every((i) => i.path[0] !== 'previewEvery') && (input.previewEvery as number) < 0) {
     issues.push({ code: 'range', path: ['previewEvery'], message: `previewEvery must be 0 (none) or a number of steps, got ${String(input.previewEvery)}` })

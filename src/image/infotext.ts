@@ -59,6 +59,11 @@ export interface GenerationInfo {
   readonly loraHashes?: readonly NetworkHash[]
   /** AutoV3 hashes of the textual-inversion embeddings used. */
   readonly tiHashes?: readonly NetworkHash[]
+  /**
+   * Sampler settings away from their defaults ("Eta", "Sigma churn", "Schedule rho", "NGMS", …), which A1111 adds to
+   * extra_generation_params while sampling, after the hashes; read back they land in `extra`.
+   */
+  readonly samplerFields?: Readonly<Record<string, number>>
   readonly version?: string
 }
 
@@ -115,12 +120,16 @@ export function infotextFields(info: GenerationInfo): [string, FieldValue][] {
     ...Object.entries(info.extra ?? {}),
     ['Lora hashes', info.loraHashes?.length ? formatNetworkHashes(info.loraHashes) : undefined],
     ['TI hashes', info.tiHashes?.length ? formatNetworkHashes(info.tiHashes) : undefined],
+    ...Object.entries(info.samplerFields ?? {}),
     ['Version', info.version],
   ]
 }
 
 /** Python's str() of the values we write: booleans as True/False, numbers in shortest round-trip form. */
-const valueText = (v: string | number | boolean): string => (typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v))
+const valueText = (v: string | number | boolean): string => {
+  if (typeof v === 'boolean') return v ? 'True' : 'False'
+  return v === Infinity ? 'inf' : String(v)
+}
 
 /** The infotext A1111 would write for these parameters. */
 export function formatInfotext(info: GenerationInfo): string {

@@ -4,7 +4,7 @@
  */
 import { basename, extname } from 'node:path'
 import { INFOTEXT_VERSION, type GenerationInfo } from '../image/infotext.ts'
-import { scheduleTypeLabel } from '../sampling/index.ts'
+import { samplerInfotext, scheduleTypeLabel } from '../sampling/index.ts'
 import { INPAINT_CHANNELS, type LoadedModel } from './load-model.ts'
 import type { GenerationParams, ResolvedRequest } from './request.ts'
 
@@ -31,6 +31,7 @@ export function generationInfo(model: LoadedModel, req: GenerationParams, r: Res
     ensd: r.sampler.usesEnsd ? r.ensd : undefined,
     rng: rngLabel,
     extra: model.prediction.source === 'architecture' ? undefined : { Prediction: model.prediction.value },
-    loraHashes: req.loraHashes, tiHashes: req.tiHashes, version: INFOTEXT_VERSION,
+    loraHashes: req.loraHashes, tiHashes: req.tiHashes,
+    samplerFields: samplerInfotext(r.sampler, r.scheduler, r.samplerParams ?? {}, model.alphasCumprod), version: INFOTEXT_VERSION,
   }
 }

@@ -106,3 +106,23 @@ test('CFG 1 fast path: one model call per step with only the cond rows; weights 
   assert.ok(fast.latent.every(Number.isFinite))
   assert.equal(cfgRows({ scale: 1, weights: [[1]] }, { keepUncond: true }).length, 2)
 })
+
+test('NGMS and Skip Early CFG: the uncond pass is dropped on the calls A1111 1.10 drops it, at scale 1', async () => {
+  const sigmas = [14.6, 7.1, 3.2, 1.4, 0.9, 0.5, 0.3, 0.1]
+  const run = async (uncondSkip: { sMinUncond: number; skipEarlyCond: number }) => {
+    const calls: { xIn: Float32Array; t: number; batch: ModelBatch }[] = []
+    const cfg = { scale: 7, weights: [[1]], uncondSkip: { ...uncondSkip, totalCalls: sigmas.length } }
+    const denoiser = cfgDenoiser({ model: recordingModel(calls), schedule, parameterization: 'eps', cfg })
+    const outs = []
+    for (const s of sigmas) outs.push((await denoiser(new Float32Array(4).fill(1), s))[0])
+    return { skipped: calls.map((c) => c.batch.rows.length === 1), outs }
+  }
+  // independent: A1111 skips call i when i/total <= skip_early_cond, else when i is odd and sigma_i < s_min_uncond
+  const expected = (sMin: number, early: number) => sigmas.map((s, i) => (early !== 0 && i / sigmas.length <= early) || (i % 2 === 1 && sMin > 0 && s < sMin))
+  for (const [sMin, early] of [[1, 0], [0, 0.25], [2, 0.25], [0, 0]]) {
+    const { skipped, outs } = await run({ sMinUncond: sMin, skipEarlyCond: early })
+    assert.deepEqual(skipped, expected(sMin, early), `s_min_uncond ${sMin}, skip_early_cond ${early}`)
+    // eps output rows are 1 (cond) and 2 (uncond): CFG 7 gives eps 2 + 7·(1 − 2) = −5, a skipped call eps 1
+    outs.forEach((d, i) => assert.ok(close(d, 1 - sigmas[i] * (skipped[i] ? 1 : -5), 1e-6), `call ${i}: ${d}`))
+  }
+})

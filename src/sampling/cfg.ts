@@ -18,7 +18,36 @@ export interface CfgSpec {
   readonly scale: number
   /** weights[image] = the weights of that image's AND-parts, in prompt order (plain CFG: [1]). */
   readonly weights: readonly (readonly number[])[]
+  /** A1111's options that drop the uncond pass for some calls (NGMS, Skip Early CFG); absent: never. */
+  readonly uncondSkip?: UncondSkip
 }
+
+export interface UncondSkip {
+  /** s_min_uncond: skip on odd calls (A1111 counts from 0) whose sigma (timestep samplers: timestep) is below it. */
+  readonly sMinUncond: number
+  /** skip_early_cond: skip while call / totalCalls <= it. */
+  readonly skipEarlyCond: number
+  /** A1111's total_steps: steps, doubled for second-order samplers. */
+  readonly totalCalls: number
+}
+
+/**
+ * A1111 1.10 CFGDenoiser.forward's skip_uncond decision, one call after another (self.step counts the calls).
+ * A skipped call runs only the cond rows and combines them at scale 1 (Σ w·cond; with one prompt part that is what
+ * A1111's combine_denoised gives, the AND case there mixes in the last cond rows instead).
+ */
+export function uncondSkipper(skip: UncondSkip | undefined): (sigma: number) => boolean {
+  let call = 0
+  return (sigma) => {
+    const step = call++
+    if (!skip) return false
+    if (skip.skipEarlyCond !== 0 && step / skip.totalCalls <= skip.skipEarlyCond) return true
+    return step % 2 === 1 && skip.sMinUncond > 0 && sigma < skip.sMinUncond
+  }
+}
+
+/** The CFG a skipped call combines with: its cond rows only, at scale 1. */
+export const condOnly = (cfg: CfgSpec): CfgSpec => ({ weights: cfg.weights, scale: 1 })
 
 /**
  * CFG 1 with each image's AND-weights summing to 1: uncond + Σ w·(c − u) = Σ w·c, so the uncond rows are not run
@@ -91,10 +120,13 @@ async function denoiseRows(opts: DenoiserOptions, xRows: Float32Array, sigma: nu
 export function cfgDenoiser(opts: DenoiserOptions & { readonly cfg: CfgSpec }): Denoiser {
   const { cfg } = opts
   const rows = cfgRows(cfg)
+  const skipped = cfgRows(condOnly(cfg))
+  const skips = uncondSkipper(cfg.uncondSkip)
   return async (x, sigma) => {
     const per = perImage(x, cfg.weights.length)
-    const xRows = gatherRows(x, rows, per)
-    return combineCfg(await denoiseRows(opts, xRows, sigma, rows), rows, cfg, per)
+    const [use, spec] = skips(sigma) ? [skipped, condOnly(cfg)] : [rows, cfg]
+    const xRows = gatherRows(x, use, per)
+    return combineCfg(await denoiseRows(opts, xRows, sigma, use), use, spec, per)
   }
 }
 

@@ -19,7 +19,7 @@ import type { ConcreteSchedulerId, SchedulerId } from './schedulers.ts'
 import type { StepInfo } from './samplers/common.ts'
 import { ddimTimesteps, diffusersScaledLinearAlphasCumprod } from './samplers/ddim.ts'
 import { SAMPLERS, resolveSamplerChoice } from './samplers/index.ts'
-import type { DdimSampler, KDiffusionSampler, SamplerEntry, TimestepSamplerEntry } from './samplers/index.ts'
+import type { ChurnParam, DdimSampler, KDiffusionSampler, SamplerEntry, TimestepSamplerEntry } from './samplers/index.ts'
 import { a1111Timesteps } from './samplers/timestep.ts'
 import { fr } from './torch-f32.ts'
 import { blendLatent, maskedDenoiser, type LatentMask } from './inpaint-blend.ts'
@@ -50,6 +50,10 @@ export interface SamplerParams {
   readonly sigmaMin?: number
   readonly sigmaMax?: number
   readonly rho?: number
+  /** A1111 "NGMS" (s_min_uncond): skip the uncond pass on every second call once sigma < it (0: off). */
+  readonly sMinUncond?: number
+  /** A1111 1.10 "Skip Early CFG" (skip_early_cond): skip the uncond pass over this first fraction of calls (0: off). */
+  readonly skipEarlyCond?: number
 }
 
 export interface SampleRequest extends SamplerParams {
@@ -141,6 +145,19 @@ export function samplerSigmas(sampler: KDiffusionSampler, scheduler: ConcreteSch
   return discard ? Float32Array.from([...sigmas.subarray(0, -2), sigmas[sigmas.length - 1]]) : sigmas
 }
 
+/** The churn / noise-scale options A1111 passes to this sampler (sampler_extra_params); the rest do not apply. */
+function churnParams(sampler: SamplerEntry, req: SamplerParams): Pick<SamplerParams, ChurnParam> {
+  // A1111: s_tmax 0 means infinity (its default)
+  return Object.fromEntries(sampler.params.flatMap((p) => (req[p] === undefined || (p === 'sTmax' && req[p] === 0) ? [] : [[p, req[p]]])))
+}
+
+/** CFG with A1111's uncond-skipping options; its call counter runs over steps × model calls per step. */
+function withUncondSkip(req: SampleRequest, sampler: SamplerEntry): CfgSpec {
+  const { sMinUncond = 0, skipEarlyCond = 0 } = req
+  if (!sMinUncond && !skipEarlyCond) return req.cfg
+  return { ...req.cfg, uncondSkip: { sMinUncond, skipEarlyCond, totalCalls: req.steps * sampler.modelCallsPerStep } }
+}
+
 async function runKDiffusion(sampler: KDiffusionSampler, scheduler: ConcreteSchedulerId, req: SampleRequest): Promise<SampleResult> {
   const schedule = modelSchedule(req.alphasCumprod)
   const full = samplerSigmas(sampler, scheduler, { ...req, steps: img2imgScheduleSteps(req.steps, req.img2img) })
@@ -151,13 +168,14 @@ async function runKDiffusion(sampler: KDiffusionSampler, scheduler: ConcreteSche
   if (init && init.length !== noise.length) throw new InputError(`img2img latent has ${init.length} values, the noise ${noise.length}.`)
   for (let i = 0; i < x.length; i++) x[i] = init ? fr(init[i] + fr(noise[i] * sigmas[0])) : fr(noise[i] * sigmas[0])
   const variant = sampler.denoiser === 'lcm' ? lcmDenoising(schedule.alphasCumprod).variant : undefined
-  const guided = cfgDenoiser({ model: req.model, schedule, parameterization: req.parameterization, cfg: req.cfg, variant })
+  const guided = cfgDenoiser({ model: req.model, schedule, parameterization: req.parameterization, cfg: withUncondSkip(req, sampler), variant })
   const mask = req.img2img?.mask
   const denoiser = mask ? maskedDenoiser(guided, mask) : guided
   const { seeds, shape, source } = req.rng
   const out = await sampler.sample(denoiser, x, sigmas, {
     noise: sampler.noise === 'brownian' ? brownianNoiseSampler({ sigmas, seeds, shape, source }) : () => req.rng.next(), callback: req.callback, signal: req.signal, eta: req.eta ?? sampler.eta ?? 1,
-    sNoise: req.sNoise, sChurn: req.sChurn, sTmin: req.sTmin, sTmax: req.sTmax,
+    ...churnParams(sampler, req),
+    sigmaRange: req.img2img ? undefined : { sigmaMin: schedule.sigmaMin, sigmaMax: schedule.sigmaMax },
   })
   return { latent: mask ? blendLatent(out, mask) : out, scheduler, sigmas }
 }
@@ -166,7 +184,7 @@ async function runTimestep(sampler: TimestepSamplerEntry, req: SampleRequest): P
   if (req.img2img) throw new InputError(`img2img with ${sampler.label} is not supported yet. Hint: use DDIM or a k-diffusion sampler such as Euler.`)
   const alphasCumprod = modelSchedule(req.alphasCumprod).alphasCumprod
   const timesteps = a1111Timesteps(req.steps, alphasCumprod.length)
-  const model = cfgEpsModel({ model: req.model, cfg: req.cfg, alphasCumprod, parameterization: req.parameterization })
+  const model = cfgEpsModel({ model: req.model, cfg: withUncondSkip(req, sampler), alphasCumprod, parameterization: req.parameterization })
   const latent = await sampler.sample(model, req.rng.next(), {
     timesteps, alphasCumprod, eta: req.eta ?? sampler.eta ?? 0, noise: () => req.rng.next(), callback: req.callback, signal: req.signal,
   })

@@ -19,14 +19,25 @@ interface Samplers2Entry {
 /** A1111's own DDIM is "DDIM (A1111)" here: sdloom's "DDIM" is diffusers' DDIMScheduler (the round-1 goldens). */
 const SAMPLER_NAME: Readonly<Record<string, string>> = { DDIM: 'DDIM (A1111)' }
 /** Goldens whose sampler sdloom does not have yet (issue 10, listed in the lead's report). */
-const NOT_YET = new Set(['DPM fast', 'DPM adaptive', 'UniPC'])
+const NOT_YET = new Set<string>()
 
 const entries = readRefJson<{ samplers: Samplers2Entry[] }>('sd1', 'samplers2', 'samplers2_goldens.json').samplers
 assert.equal(entries.length, 32)
 
-function assertStep(x: ArrayLike<number>, expected: Float32Array, what: string): void {
+/**
+ * The one case held to a wider bound, and why: at the same input x, sdloom's UNet (onnxruntime) and A1111's (torch)
+ * differ by ~4e-6 of max|denoised| (call 0 of this run), within the UNet golden's 1e-4. DPM adaptive's step-size
+ * controller divides by differences of eps a few percent of σ apart, so that difference moves its step sizes
+ * (call 7's σ is 2e-6 off) and the run lands 2.2e-3 · max|latent| away, with the same 51 calls and accept/reject
+ * decisions (the callback count is checked exactly). The reference README calls this seed sensitive (seed 42
+ * flipped decisions even in float64). sampler-replay-samplers2.test.ts checks the sampler itself on this case, with
+ * A1111's own model outputs, to 1e-5.
+ */
+const TOLERANCE: Readonly<Record<string, number>> = { 'sample.dpm_adaptive.64x64': 3e-3 }
+
+function assertStep(x: ArrayLike<number>, expected: Float32Array, what: string, tol = 1e-3): void {
   const d = maxAbsDiff(x, expected)
-  assert.ok(d <= 1e-3 * maxAbs(expected), `${what}: ${d} > 1e-3 · ${maxAbs(expected)}`)
+  assert.ok(d <= tol * maxAbs(expected), `${what}: ${d} > ${tol} · ${maxAbs(expected)}`)
 }
 
 for (const e of entries.filter((x) => !NOT_YET.has(x.sampler_a1111))) {
@@ -53,8 +64,9 @@ for (const e of entries.filter((x) => !NOT_YET.has(x.sampler_a1111))) {
     const all = await src.readF32(`${e.key}.trajectory`)
     const n = 4 * h * w
     assert.equal(trajectory.length, all.length / n, 'callbacks')
-    trajectory.forEach((x, i) => assertStep(x, all.subarray(i * n, (i + 1) * n), `step ${i}`))
-    assertStep(result.latent, await src.readF32(`${e.key}.latent`), 'latent')
+    const tol = TOLERANCE[e.key]
+    trajectory.forEach((x, i) => assertStep(x, all.subarray(i * n, (i + 1) * n), `step ${i}`, tol))
+    assertStep(result.latent, await src.readF32(`${e.key}.latent`), 'latent', tol)
     const { entry, scheduler } = resolveSamplerAndSchedule(SAMPLER_NAME[e.sampler_a1111] ?? e.sampler_a1111, e.scheduler_a1111)
     assert.equal(scheduleTypeLabel(entry, scheduler), e.infotext_fields['Schedule type'], 'infotext Schedule type')
   })

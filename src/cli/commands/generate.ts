@@ -16,7 +16,9 @@ import { loadModel, type LoadedModel, type Prediction } from '../../pipeline/loa
 import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
 import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
 import type { FinishedImage } from '../../pipeline/run-batches.ts'
-import { HIRES_HELP, HIRES_OPTIONS, VARIATION_HELP, VARIATION_OPTIONS, hiresOf, sizeOf } from './mode-flags.ts'
+import {
+  HIRES_HELP, HIRES_OPTIONS, SAMPLER_PARAMS_HELP, SAMPLER_PARAMS_OPTIONS, VARIATION_HELP, VARIATION_OPTIONS, hiresOf, samplerParamsOf, sizeOf,
+} from './mode-flags.ts'
 import { txt2imgHires } from '../../pipeline/hires.ts'
 
 type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
@@ -50,10 +52,7 @@ function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
     seed: num(ctx, 'seed'), rng: oneOf<RandnSource>(ctx, 'rng', RANDN_SOURCES), width: num(ctx, 'width'), height: num(ctx, 'height'),
     batchSize: num(ctx, 'batch-size'), batchCount: num(ctx, 'batch-count'), clipSkip: num(ctx, 'clip-skip'), ensd: num(ctx, 'ensd'),
     subseed: num(ctx, 'subseed'), subseedStrength: num(ctx, 'subseed-strength', false), seedResizeFrom: sizeOf(ctx, 'seed-resize-from'),
-    samplerParams: {
-      eta: num(ctx, 'eta', false), sNoise: num(ctx, 's-noise', false), sigmaMin: num(ctx, 'sigma-min', false),
-      sigmaMax: num(ctx, 'sigma-max', false), rho: num(ctx, 'rho', false),
-    },
+    samplerParams: samplerParamsOf(ctx),
   }
 }
 
@@ -181,6 +180,7 @@ export const generate: Command = {
     '  --scheduler NAME     schedule type: Automatic (default: the sampler\'s own), Karras, Exponential, "Align Your Steps", Beta, …',
     '  --eta X --s-noise X  ancestral/SDE eta (1) or DDIM eta (0); noise multiplier (1)',
     '  --sigma-min X --sigma-max X --rho X  schedule overrides as A1111\'s settings (default: the model\'s range, rho 7)',
+    ...SAMPLER_PARAMS_HELP,
     '  --seed N             seed of the first image; image i gets seed + i (omitted or --seed=-1: random)',
     '  --rng gpu|cpu|nv     noise source as A1111 (gpu = default = NV Philox stream; cpu = torch CPU generator)',
     '  --width N --height N image size, multiples of 8 (default: the model\'s native size: 512, 768 SD2-v, 1024 SDXL)',
@@ -219,7 +219,7 @@ export const generate: Command = {
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
     'lora-mode': { type: 'string' }, 'decoder': { type: 'string' }, 'taesd': { type: 'string' }, 'preview': { type: 'string' },
     'preview-every': { type: 'string' },
-    'out': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS,
+    'out': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS, ...SAMPLER_PARAMS_OPTIONS,
   },
   run: (ctx) => runMode(ctx, generateMode(ctx)),
 }

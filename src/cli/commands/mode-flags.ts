@@ -3,6 +3,7 @@
  */
 import { InputError } from '../../core/errors.ts'
 import type { HiresOptions } from '../../pipeline/hires.ts'
+import type { SamplerParams } from '../../sampling/index.ts'
 import type { OptionSpec } from '../command.ts'
 import type { CommandContext } from '../command.ts'
 import { num, str } from '../flags.ts'
@@ -49,4 +50,25 @@ export const VARIATION_OPTIONS: OptionSpec = {
 export const HIRES_OPTIONS: OptionSpec = {
   'hires-scale': { type: 'string' }, 'hires-resize': { type: 'string' }, 'hires-upscaler': { type: 'string' },
   'hires-steps': { type: 'string' }, 'hires-denoise': { type: 'string' },
+}
+
+/** A1111's Settings → Sampler parameters as flags (absent: A1111's defaults; the infotext records the others). */
+export function samplerParamsOf(ctx: CommandContext): SamplerParams {
+  return {
+    eta: num(ctx, 'eta', false), sNoise: num(ctx, 's-noise', false), sigmaMin: num(ctx, 'sigma-min', false),
+    sigmaMax: num(ctx, 'sigma-max', false), rho: num(ctx, 'rho', false), sChurn: num(ctx, 's-churn', false),
+    sTmin: num(ctx, 's-tmin', false), sTmax: num(ctx, 's-tmax', false), sMinUncond: num(ctx, 's-min-uncond', false),
+    skipEarlyCond: num(ctx, 'skip-early-cond', false),
+  }
+}
+
+export const SAMPLER_PARAMS_HELP = [
+  '  --s-churn X --s-tmin X --s-tmax X  Karras churn for Euler, Heun, DPM2 (0, 0, 0 = inf)',
+  '  --s-min-uncond X     A1111 "NGMS": skip the negative prompt on every second step once sigma < X (0 = off)',
+  '  --skip-early-cond X  A1111 "Skip Early CFG": ignore the negative prompt over the first fraction X of steps (0 = off)',
+]
+
+export const SAMPLER_PARAMS_OPTIONS: OptionSpec = {
+  's-churn': { type: 'string' }, 's-tmin': { type: 'string' }, 's-tmax': { type: 'string' },
+  's-min-uncond': { type: 'string' }, 'skip-early-cond': { type: 'string' },
 }

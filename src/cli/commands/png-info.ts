@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { InputError } from '../../core/errors.ts'
 import { readPngTexts } from '../../image/png-chunks.ts'
 import { parseInfotext } from '../../image/infotext.ts'
+import { samplerParamsFromInfotext } from '../../sampling/index.ts'
 import type { Command, CommandContext } from '../command.ts'
 
 /** The text chunk A1111 (and sdloom) keep the generation parameters in. */
@@ -33,7 +34,8 @@ async function run(ctx: CommandContext): Promise<number> {
   if (!ctx.json) { ctx.out(params.text); return 0 }
   const parsed = parseInfotext(params.text)
   const otherText = Object.fromEntries(texts.filter((t) => t !== params).map((t) => [t.keyword, t.text]))
-  ctx.out(JSON.stringify({ file, parameters: params.text, ...parsed, otherText }, null, 2))
+  const samplerParams = samplerParamsFromInfotext(parsed.fields)
+  ctx.out(JSON.stringify({ file, parameters: params.text, ...parsed, samplerParams, otherText }, null, 2))
   return 0
 }
 
@@ -45,7 +47,8 @@ export const pngInfo: Command = {
     'Prints the "parameters" text chunk that AUTOMATIC1111 and sdloom write into their PNGs:',
     'prompt, "Negative prompt: …" and the "Steps: …, Sampler: …" line.',
     'With --json: {file, parameters, prompt, negativePrompt, fields, info, otherText}, where fields holds every',
-    '"key: value" of the parameter line and info the ones sdloom understands, typed.',
+    '"key: value" of the parameter line and info the ones sdloom understands, typed; samplerParams holds the',
+    'sampler settings A1111 records ("Eta", "Sigma churn", "Schedule rho", "NGMS", "Skip Early CFG", …) as generate\'s options.',
   ].join('\n'),
   options: {},
   run,

@@ -40,6 +40,11 @@ export interface SamplerOptions {
   readonly sChurn?: number
   readonly sTmin?: number
   readonly sTmax?: number
+  /**
+   * DPM fast / DPM adaptive: the σ range to integrate over (A1111 txt2img: the model's smallest and largest sigma;
+   * absent: the schedule's first and last positive sigma, as A1111's img2img passes them).
+   */
+  readonly sigmaRange?: { readonly sigmaMin: number; readonly sigmaMax: number }
 }
 
 /** A sampler: a short pure async function over a denoiser and a sigma schedule (descending, final 0). */

@@ -11,6 +11,8 @@ import type { Sampler } from './common.ts'
 import { sampleDdim } from './ddim.ts'
 import { sampleDdimA1111, sampleDdimCfgpp } from './ddim-a1111.ts'
 import { sampleDpm2 } from './dpm2.ts'
+import { sampleDpmAdaptive } from './dpm-adaptive.ts'
+import { sampleDpmFast } from './dpm-fast.ts'
 import { sampleDpm2Ancestral } from './dpm2-ancestral.ts'
 import { sampleDpmpp2m } from './dpmpp-2m.ts'
 import { sampleDpmpp2mSde, sampleDpmpp2mSdeHeun } from './dpmpp-2m-sde.ts'
@@ -25,6 +27,7 @@ import { sampleLms } from './lms.ts'
 import { samplePlms } from './plms.ts'
 import { sampleRestart } from './restart.ts'
 import type { TimestepSampler } from './timestep.ts'
+import { sampleUniPc } from './unipc.ts'
 
 /** What A1111 keeps per sampler (SamplerData options), named. */
 export interface SamplerTraits {
@@ -46,7 +49,19 @@ export interface SamplerTraits {
   readonly defaultScheduler: ConcreteSchedulerId | 'own'
   /** A1111 default eta where the sampler takes one (ancestral and SDE: eta_ancestral 1; DDIM: eta_ddim 0). */
   readonly eta?: number
+  /**
+   * Where the run ends: σ = 0 / the lowest timestep, or σ_min of the schedule (DPM fast / adaptive integrate from
+   * σ_max to σ_min and stop there, as k-diffusion does; their result keeps σ_min's noise).
+   */
+  readonly endsAtSigmaMin: boolean
+  /** The Settings → Sampler parameters A1111 passes to it (sampler_extra_params); others do not apply. */
+  readonly params: readonly ChurnParam[]
 }
+
+/** Karras churn and noise scale, the options A1111 keeps per sampler function. */
+export type ChurnParam = 'sChurn' | 'sTmin' | 'sTmax' | 'sNoise'
+const CHURN: readonly ChurnParam[] = ['sChurn', 'sTmin', 'sTmax', 'sNoise']
+const S_NOISE: readonly ChurnParam[] = ['sNoise']
 
 export interface KDiffusionSampler extends SamplerTraits {
   readonly kind: 'k-diffusion'
@@ -59,6 +74,11 @@ export interface KDiffusionSampler extends SamplerTraits {
 export interface TimestepSamplerEntry extends SamplerTraits {
   readonly kind: 'timestep'
   readonly timesteps: 'a1111'
+  /**
+   * Where the run ends: at the lowest of its timesteps (DDIM, DDIM CFG++, PLMS), or at continuous time 1/1000, i.e.
+   * ᾱ_0 (UniPC: only the number of timesteps is used).
+   */
+  readonly endsAt: 'lowest-timestep' | 'alpha-0'
   readonly sample: TimestepSampler
 }
 
@@ -79,11 +99,12 @@ const traits = (label: string, f: Facts): SamplerTraits => ({
   label, comfy: f.comfy, aliases: f.aliases ?? [], modelCallsPerStep: f.modelCallsPerStep ?? 1, noise: f.noise ?? 'none',
   discardPenultimateSigma: f.discardPenultimateSigma ?? false, usesEnsd: f.usesEnsd ?? f.noise === 'ancestral',
   defaultScheduler: f.defaultScheduler ?? 'own', ...(f.eta === undefined ? {} : { eta: f.eta }),
+  endsAtSigmaMin: f.endsAtSigmaMin ?? false, params: f.params ?? [],
 })
 const k = (label: string, sample: Sampler, f: Facts & { denoiser?: 'lcm' } = {}): KDiffusionSampler =>
   ({ kind: 'k-diffusion', sample, denoiser: f.denoiser ?? 'compvis', ...traits(label, f) })
-const ts = (label: string, sample: TimestepSampler, f: Facts = {}): TimestepSamplerEntry =>
-  ({ kind: 'timestep', timesteps: 'a1111', sample, ...traits(label, { eta: 0, ...f }) })
+const ts = (label: string, sample: TimestepSampler, f: Facts & { endsAt?: 'alpha-0' } = {}): TimestepSamplerEntry =>
+  ({ kind: 'timestep', timesteps: 'a1111', endsAt: f.endsAt ?? 'lowest-timestep', sample, ...traits(label, { eta: 0, ...f }) })
 
 const ANCESTRAL = { noise: 'ancestral', eta: 1 } as const
 const BROWNIAN = { noise: 'brownian', eta: 1 } as const
@@ -91,36 +112,39 @@ const BROWNIAN = { noise: 'brownian', eta: 1 } as const
 export const SAMPLERS = {
   dpmpp_2m: k('DPM++ 2M', sampleDpmpp2m, { comfy: 'dpmpp_2m', aliases: ['k_dpmpp_2m'], defaultScheduler: 'karras' }),
   dpmpp_sde: k('DPM++ SDE', sampleDpmppSde, {
-    comfy: 'dpmpp_sde', aliases: ['k_dpmpp_sde'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...BROWNIAN,
+    params: S_NOISE, comfy: 'dpmpp_sde', aliases: ['k_dpmpp_sde'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...BROWNIAN,
   }),
-  dpmpp_2m_sde: k('DPM++ 2M SDE', sampleDpmpp2mSde, { comfy: 'dpmpp_2m_sde', aliases: ['k_dpmpp_2m_sde'], defaultScheduler: 'exponential', ...BROWNIAN }),
+  dpmpp_2m_sde: k('DPM++ 2M SDE', sampleDpmpp2mSde, { params: S_NOISE, comfy: 'dpmpp_2m_sde', aliases: ['k_dpmpp_2m_sde'], defaultScheduler: 'exponential', ...BROWNIAN }),
   dpmpp_2m_sde_heun: k('DPM++ 2M SDE Heun', sampleDpmpp2mSdeHeun, {
-    aliases: ['k_dpmpp_2m_sde_heun'], defaultScheduler: 'exponential', ...BROWNIAN,
+    params: S_NOISE, aliases: ['k_dpmpp_2m_sde_heun'], defaultScheduler: 'exponential', ...BROWNIAN,
   }),
   dpmpp_2s_ancestral: k('DPM++ 2S a', sampleDpmpp2sAncestral, {
-    comfy: 'dpmpp_2s_ancestral', aliases: ['k_dpmpp_2s_a'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...ANCESTRAL,
+    params: S_NOISE, comfy: 'dpmpp_2s_ancestral', aliases: ['k_dpmpp_2s_a'], modelCallsPerStep: 2, defaultScheduler: 'karras', ...ANCESTRAL,
   }),
   dpmpp_3m_sde: k('DPM++ 3M SDE', sampleDpmpp3mSde, {
-    comfy: 'dpmpp_3m_sde', aliases: ['k_dpmpp_3m_sde'], discardPenultimateSigma: true, defaultScheduler: 'exponential', ...BROWNIAN,
+    params: S_NOISE, comfy: 'dpmpp_3m_sde', aliases: ['k_dpmpp_3m_sde'], discardPenultimateSigma: true, defaultScheduler: 'exponential', ...BROWNIAN,
   }),
   euler_ancestral: k('Euler a', sampleEulerAncestral, { comfy: 'euler_ancestral', aliases: ['k_euler_a', 'k_euler_ancestral'], ...ANCESTRAL }),
-  euler: k('Euler', sampleEuler, { comfy: 'euler', aliases: ['k_euler'] }),
+  euler: k('Euler', sampleEuler, { params: CHURN, comfy: 'euler', aliases: ['k_euler'] }),
   lms: k('LMS', sampleLms, { comfy: 'lms', aliases: ['k_lms'] }),
-  heun: k('Heun', sampleHeun, { comfy: 'heun', aliases: ['k_heun'], modelCallsPerStep: 2 }),
+  heun: k('Heun', sampleHeun, { params: CHURN, comfy: 'heun', aliases: ['k_heun'], modelCallsPerStep: 2 }),
   dpm2: k('DPM2', sampleDpm2, {
-    comfy: 'dpm_2', aliases: ['k_dpm_2'], modelCallsPerStep: 2, discardPenultimateSigma: true, defaultScheduler: 'karras',
+    params: CHURN, comfy: 'dpm_2', aliases: ['k_dpm_2'], modelCallsPerStep: 2, discardPenultimateSigma: true, defaultScheduler: 'karras',
   }),
   dpm2_ancestral: k('DPM2 a', sampleDpm2Ancestral, {
-    comfy: 'dpm_2_ancestral', aliases: ['k_dpm_2_a'], modelCallsPerStep: 2, discardPenultimateSigma: true,
+    params: S_NOISE, comfy: 'dpm_2_ancestral', aliases: ['k_dpm_2_a'], modelCallsPerStep: 2, discardPenultimateSigma: true,
     defaultScheduler: 'karras', ...ANCESTRAL,
   }),
+  dpm_fast: k('DPM fast', sampleDpmFast, { params: S_NOISE, comfy: 'dpm_fast', aliases: ['k_dpm_fast'], endsAtSigmaMin: true, ...ANCESTRAL }),
+  dpm_adaptive: k('DPM adaptive', sampleDpmAdaptive, { comfy: 'dpm_adaptive', aliases: ['k_dpm_ad'], endsAtSigmaMin: true, ...ANCESTRAL }),
   restart: k('Restart', sampleRestart, {
     aliases: ['restart'], modelCallsPerStep: 2, defaultScheduler: 'karras', noise: 'ancestral', usesEnsd: false,
   }),
   ddim: { kind: 'ddim', sample: sampleDdim, ...traits('DDIM', { comfy: 'ddim', eta: 0 }) } as DdimSampler,
   ddim_a1111: ts('DDIM (A1111)', sampleDdimA1111, { aliases: ['ddim_a1111'] }),
   ddim_cfgpp: ts('DDIM CFG++', sampleDdimCfgpp, { aliases: ['ddim_cfgpp'] }),
-  plms: ts('PLMS', samplePlms, { aliases: [] }),
+  plms: ts('PLMS', samplePlms, { aliases: [], eta: undefined }),
+  unipc: ts('UniPC', sampleUniPc, { aliases: ['unipc'], eta: undefined, endsAt: 'alpha-0' }),
   lcm: k('LCM', sampleLcm, { comfy: 'lcm', aliases: ['k_lcm'], noise: 'ancestral', usesEnsd: false, denoiser: 'lcm' }),
 } as const satisfies Record<string, SamplerEntry>
 
