@@ -82,10 +82,14 @@ function hiresPass(req: HiresRequest, t: Target, strength: number): SecondPass {
       up = upscaleLatent(first.latent, [b, ...first.latentShape], t.height / 8, t.width / 8, name)
     } else {
       up = new Float32Array(b * c * (t.height / 8) * (t.width / 8))
-      for (let i = 0; i < b; i++) {
-        const decoded = await decodeOne(model, first.latent, i, first.latentShape, { tiling: opts.vaeTiling })
-        const big = await upscaleTo(rasterFromRgb(imageToUint8(decoded.image)), t.width, t.height, pixel)
-        up.set(await encodePicture(model, big), (i * up.length) / b)
+      try {
+        for (let i = 0; i < b; i++) {
+          const decoded = await decodeOne(model, first.latent, i, first.latentShape, { tiling: opts.vaeTiling })
+          const big = await upscaleTo(rasterFromRgb(imageToUint8(decoded.image)), t.width, t.height, pixel)
+          up.set(await encodePicture(model, big), (i * up.length) / b)
+        }
+      } finally {
+        await pixel.release?.()                       // an ESRGAN network is not held through the second pass's sampling
       }
     }
     const cut = truncate(up, [b, c, t.height / 8, t.width / 8], t)

@@ -16,7 +16,7 @@ import { loadModel, type LoadedModel, type Prediction } from '../../pipeline/loa
 import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
 import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
 import type { FinishedImage } from '../../pipeline/run-batches.ts'
-import { HIRES_HELP, HIRES_OPTIONS, VARIATION_HELP, VARIATION_OPTIONS, hiresOf, sizeOf } from './mode-flags.ts'
+import { HIRES_HELP, HIRES_OPTIONS, VARIATION_HELP, VARIATION_OPTIONS, hiresOf, sizeOf, upscalersOf } from './mode-flags.ts'
 import { txt2imgHires } from '../../pipeline/hires.ts'
 
 type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
@@ -70,7 +70,7 @@ function generateMode(ctx: CommandContext): ModeRunner {
   const hires = hiresOf(ctx)
   return {
     command: 'generate', vaeEncoder: hires !== undefined && !(hires.upscaler ?? 'Latent').startsWith('Latent'),
-    run: (model, req, opts) => (hires ? txt2imgHires(model, { ...req, hires }, opts) : txt2img(model, req, opts)),
+    run: async (model, req, opts) => (hires ? txt2imgHires(model, { ...req, hires, upscalers: await upscalersOf(ctx) }, opts) : txt2img(model, req, opts)),
   }
 }
 

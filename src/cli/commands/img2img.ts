@@ -11,6 +11,7 @@ import type { InpaintOptions } from '../../pipeline/inpaint.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { num, oneOf, str } from '../flags.ts'
 import { generate, runMode } from './generate.ts'
+import { HIRES_OPTIONS } from './mode-flags.ts'
 
 type Picture = Pick<Img2ImgRequest, 'init' | 'denoisingStrength' | 'resizeMode' | 'inpaint'>
 
@@ -39,7 +40,8 @@ async function run(ctx: CommandContext): Promise<number> {
   return runMode(ctx, { command: 'img2img', vaeEncoder: true, run: (model, req, opts) => runImg2img(model, { ...req, ...picture }, opts) })
 }
 
-const { 'hires-scale': _s, 'hires-resize': _r, 'hires-upscaler': _u, 'hires-steps': _n, 'hires-denoise': _d, ...shared } = generate.options
+/** generate's options less hires fix's (A1111's img2img has no hires pass). */
+const shared = Object.fromEntries(Object.entries(generate.options).filter(([k]) => !(k in HIRES_OPTIONS)))
 
 export const img2img: Command = {
   summary: 'img2img and inpainting: rework a picture (or its masked part) from a prompt (A1111-compatible)',

@@ -1,8 +1,11 @@
 /*
  * Flags shared by `generate` and `img2img` for A1111's variation seeds and hires fix: parsing, help lines, option specs.
  */
+import { basename, extname } from 'node:path'
 import { InputError } from '../../core/errors.ts'
 import type { HiresOptions } from '../../pipeline/hires.ts'
+import type { TileOptions } from '../../image/upscale-tiles.ts'
+import { findUpscalerModels, modelUpscaler, type ModelUpscaler, type UpscalerModelFile } from '../../pipeline/model-upscalers.ts'
 import type { OptionSpec } from '../command.ts'
 import type { CommandContext } from '../command.ts'
 import { num, str } from '../flags.ts'
@@ -20,11 +23,51 @@ export function sizeOf(ctx: CommandContext, k: string): { width: number; height:
 export function hiresOf(ctx: CommandContext): HiresOptions | undefined {
   const scale = num(ctx, 'hires-scale', false)
   const resize = sizeOf(ctx, 'hires-resize')
-  const upscaler = str(ctx, 'hires-upscaler')
+  const upscaler = str(ctx, 'hires-upscaler') ?? defaultUpscaler(ctx)
   const steps = num(ctx, 'hires-steps')
   const denoisingStrength = num(ctx, 'hires-denoise', false)
   if ([scale, resize, upscaler, steps, denoisingStrength].every((v) => v === undefined)) return undefined
   return { scale, resize, upscaler, steps, denoisingStrength }
+}
+
+/**
+ * The network upscaler files a command may name: `--upscaler-model FILE` (named by its file name without the
+ * extension, as A1111 names models/ESRGAN files) and those under `--upscalers DIR` (an A1111 webui or models folder).
+ */
+export async function upscalerModelsOf(ctx: CommandContext): Promise<UpscalerModelFile[]> {
+  const dir = str(ctx, 'upscalers')
+  const file = str(ctx, 'upscaler-model')
+  return [...(file ? [{ name: basename(file, extname(file)), file }] : []), ...(dir ? await findUpscalerModels(dir) : [])]
+}
+
+/** --upscaler-tile / --upscaler-tile-overlap given (A1111's 192 / 8 otherwise). */
+export function tileOptionsOf(ctx: CommandContext): Partial<TileOptions> {
+  const size = num(ctx, 'upscaler-tile')
+  const overlap = num(ctx, 'upscaler-tile-overlap')
+  return { ...(size !== undefined ? { tileSize: size } : {}), ...(overlap !== undefined ? { tileOverlap: overlap } : {}) }
+}
+
+/** Those files as hires fix's upscalers. */
+export const upscalersOf = async (ctx: CommandContext): Promise<ModelUpscaler[]> =>
+  (await upscalerModelsOf(ctx)).map((m) => modelUpscaler(m, tileOptionsOf(ctx)))
+
+/** --hires-upscaler's default when only --upscaler-model is given: that model. */
+export const defaultUpscaler = (ctx: CommandContext): string | undefined => {
+  const file = str(ctx, 'upscaler-model')
+  return file ? basename(file, extname(file)) : undefined
+}
+
+export const UPSCALER_HELP = [
+  '  --upscalers DIR      an A1111 webui (or models) folder: models/ESRGAN/* by file name, models/RealESRGAN by',
+  '                       A1111\'s names ("R-ESRGAN 4x+", "R-ESRGAN 4x+ Anime6B", "R-ESRGAN 2x+")',
+  '  --upscaler-model FILE  an ESRGAN-family (RRDBNet) .pth/.safetensors, named by its file name without extension',
+  '  --upscaler-tile N    tile size for network upscalers (192, A1111\'s default; 0 = whole picture)',
+  '  --upscaler-tile-overlap N  tile overlap in pixels (8)',
+]
+
+export const UPSCALER_OPTIONS: OptionSpec = {
+  'upscalers': { type: 'string' }, 'upscaler-model': { type: 'string' }, 'upscaler-tile': { type: 'string' },
+  'upscaler-tile-overlap': { type: 'string' },
 }
 
 export const VARIATION_HELP = [
@@ -37,9 +80,11 @@ export const HIRES_HELP = [
   '  --hires-scale X      hires fix: second pass at X times the size (2 when any --hires-* flag is given)',
   '  --hires-resize WxH   hires fix: second pass at this size instead (0 for one side keeps the aspect ratio)',
   '  --hires-upscaler NAME  Latent (default), "Latent (antialiased)", "Latent (bicubic)", "Latent (bicubic antialiased)",',
-  '                       "Latent (nearest)", "Latent (nearest-exact)", Lanczos, Nearest',
+  '                       "Latent (nearest)", "Latent (nearest-exact)", Lanczos, Nearest, or a network upscaler',
+  '                       (--upscalers / --upscaler-model: ESRGAN_4x, "R-ESRGAN 4x+", 4x-UltraSharp, …)',
   '  --hires-steps N      second-pass steps (0 = the first pass\'s)',
   '  --hires-denoise X    second-pass denoising strength (0.7)',
+  ...UPSCALER_HELP,
 ]
 
 export const VARIATION_OPTIONS: OptionSpec = {
@@ -48,5 +93,5 @@ export const VARIATION_OPTIONS: OptionSpec = {
 
 export const HIRES_OPTIONS: OptionSpec = {
   'hires-scale': { type: 'string' }, 'hires-resize': { type: 'string' }, 'hires-upscaler': { type: 'string' },
-  'hires-steps': { type: 'string' }, 'hires-denoise': { type: 'string' },
+  'hires-steps': { type: 'string' }, 'hires-denoise': { type: 'string' }, ...UPSCALER_OPTIONS,
 }
