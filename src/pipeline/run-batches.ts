@@ -86,6 +86,8 @@ export interface BatchContext {
   readonly conditioning: PromptConditioning
   readonly seeds: readonly number[]
   readonly batch: number
+  /** The second pass's own conditioning (hires fix: A1111's hr_c / hr_uc), when the mode asked for one. */
+  readonly secondConditioning?: PromptConditioning
   /** One image's latent [4, h, w]. */
   readonly latentShape: readonly [number, number, number]
 }
@@ -120,6 +122,8 @@ export interface ModeSpec {
   readonly composite?: (decoded: RgbImage, index: number) => RgbImage
   /** Conditioning built earlier for this request (a caller's cache of repeated prompts); else built here. */
   readonly conditioning?: PromptConditioning
+  /** A second pass's conditioning, built with the first (before the text encoders are released). */
+  readonly secondConditioning?: ConditioningRequest
 }
 
 /** txt2img's init: the sampler draws the noise itself (sampling/run.ts: ImageRng.next() · σ_max). */
@@ -142,13 +146,14 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
   const { req, r } = spec
   await opts.onPhase?.('encode', 0)
   const conditioning = spec.conditioning ?? await buildConditioning(model, conditioningRequest(req, r))
+  const secondConditioning = spec.secondConditioning ? await buildConditioning(model, spec.secondConditioning) : undefined
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
   await free('text')
   if (opts.oneShot) dropWeights(model, TEXT_ENCODER_PREFIXES)
   const images: FinishedImage[] = []
   for (let batch = 0; batch < r.batchCount; batch++) {
     const seeds = r.seeds.slice(batch * r.batchSize, (batch + 1) * r.batchSize)
-    const ctx: BatchContext = { r, conditioning, seeds, batch, latentShape: [4, r.height / 8, r.width / 8] }
+    const ctx: BatchContext = { r, conditioning, seeds, batch, latentShape: [4, r.height / 8, r.width / 8], ...(secondConditioning ? { secondConditioning } : {}) }
     await opts.onPhase?.('sample', batch)
     const first: BatchLatents = { latent: await sampleBatch(model, ctx, await spec.init(model, ctx), opts), latentShape: ctx.latentShape }
     const out = spec.secondPass ? await spec.secondPass(model, first, ctx, opts) : first

@@ -26,8 +26,12 @@ export function hiresOf(ctx: CommandContext): HiresOptions | undefined {
   const upscaler = str(ctx, 'hires-upscaler') ?? defaultUpscaler(ctx)
   const steps = num(ctx, 'hires-steps')
   const denoisingStrength = num(ctx, 'hires-denoise', false)
-  if ([scale, resize, upscaler, steps, denoisingStrength].every((v) => v === undefined)) return undefined
-  return { scale, resize, upscaler, steps, denoisingStrength }
+  const second = {
+    prompt: str(ctx, 'hires-prompt'), negativePrompt: str(ctx, 'hires-negative'), sampler: str(ctx, 'hires-sampler'),
+    scheduler: str(ctx, 'hires-schedule'), cfgScale: num(ctx, 'hires-cfg', false),
+  }
+  if ([scale, resize, upscaler, steps, denoisingStrength, ...Object.values(second)].every((v) => v === undefined)) return undefined
+  return { scale, resize, upscaler, steps, denoisingStrength, ...second }
 }
 
 /**
@@ -84,6 +88,11 @@ export const HIRES_HELP = [
   '                       (--upscalers / --upscaler-model: ESRGAN_4x, "R-ESRGAN 4x+", 4x-UltraSharp, …)',
   '  --hires-steps N      second-pass steps (0 = the first pass\'s)',
   '  --hires-denoise X    second-pass denoising strength (0.7)',
+  '  --hires-prompt TEXT  second-pass prompt (A1111 "Hires prompt"; default: the prompt)',
+  '  --hires-negative TEXT  second-pass negative prompt (default: the negative prompt)',
+  '  --hires-sampler NAME second-pass sampler (default: --sampler)',
+  '  --hires-schedule NAME  second-pass schedule type (default: --scheduler)',
+  '  --hires-cfg X        second-pass CFG scale (default: --cfg)',
   ...UPSCALER_HELP,
 ]
 
@@ -93,5 +102,7 @@ export const VARIATION_OPTIONS: OptionSpec = {
 
 export const HIRES_OPTIONS: OptionSpec = {
   'hires-scale': { type: 'string' }, 'hires-resize': { type: 'string' }, 'hires-upscaler': { type: 'string' },
-  'hires-steps': { type: 'string' }, 'hires-denoise': { type: 'string' }, ...UPSCALER_OPTIONS,
+  'hires-steps': { type: 'string' }, 'hires-denoise': { type: 'string' }, 'hires-prompt': { type: 'string' },
+  'hires-negative': { type: 'string' }, 'hires-sampler': { type: 'string' }, 'hires-schedule': { type: 'string' },
+  'hires-cfg': { type: 'string' }, ...UPSCALER_OPTIONS,
 }
