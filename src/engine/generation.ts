@@ -13,9 +13,12 @@ import { loraRequestsFromPrompt } from '../pipeline/extra-networks-resolve.ts'
 import { cheapPreview } from '../pipeline/latent-preview.ts'
 import { resolveRequest, type GenerationParams, type ResolvedRequest } from '../pipeline/request.ts'
 import { conditioningRequest, NOISE_INIT, runBatches, type BatchProgress, type FinishedImage } from '../pipeline/run-batches.ts'
+import { hiresSpec, type HiresOptions } from '../pipeline/hires.ts'
+import { modelUpscaler, type ModelUpscaler } from '../pipeline/model-upscalers.ts'
+import { isLatentUpscaler } from '../image/latent-upscale.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
 import { hashFile } from '../tools/hash.ts'
-import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, ModelResolver } from './contract.ts'
+import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, HiresFix, ModelResolver } from './contract.ts'
 import type { ModelHandle } from './model-handle.ts'
 import { adapterWeights } from './validate.ts'
 
@@ -103,7 +106,11 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const conditioning = deps.oneShot ? undefined : await cachedConditioning(handle, params, r, prepared)
   const images: GeneratedImage[] = []
   let startedAt = performance.now()
-  await runBatches(model, { req: conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params, r, init: NOISE_INIT, conditioning: conditioning?.conditioning }, {
+  const modeReq = conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params
+  const spec = req.hires
+    ? hiresSpec({ ...modeReq, hires: hiresOptions(req.hires), upscalers: await networkUpscalers(req.hires, deps.resolver) }, r)
+    : { req: modeReq, r, init: NOISE_INIT }
+  await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
     ...hashes, signal: deps.signal, keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
     onPhase: (phase, batch) => {
       if (phase === 'sample') startedAt = performance.now()
@@ -122,6 +129,20 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   })
   const { value, source, detail } = model.prediction
   return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }
+}
+
+/** The contract's hires fields as the pipeline's HiresOptions. */
+const hiresOptions = (h: HiresFix): HiresOptions => ({
+  ...h, ...(h.resizeWidth || h.resizeHeight ? { resize: { width: h.resizeWidth ?? 0, height: h.resizeHeight ?? 0 } } : {}),
+})
+
+/** The hires upscaler when it is a network (ESRGAN family) the resolver knows by name; none for built-in upscalers. */
+async function networkUpscalers(h: HiresFix, resolver: ModelResolver): Promise<ModelUpscaler[]> {
+  const name = h.upscaler
+  if (!name || isLatentUpscaler(name) || name === 'Lanczos' || name === 'Nearest') return []
+  const file = await resolver.upscaler?.(name)
+  if (file === undefined) throw new InputError([{ code: 'not-found', path: ['hires', 'upscaler'], message: `upscaler "${name}" not found` }])
+  return [modelUpscaler({ name, file })]
 }
 
 /** The conditioning of a prompt seen before on this model with the same text-encoder state, else built and kept. */

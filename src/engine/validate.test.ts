@@ -34,3 +34,14 @@ test('every JSON-level problem at once, each naming its field; ranges name their
   assert.throws(() => validateRequest({ ...FULL, steps: 1.5 }), { message: 'steps must be a whole number, got 1.5' })
   assert.throws(() => validateRequest(null), { message: 'a generation request must be an object' })
 })
+
+test('hires fix is an option of txt2img: its fields are checked by name, unknown ones refused', () => {
+  const hires = { scale: 2, upscaler: 'R-ESRGAN 4x+', steps: 10, denoisingStrength: 0.5, prompt: 'a dog', negativePrompt: 'ugly', sampler: 'DPM++ 2M', scheduler: 'Karras', cfgScale: 5 }
+  assert.deepEqual(validateRequest(JSON.parse(JSON.stringify({ ...FULL, hires }))), { ...FULL, hires })
+  assert.throws(() => validateRequest({ ...FULL, hires: { scale: '2', steps: 1.5, colour: 1 } }), (e: unknown) => {
+    assert.ok(e instanceof InputError)
+    assert.deepEqual(e.issues.map((i) => [i.code, i.path.join('.')]), [['type', 'hires.scale'], ['type', 'hires.steps'], ['unrecognized', 'hires.colour']])
+    return true
+  })
+  assert.throws(() => validateRequest({ ...FULL, hires: 2 }), { message: 'hires must be an object { scale?, upscaler?, steps?, denoisingStrength?, … }' })
+})

@@ -45,6 +45,19 @@ function checkField(path: (string | number)[], v: unknown, rule: FieldRule): Inp
   return undefined
 }
 
+const HIRES_FIELDS: Readonly<Record<string, FieldRule>> = {
+  scale: { kind: 'number' }, resizeWidth: { kind: 'number', integer: true }, resizeHeight: { kind: 'number', integer: true },
+  upscaler: { kind: 'string' }, steps: { kind: 'number', integer: true }, denoisingStrength: { kind: 'number' },
+  prompt: { kind: 'string' }, negativePrompt: { kind: 'string' }, sampler: { kind: 'string' }, scheduler: { kind: 'string' },
+  cfgScale: { kind: 'number' },
+}
+
+function checkHires(v: unknown): InputIssue[] {
+  if (v === undefined) return []
+  if (!isRecord(v)) return [{ code: 'type', path: ['hires'], message: 'hires must be an object { scale?, upscaler?, steps?, denoisingStrength?, … }' }]
+  return [...checkObject(v, HIRES_FIELDS, ['hires']), ...unknownKeys(v, HIRES_FIELDS, ['hires'])]
+}
+
 const ADAPTER_FIELDS: Readonly<Record<string, FieldRule>> = {
   name: { kind: 'string', required: true }, weight: { kind: 'number' }, unetWeight: { kind: 'number' },
 }
@@ -85,7 +98,8 @@ export function validateRequest(input: unknown): GenerationRequest {
   const issues = [
     ...checkObject(input, FIELDS, []),
     ...checkLoras(input.loras),
-    ...unknownKeys(input, { ...FIELDS, loras: true }, []),
+    ...checkHires(input.hires),
+    ...unknownKeys(input, { ...FIELDS, loras: true, hires: true }, []),
   ]
   if (input.previewEvery !== undefined && issues.every((i) => i.path[0] !== 'previewEvery') && (input.previewEvery as number) < 0) {
     issues.push({ code: 'range', path: ['previewEvery'], message: `previewEvery must be 0 (none) or a number of steps, got ${String(input.previewEvery)}` })
