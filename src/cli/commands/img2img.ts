@@ -11,7 +11,7 @@ import type { InpaintOptions } from '../../pipeline/inpaint.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { num, oneOf, str } from '../flags.ts'
 import { generate, runMode } from './generate.ts'
-import { HIRES_OPTIONS } from './mode-flags.ts'
+import { HIRES_OPTIONS, withRefiner } from './mode-flags.ts'
 
 type Picture = Pick<Img2ImgRequest, 'init' | 'denoisingStrength' | 'resizeMode' | 'inpaint'>
 
@@ -37,7 +37,10 @@ async function pictureOf(ctx: CommandContext): Promise<Picture> {
 
 async function run(ctx: CommandContext): Promise<number> {
   const picture = await pictureOf(ctx)
-  return runMode(ctx, { command: 'img2img', vaeEncoder: true, run: (model, req, opts) => runImg2img(model, { ...req, ...picture }, opts) })
+  return runMode(ctx, {
+    command: 'img2img', vaeEncoder: true,
+    run: (model, req, opts) => withRefiner(ctx, (refiner) => runImg2img(model, { ...req, ...picture }, { ...opts, refiner })),
+  })
 }
 
 /** generate's options less hires fix's (A1111's img2img has no hires pass). */

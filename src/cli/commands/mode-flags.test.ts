@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { CommandContext } from '../command.ts'
-import { hiresOf, tileOptionsOf } from './mode-flags.ts'
+import { hiresOf, tileOptionsOf, withRefiner } from './mode-flags.ts'
 
 const ctx = (values: CommandContext['values']): CommandContext => ({ values, positionals: [], json: false, out: () => {}, warn: () => {} })
 
@@ -16,4 +16,10 @@ test('--hires-* flags become HiresOptions (the second pass\'s prompt, negative, 
   // --upscaler-model alone names the hires upscaler after the file, as A1111 names models/ESRGAN files
   assert.equal(hiresOf(ctx({ 'hires-scale': '2', 'upscaler-model': '/m/4x-UltraSharp.pth' }))?.upscaler, '4x-UltraSharp')
   assert.deepEqual(tileOptionsOf(ctx({ 'upscaler-tile': '256' })), { tileSize: 256 })
+})
+
+test('--refiner-switch-at needs --refiner and a value in (0, 1]; without --refiner the run gets none', async () => {
+  assert.equal(await withRefiner(ctx({}), async (r) => r), undefined)
+  await assert.rejects(withRefiner(ctx({ 'refiner-switch-at': '0.5' }), async () => 0), { message: '--refiner-switch-at needs --refiner FILE' })
+  await assert.rejects(withRefiner(ctx({ 'refiner': 'x.safetensors', 'refiner-switch-at': '1.5' }), async () => 0), { message: 'refiner switch at must be in (0, 1], got 1.5' })
 })

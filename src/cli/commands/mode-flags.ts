@@ -5,6 +5,10 @@ import { basename, extname } from 'node:path'
 import { InputError } from '../../core/errors.ts'
 import type { HiresOptions } from '../../pipeline/hires.ts'
 import type { TileOptions } from '../../image/upscale-tiles.ts'
+import { loadModel } from '../../pipeline/load-model.ts'
+import { checkSwitchAt } from '../../pipeline/refiner.ts'
+import type { RefinerOptions } from '../../pipeline/run-batches.ts'
+import { hashFile } from '../../tools/hash.ts'
 import { findUpscalerModels, modelUpscaler, type ModelUpscaler, type UpscalerModelFile } from '../../pipeline/model-upscalers.ts'
 import type { OptionSpec } from '../command.ts'
 import type { CommandContext } from '../command.ts'
@@ -73,6 +77,34 @@ export const UPSCALER_OPTIONS: OptionSpec = {
   'upscalers': { type: 'string' }, 'upscaler-model': { type: 'string' }, 'upscaler-tile': { type: 'string' },
   'upscaler-tile-overlap': { type: 'string' },
 }
+
+/**
+ * Runs `run` with the refiner of --refiner FILE (A1111 refiner_checkpoint; --refiner-switch-at, default 0.8 as A1111's
+ * refiner_switch_at), loaded for the run and released after it; without --refiner, `run(undefined)`.
+ */
+export async function withRefiner<T>(ctx: CommandContext, run: (refiner: RefinerOptions | undefined) => Promise<T>): Promise<T> {
+  const file = str(ctx, 'refiner')
+  const at = num(ctx, 'refiner-switch-at', false)
+  if (!file) {
+    if (at !== undefined) throw new InputError('--refiner-switch-at needs --refiner FILE')
+    return run(undefined)
+  }
+  const switchAt = checkSwitchAt(at ?? 0.8)
+  const model = await loadModel(file)
+  try {
+    return await run({ model, switchAt, hash: (await hashFile(file, ['autov2'])).autov2 })
+  } finally {
+    await model.release()
+  }
+}
+
+export const REFINER_HELP = [
+  '  --refiner FILE       A1111 refiner: this checkpoint takes over at --refiner-switch-at (any family; with hires fix,',
+  '                       in the second pass only, as A1111\'s default)',
+  '  --refiner-switch-at X  fraction of the noise schedule done when it takes over (0.8)',
+]
+
+export const REFINER_OPTIONS: OptionSpec = { 'refiner': { type: 'string' }, 'refiner-switch-at': { type: 'string' } }
 
 export const VARIATION_HELP = [
   '  --subseed N          A1111 variation seed (-1: random); used with --subseed-strength',
