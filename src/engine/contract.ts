@@ -53,6 +53,10 @@ export interface GenerationBase {
   readonly vaeTiling?: 'auto' | 'on' | 'off'
   /** A preview image every N sampling steps (0 or absent: none). */
   readonly previewEvery?: number
+  /** A1111 refiner_checkpoint: a checkpoint (resolved like `model`) that takes over at refinerSwitchAt. */
+  readonly refiner?: string
+  /** A1111 refiner_switch_at in (0, 1]; default 0.8. */
+  readonly refinerSwitchAt?: number
 }
 
 /**

@@ -12,7 +12,9 @@ import { buildConditioning } from '../pipeline/conditioning.ts'
 import { loraRequestsFromPrompt } from '../pipeline/extra-networks-resolve.ts'
 import { cheapPreview } from '../pipeline/latent-preview.ts'
 import { resolveRequest, type GenerationParams, type ResolvedRequest } from '../pipeline/request.ts'
-import { conditioningRequest, NOISE_INIT, runBatches, type BatchProgress, type FinishedImage } from '../pipeline/run-batches.ts'
+import { conditioningRequest, NOISE_INIT, runBatches, type BatchProgress, type FinishedImage, type RefinerOptions } from '../pipeline/run-batches.ts'
+import { loadModel } from '../pipeline/load-model.ts'
+import { checkSwitchAt } from '../pipeline/refiner.ts'
 import { hiresSpec, type HiresOptions } from '../pipeline/hires.ts'
 import { modelUpscaler, type ModelUpscaler } from '../pipeline/model-upscalers.ts'
 import { isLatentUpscaler } from '../image/latent-upscale.ts'
@@ -110,25 +112,37 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const spec = req.hires
     ? hiresSpec({ ...modeReq, hires: hiresOptions(req.hires), upscalers: await networkUpscalers(req.hires, deps.resolver) }, r)
     : { req: modeReq, r, init: NOISE_INIT }
-  await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
-    ...hashes, signal: deps.signal, keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
-    onPhase: (phase, batch) => {
-      if (phase === 'sample') startedAt = performance.now()
-      return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
-    },
-    onProgress: (p) => {
-      const every = req.previewEvery ?? 0
-      const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
-      void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
-    },
-    onImage: async (img: FinishedImage) => {
-      const image: GeneratedImage = { index: img.index, seed: img.seed, rgb: imageToUint8(img.image), infotext: formatInfotext(img.info), info: jsonSafe(img.info) }
-      images.push(image)
-      await emit({ type: 'image', image })
-    },
-  })
+  const refiner = req.refiner ? await loadRefiner(req, deps) : undefined
+  try {
+    await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
+      ...hashes, signal: deps.signal, ...(refiner ? { refiner } : {}), keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
+      onPhase: (phase, batch) => {
+        if (phase === 'sample') startedAt = performance.now()
+        return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
+      },
+      onProgress: (p) => {
+        const every = req.previewEvery ?? 0
+        const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
+        void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
+      },
+      onImage: async (img: FinishedImage) => {
+        const image: GeneratedImage = { index: img.index, seed: img.seed, rgb: imageToUint8(img.image), infotext: formatInfotext(img.info), info: jsonSafe(img.info) }
+        images.push(image)
+        await emit({ type: 'image', image })
+      },
+    })
+  } finally {
+    await refiner?.model.release()
+  }
   const { value, source, detail } = model.prediction
   return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }
+}
+
+/** The request's refiner, loaded for this request only (outside the model cache) and released after it. */
+async function loadRefiner(req: GenerationRequest, deps: GenerationDeps): Promise<RefinerOptions> {
+  const file = await deps.resolver.checkpoint(req.refiner!)
+  const model = await loadModel(file)
+  return { model, switchAt: checkSwitchAt(req.refinerSwitchAt ?? 0.8), hash: (await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2 }
 }
 
 /** The contract's hires fields as the pipeline's HiresOptions. */

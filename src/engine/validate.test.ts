@@ -45,3 +45,9 @@ test('hires fix is an option of txt2img: its fields are checked by name, unknown
   })
   assert.throws(() => validateRequest({ ...FULL, hires: 2 }), { message: 'hires must be an object { scale?, upscaler?, steps?, denoisingStrength?, … }' })
 })
+
+test('refiner and refinerSwitchAt are checked (a string; a number in (0, 1])', () => {
+  assert.deepEqual(validateRequest({ ...FULL, refiner: 'refiner.safetensors', refinerSwitchAt: 0.8 }), { ...FULL, refiner: 'refiner.safetensors', refinerSwitchAt: 0.8 })
+  assert.throws(() => validateRequest({ ...FULL, refiner: 3 }), { message: 'refiner must be a string, got 3' })
+  assert.throws(() => validateRequest({ ...FULL, refinerSwitchAt: 0 }), { message: 'refiner switch at must be in (0, 1], got 0' })
+})

@@ -4,6 +4,7 @@
  * name their field too. A request that passes is plain data: it survives JSON.stringify → JSON.parse unchanged.
  */
 import { InputError, type InputIssue } from '../core/errors.ts'
+import { checkSwitchAt } from '../pipeline/refiner.ts'
 import { resolveRequest } from '../pipeline/request.ts'
 import type { AdapterRef, GenerationRequest } from './contract.ts'
 
@@ -33,6 +34,8 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   prediction: { kind: 'string', oneOf: ['eps', 'v'] },
   vaeTiling: { kind: 'string', oneOf: ['auto', 'on', 'off'] },
   previewEvery: { kind: 'number', integer: true },
+  refiner: { kind: 'string' },
+  refinerSwitchAt: { kind: 'number' },
 }
 
 function checkField(path: (string | number)[], v: unknown, rule: FieldRule): InputIssue | undefined {
@@ -107,6 +110,7 @@ export function validateRequest(input: unknown): GenerationRequest {
   if (issues.length > 0) throw new InputError(issues)
   const request = input as unknown as GenerationRequest
   resolveRequest(512, request) // ranges, sampler and scheduler names; throws naming the field
+  if (request.refinerSwitchAt !== undefined) checkSwitchAt(request.refinerSwitchAt)
   return request
 }
 
