@@ -56,10 +56,41 @@ export interface GenerationBase {
   readonly previewEvery?: number
   /** A1111's sampler parameters (eta, churn, s_noise, schedule sigma/rho, NGMS, Skip Early CFG); absent: defaults. */
   readonly samplerParams?: SamplerParams
+  /** A1111 refiner_checkpoint: a checkpoint (resolved like `model`) that takes over at refinerSwitchAt. */
+  readonly refiner?: string
+  /** A1111 refiner_switch_at in (0, 1]; default 0.8. */
+  readonly refinerSwitchAt?: number
+}
+
+/**
+ * Hires fix, an option of txt2img (A1111 enable_hr and its hr_* fields): a second pass at a larger size over the first
+ * pass's latents. Every field is optional (A1111's defaults); the second pass's prompt, sampler, schedule and CFG
+ * default to the first pass's.
+ */
+export interface HiresFix {
+  /** hr_scale (default 2), unless resizeWidth/resizeHeight are given. */
+  readonly scale?: number
+  /** hr_resize_x / hr_resize_y (0 = from the other side and the aspect ratio). */
+  readonly resizeWidth?: number
+  readonly resizeHeight?: number
+  /** hr_upscaler: "Latent" (default), "Latent (…)", "Lanczos", "Nearest", or a network upscaler the resolver finds. */
+  readonly upscaler?: string
+  /** hr_second_pass_steps (0 = the first pass's). */
+  readonly steps?: number
+  /** denoising_strength (default 0.7). */
+  readonly denoisingStrength?: number
+  /** hr_prompt / hr_negative_prompt. */
+  readonly prompt?: string
+  readonly negativePrompt?: string
+  /** hr_sampler_name / hr_scheduler / hr_cfg. */
+  readonly sampler?: string
+  readonly scheduler?: string
+  readonly cfgScale?: number
 }
 
 export interface Txt2ImgGeneration extends GenerationBase {
   readonly mode: 'txt2img'
+  readonly hires?: HiresFix
 }
 
 /** One request type with modes (img2img/inpaint/hires are added by the img2img issue). */
@@ -154,4 +185,6 @@ export interface ModelResolver {
   lora(name: string): Promise<string | undefined>
   /** The folder of textual-inversion embeddings, if any. */
   embeddingsDir(): Promise<string | undefined>
+  /** A network upscaler (ESRGAN family) by its A1111 name ("R-ESRGAN 4x+", "4x-UltraSharp"); undefined: not found. */
+  upscaler?(name: string): Promise<string | undefined>
 }

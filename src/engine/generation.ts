@@ -12,10 +12,15 @@ import { buildConditioning } from '../pipeline/conditioning.ts'
 import { loraRequestsFromPrompt } from '../pipeline/extra-networks-resolve.ts'
 import { cheapPreview } from '../pipeline/latent-preview.ts'
 import { resolveRequest, type GenerationParams, type ResolvedRequest } from '../pipeline/request.ts'
-import { conditioningRequest, NOISE_INIT, runBatches, type BatchProgress, type FinishedImage } from '../pipeline/run-batches.ts'
+import { conditioningRequest, NOISE_INIT, runBatches, type BatchProgress, type FinishedImage, type RefinerOptions } from '../pipeline/run-batches.ts'
+import { loadModel } from '../pipeline/load-model.ts'
+import { checkSwitchAt } from '../pipeline/refiner.ts'
+import { hiresSpec, type HiresOptions } from '../pipeline/hires.ts'
+import { modelUpscaler, type ModelUpscaler } from '../pipeline/model-upscalers.ts'
+import { isLatentUpscaler } from '../image/latent-upscale.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
 import { hashFile } from '../tools/hash.ts'
-import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, ModelResolver } from './contract.ts'
+import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, HiresFix, ModelResolver } from './contract.ts'
 import type { ModelHandle } from './model-handle.ts'
 import { adapterWeights } from './validate.ts'
 
@@ -103,25 +108,55 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const conditioning = deps.oneShot ? undefined : await cachedConditioning(handle, params, r, prepared)
   const images: GeneratedImage[] = []
   let startedAt = performance.now()
-  await runBatches(model, { req: conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params, r, init: NOISE_INIT, conditioning: conditioning?.conditioning }, {
-    ...hashes, signal: deps.signal, keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
-    onPhase: (phase, batch) => {
-      if (phase === 'sample') startedAt = performance.now()
-      return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
-    },
-    onProgress: (p) => {
-      const every = req.previewEvery ?? 0
-      const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
-      void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
-    },
-    onImage: async (img: FinishedImage) => {
-      const image: GeneratedImage = { index: img.index, seed: img.seed, rgb: imageToUint8(img.image), infotext: formatInfotext(img.info), info: jsonSafe(img.info) }
-      images.push(image)
-      await emit({ type: 'image', image })
-    },
-  })
+  const modeReq = conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params
+  const spec = req.hires
+    ? hiresSpec({ ...modeReq, hires: hiresOptions(req.hires), upscalers: await networkUpscalers(req.hires, deps.resolver) }, r)
+    : { req: modeReq, r, init: NOISE_INIT }
+  const refiner = req.refiner ? await loadRefiner(req, deps) : undefined
+  try {
+    await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
+      ...hashes, signal: deps.signal, ...(refiner ? { refiner } : {}), keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
+      onPhase: (phase, batch) => {
+        if (phase === 'sample') startedAt = performance.now()
+        return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
+      },
+      onProgress: (p) => {
+        const every = req.previewEvery ?? 0
+        const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
+        void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
+      },
+      onImage: async (img: FinishedImage) => {
+        const image: GeneratedImage = { index: img.index, seed: img.seed, rgb: imageToUint8(img.image), infotext: formatInfotext(img.info), info: jsonSafe(img.info) }
+        images.push(image)
+        await emit({ type: 'image', image })
+      },
+    })
+  } finally {
+    await refiner?.model.release()
+  }
   const { value, source, detail } = model.prediction
   return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }
+}
+
+/** The request's refiner, loaded for this request only (outside the model cache) and released after it. */
+async function loadRefiner(req: GenerationRequest, deps: GenerationDeps): Promise<RefinerOptions> {
+  const file = await deps.resolver.checkpoint(req.refiner!)
+  const model = await loadModel(file)
+  return { model, switchAt: checkSwitchAt(req.refinerSwitchAt ?? 0.8), hash: (await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2 }
+}
+
+/** The contract's hires fields as the pipeline's HiresOptions. */
+const hiresOptions = (h: HiresFix): HiresOptions => ({
+  ...h, ...(h.resizeWidth || h.resizeHeight ? { resize: { width: h.resizeWidth ?? 0, height: h.resizeHeight ?? 0 } } : {}),
+})
+
+/** The hires upscaler when it is a network (ESRGAN family) the resolver knows by name; none for built-in upscalers. */
+async function networkUpscalers(h: HiresFix, resolver: ModelResolver): Promise<ModelUpscaler[]> {
+  const name = h.upscaler
+  if (!name || isLatentUpscaler(name) || name === 'Lanczos' || name === 'Nearest') return []
+  const file = await resolver.upscaler?.(name)
+  if (file === undefined) throw new InputError([{ code: 'not-found', path: ['hires', 'upscaler'], message: `upscaler "${name}" not found` }])
+  return [modelUpscaler({ name, file })]
 }
 
 /** The conditioning of a prompt seen before on this model with the same text-encoder state, else built and kept. */

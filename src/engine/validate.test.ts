@@ -37,3 +37,20 @@ test('every JSON-level problem at once, each naming its field; ranges name their
     && JSON.stringify(e.issues.map((i) => i.path.join('.'))) === '["samplerParams.eta","samplerParams.colour"]')
   assert.deepEqual(validateRequest({ ...FULL, samplerParams: { eta: 0.5, skipEarlyCond: 0.2 } }).samplerParams, { eta: 0.5, skipEarlyCond: 0.2 })
 })
+
+test('hires fix is an option of txt2img: its fields are checked by name, unknown ones refused', () => {
+  const hires = { scale: 2, upscaler: 'R-ESRGAN 4x+', steps: 10, denoisingStrength: 0.5, prompt: 'a dog', negativePrompt: 'ugly', sampler: 'DPM++ 2M', scheduler: 'Karras', cfgScale: 5 }
+  assert.deepEqual(validateRequest(JSON.parse(JSON.stringify({ ...FULL, hires }))), { ...FULL, hires })
+  assert.throws(() => validateRequest({ ...FULL, hires: { scale: '2', steps: 1.5, colour: 1 } }), (e: unknown) => {
+    assert.ok(e instanceof InputError)
+    assert.deepEqual(e.issues.map((i) => [i.code, i.path.join('.')]), [['type', 'hires.scale'], ['type', 'hires.steps'], ['unrecognized', 'hires.colour']])
+    return true
+  })
+  assert.throws(() => validateRequest({ ...FULL, hires: 2 }), { message: 'hires must be an object { scale?, upscaler?, steps?, denoisingStrength?, … }' })
+})
+
+test('refiner and refinerSwitchAt are checked (a string; a number in (0, 1])', () => {
+  assert.deepEqual(validateRequest({ ...FULL, refiner: 'refiner.safetensors', refinerSwitchAt: 0.8 }), { ...FULL, refiner: 'refiner.safetensors', refinerSwitchAt: 0.8 })
+  assert.throws(() => validateRequest({ ...FULL, refiner: 3 }), { message: 'refiner must be a string, got 3' })
+  assert.throws(() => validateRequest({ ...FULL, refinerSwitchAt: 0 }), { message: 'refiner switch at must be in (0, 1], got 0' })
+})

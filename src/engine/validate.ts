@@ -4,6 +4,7 @@
  * name their field too. A request that passes is plain data: it survives JSON.stringify → JSON.parse unchanged.
  */
 import { InputError, type InputIssue } from '../core/errors.ts'
+import { checkSwitchAt } from '../pipeline/refiner.ts'
 import { resolveRequest } from '../pipeline/request.ts'
 import type { AdapterRef, GenerationRequest } from './contract.ts'
 
@@ -33,6 +34,8 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   prediction: { kind: 'string', oneOf: ['eps', 'v'] },
   vaeTiling: { kind: 'string', oneOf: ['auto', 'on', 'off'] },
   previewEvery: { kind: 'number', integer: true },
+  refiner: { kind: 'string' },
+  refinerSwitchAt: { kind: 'number' },
 }
 
 function checkField(path: (string | number)[], v: unknown, rule: FieldRule): InputIssue | undefined {
@@ -43,6 +46,19 @@ function checkField(path: (string | number)[], v: unknown, rule: FieldRule): Inp
   if (rule.integer && !Number.isInteger(v)) return { code: 'type', path, message: `${name} must be a whole number, got ${String(v)}` }
   if (rule.oneOf && !rule.oneOf.includes(v as string)) return { code: 'enum', path, message: `${name} must be one of ${rule.oneOf.join(', ')}, got "${String(v)}"` }
   return undefined
+}
+
+const HIRES_FIELDS: Readonly<Record<string, FieldRule>> = {
+  scale: { kind: 'number' }, resizeWidth: { kind: 'number', integer: true }, resizeHeight: { kind: 'number', integer: true },
+  upscaler: { kind: 'string' }, steps: { kind: 'number', integer: true }, denoisingStrength: { kind: 'number' },
+  prompt: { kind: 'string' }, negativePrompt: { kind: 'string' }, sampler: { kind: 'string' }, scheduler: { kind: 'string' },
+  cfgScale: { kind: 'number' },
+}
+
+function checkHires(v: unknown): InputIssue[] {
+  if (v === undefined) return []
+  if (!isRecord(v)) return [{ code: 'type', path: ['hires'], message: 'hires must be an object { scale?, upscaler?, steps?, denoisingStrength?, … }' }]
+  return [...checkObject(v, HIRES_FIELDS, ['hires']), ...unknownKeys(v, HIRES_FIELDS, ['hires'])]
 }
 
 const ADAPTER_FIELDS: Readonly<Record<string, FieldRule>> = {
@@ -96,7 +112,8 @@ export function validateRequest(input: unknown): GenerationRequest {
     ...checkObject(input, FIELDS, []),
     ...checkLoras(input.loras),
     ...checkSamplerParams(input.samplerParams),
-    ...unknownKeys(input, { ...FIELDS, loras: true, samplerParams: true }, []),
+    ...checkHires(input.hires),
+    ...unknownKeys(input, { ...FIELDS, loras: true, samplerParams: true, hires: true }, []),
   ]
   if (input.previewEvery !== undefined && issues.every((i) => i.path[0] !== 'previewEvery') && (input.previewEvery as number) < 0) {
     issues.push({ code: 'range', path: ['previewEvery'], message: `previewEvery must be 0 (none) or a number of steps, got ${String(input.previewEvery)}` })
@@ -104,6 +121,7 @@ export function validateRequest(input: unknown): GenerationRequest {
   if (issues.length > 0) throw new InputError(issues)
   const request = input as unknown as GenerationRequest
   resolveRequest(512, request) // ranges, sampler and scheduler names; throws naming the field
+  if (request.refinerSwitchAt !== undefined) checkSwitchAt(request.refinerSwitchAt)
   return request
 }
 

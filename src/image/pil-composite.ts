@@ -5,7 +5,7 @@
 import { newRaster, type Raster } from './raster.ts'
 
 /** (a + 128) / 255 rounded the way PIL's DIV255/MULDIV255 macros do it. */
-const div255 = (a: number): number => {
+export const div255 = (a: number): number => {
   const t = a + 128
   return ((t >>> 8) + t) >>> 8
 }

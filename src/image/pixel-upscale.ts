@@ -13,6 +13,8 @@ export interface PixelUpscaler {
   readonly name: string
   /** One round of upscaling by `scale` (model upscalers ignore it and apply their own factor). */
   step(img: Raster, scale: number): Promise<Raster>
+  /** Frees what a model upscaler holds (its network); a later step loads it again. */
+  release?(): Promise<void>
 }
 
 /** PIL NEAREST resize: src = floor((dst + 0.5) · in/out) (ImagingTransform affine, nearest). */
@@ -39,22 +41,29 @@ export const NEAREST_UPSCALER: PixelUpscaler = {
   step: async (img, scale) => resizeNearest(img, Math.trunc(img.width * scale), Math.trunc(img.height * scale)),
 }
 
+/**
+ * `Upscaler.upscale(img, scale)`: up to 3 rounds of the upscaler's step until the picture reaches
+ * int(w·scale)//8·8 × int(h·scale)//8·8 (at scale 1 one round runs anyway: a 1x restoration model), then LANCZOS to
+ * that size if it differs. The extras tab ("Upscale by") calls this directly.
+ */
+export async function upscaleBy(img: Raster, scale: number, upscaler: PixelUpscaler): Promise<Raster> {
+  const destW = Math.trunc(Math.floor(img.width * scale / 8) * 8)
+  const destH = Math.trunc(Math.floor(img.height * scale / 8) * 8)
+  let out = img
+  for (let i = 0; i < 3; i++) {
+    if (out.width >= destW && out.height >= destH && (i > 0 || scale !== 1)) break
+    const before = out
+    out = await upscaler.step(out, scale)
+    if (out.width === before.width && out.height === before.height) break
+  }
+  return out.width !== destW || out.height !== destH ? resample(out, destW, destH, 'lanczos') : out
+}
+
 /** resize_image(0, img, width, height, upscaler) as hires fix runs it. */
 export async function upscaleTo(img: Raster, width: number, height: number, upscaler: PixelUpscaler): Promise<Raster> {
   const scale = Math.max(width / img.width, height / img.height)
-  let out = img
-  if (scale > 1) {
-    const destW = Math.trunc(Math.floor(img.width * scale / 8) * 8)
-    const destH = Math.trunc(Math.floor(img.height * scale / 8) * 8)
-    for (let i = 0; i < 3 && !(out.width >= destW && out.height >= destH); i++) {
-      const before = out
-      out = await upscaler.step(out, scale)
-      if (out.width === before.width && out.height === before.height) break
-    }
-    if (out.width !== destW || out.height !== destH) out = resample(out, destW, destH, 'lanczos')
-  }
-  if (out.width !== width || out.height !== height) out = resample(out, width, height, 'lanczos')
-  return out
+  const out = scale > 1 ? await upscaleBy(img, scale, upscaler) : img
+  return out.width !== width || out.height !== height ? resample(out, width, height, 'lanczos') : out
 }
 
 export function pixelUpscaler(name: string, models: readonly PixelUpscaler[] = []): PixelUpscaler {

@@ -31,6 +31,8 @@ export interface ConditioningRequest {
   readonly negativePrompt: string
   /** A1111 total_steps: steps, ×2 for second-order samplers (the step counter counts denoiser calls). */
   readonly scheduleSteps: number
+  /** A hires pass's total_steps (its prompt-editing schedule counts from the end of the first pass). */
+  readonly hiresSteps?: number
   readonly clipSkip: number
   readonly tokenizer: ClipTokenizer
   readonly embeddings?: PromptEmbeddings
@@ -62,7 +64,7 @@ interface Encoded { readonly schedule: readonly ScheduledText[]; readonly byText
 const atStep = (e: Encoded, step: number): Cond => e.byText.get(entryAtStep(e.schedule, step).text) as Cond
 
 export async function buildConditioning(model: LoadedModel, req: ConditioningRequest): Promise<PromptConditioning> {
-  const options = { steps: req.scheduleSteps }
+  const options = { steps: req.scheduleSteps, ...(req.hiresSteps !== undefined ? { hiresSteps: req.hiresSteps } : {}) }
   const positive = planPositivePrompt(req.prompt, options)
   const negative = planNegativePrompt(req.negativePrompt, options)
   const encoders = await model.textEncoders(model.arch === 'sd1' ? req.clipSkip : 1)

@@ -4,7 +4,10 @@
  *  - latent upscalers: F.interpolate of the latents (image/latent-upscale.ts);
  *  - pixel upscalers: decode → uint8 (truncation) → resize_image(0, …, upscaler) → encode (posterior mean);
  *  - fresh noise: a new ImageRNG at the target shape (per seed, not a continuation of the first pass);
- *  - sample_img2img(steps = hires steps or the first pass's): exactly that many steps at the hires denoising strength.
+ *  - sample_img2img(steps = hires steps or the first pass's): exactly that many steps at the hires denoising strength;
+ *  - the second pass's own sampler, schedule type and CFG scale (hr_sampler_name, hr_scheduler, hr_cfg; absent = the
+ *    first pass's), and its own conditioning (calculate_hr_conds): hr_prompt / hr_negative_prompt (absent or '' = the
+ *    first pass's), at the target size (SDXL size ids), its prompt-editing schedule over the hires steps.
  */
 import { InputError } from '../core/errors.ts'
 import { isLatentUpscaler, upscaleLatent } from '../image/latent-upscale.ts'
@@ -15,8 +18,9 @@ import { decodeOne } from './decode.ts'
 import { encodePicture } from './encode-picture.ts'
 import { checkStrength } from './img2img.ts'
 import type { LoadedModel } from './load-model.ts'
-import { resolveRequest, type GenerationParams, type ResolvedRequest } from './request.ts'
-import { runBatches, NOISE_INIT, sampleBatch, type FinishedImage, type ModeSpec, type RunOptions, type SecondPass } from './run-batches.ts'
+import { resolveRequest, scheduleSteps, type GenerationParams, type ResolvedRequest } from './request.ts'
+import { conditioningRequest, runBatches, NOISE_INIT, sampleBatch, type FinishedImage, type ModeSpec, type RunOptions, type SecondPass } from './run-batches.ts'
+import { SCHEDULERS, resolveSamplerAndSchedule, scheduleTypeLabel } from '../sampling/index.ts'
 
 export interface HiresOptions {
   /** "Upscale by" (default 2), unless `resize` is given. */
@@ -29,6 +33,14 @@ export interface HiresOptions {
   readonly steps?: number
   /** Default 0.7. */
   readonly denoisingStrength?: number
+  /** A1111 hr_prompt / hr_negative_prompt; absent or '' = the first pass's. */
+  readonly prompt?: string
+  readonly negativePrompt?: string
+  /** A1111 hr_sampler_name / hr_scheduler; absent = the first pass's. */
+  readonly sampler?: string
+  readonly scheduler?: string
+  /** A1111 hr_cfg (Forge's "Hires CFG Scale"); absent = the first pass's CFG scale. */
+  readonly cfgScale?: number
 }
 
 export interface HiresRequest extends GenerationParams {
@@ -71,7 +83,16 @@ function truncate(x: Float32Array, shape: readonly number[], t: Target): { laten
   return { latent: out, h: nh, w: nw }
 }
 
-function hiresPass(req: HiresRequest, t: Target, strength: number): SecondPass {
+/** The second pass's sampling parameters: the first pass's with hr_sampler_name / hr_scheduler / hr_cfg / hires steps. */
+function secondPassRequest(req: HiresRequest, r: ResolvedRequest): ResolvedRequest {
+  const h = req.hires
+  const { entry: sampler, scheduler: id } = resolveSamplerAndSchedule(h.sampler ?? req.sampler ?? 'Euler a', h.scheduler ?? req.scheduler)
+  const cfgScale = h.cfgScale ?? r.cfgScale
+  if (!Number.isFinite(cfgScale)) throw new InputError(`hires CFG scale must be a number, got ${h.cfgScale}`)
+  return { ...r, sampler, scheduler: SCHEDULERS[id].label, cfgScale, steps: h.steps || r.steps }
+}
+
+function hiresPass(req: HiresRequest, t: Target, strength: number, r2: ResolvedRequest): SecondPass {
   const name = req.hires.upscaler ?? 'Latent'
   const pixel = isLatentUpscaler(name) ? undefined : pixelUpscaler(name, req.upscalers)
   return async (model, first, ctx, opts) => {
@@ -82,30 +103,53 @@ function hiresPass(req: HiresRequest, t: Target, strength: number): SecondPass {
       up = upscaleLatent(first.latent, [b, ...first.latentShape], t.height / 8, t.width / 8, name)
     } else {
       up = new Float32Array(b * c * (t.height / 8) * (t.width / 8))
-      for (let i = 0; i < b; i++) {
-        const decoded = await decodeOne(model, first.latent, i, first.latentShape, { tiling: opts.vaeTiling })
-        const big = await upscaleTo(rasterFromRgb(imageToUint8(decoded.image)), t.width, t.height, pixel)
-        up.set(await encodePicture(model, big), (i * up.length) / b)
+      try {
+        for (let i = 0; i < b; i++) {
+          const decoded = await decodeOne(model, first.latent, i, first.latentShape, { tiling: opts.vaeTiling })
+          const big = await upscaleTo(rasterFromRgb(imageToUint8(decoded.image)), t.width, t.height, pixel)
+          up.set(await encodePicture(model, big), (i * up.length) / b)
+        }
+      } finally {
+        await pixel.release?.()                       // an ESRGAN network is not held through the second pass's sampling
       }
     }
     const cut = truncate(up, [b, c, t.height / 8, t.width / 8], t)
     const latentShape = [c, cut.h, cut.w] as const
-    const steps = req.hires.steps || ctx.r.steps
-    const latent = await sampleBatch(model, { ...ctx, latentShape }, { img2img: { latent: cut.latent, strength, steps } }, opts)
+    const second = { ...ctx, r: r2, latentShape, conditioning: ctx.secondConditioning ?? ctx.conditioning }
+    const latent = await sampleBatch(model, second, { img2img: { latent: cut.latent, strength, steps: r2.steps } }, opts)
     return { latent, latentShape }
   }
+}
+
+/** The infotext fields A1111 adds for hires fix, in its order (processing.py txt2img init; get_sigmas for the schedule). */
+function hiresInfo(req: HiresRequest, r: ResolvedRequest, r2: ResolvedRequest): Record<string, string | number> {
+  const h = req.hires
+  const extra: Record<string, string | number> = h.resize && (h.resize.width || h.resize.height)
+    ? { 'Hires resize': `${h.resize.width}x${h.resize.height}` } : { 'Hires upscale': h.scale ?? 2 }
+  if (h.steps) extra['Hires steps'] = h.steps
+  extra['Hires upscaler'] = h.upscaler ?? 'Latent'
+  if (r2.sampler.label !== r.sampler.label) extra['Hires sampler'] = r2.sampler.label
+  if (h.prompt && h.prompt !== req.prompt) extra['Hires prompt'] = h.prompt
+  if (h.negativePrompt && h.negativePrompt !== (req.negativePrompt ?? '')) extra['Hires negative prompt'] = h.negativePrompt
+  const schedule = scheduleTypeLabel(r2.sampler, r2.scheduler)
+  if (schedule !== scheduleTypeLabel(r.sampler, r.scheduler)) extra['Hires schedule type'] = schedule
+  if (r2.cfgScale !== r.cfgScale) extra['Hires CFG Scale'] = r2.cfgScale
+  return extra
 }
 
 export function hiresSpec(req: HiresRequest, r: ResolvedRequest): ModeSpec {
   const t = hiresTarget(r.width, r.height, req.hires)
   if (t.width % 8 !== 0 || t.height % 8 !== 0) throw new InputError(`the hires size ${t.width}x${t.height} is not a multiple of 8. Hint: pick a scale that keeps it so.`)
   const strength = checkStrength(req.hires.denoisingStrength ?? 0.7)
-  const resize = req.hires.resize
-  const extra: Record<string, string | number> = resize && (resize.width || resize.height)
-    ? { 'Hires resize': `${resize.width}x${resize.height}` } : { 'Hires upscale': req.hires.scale ?? 2 }
-  if (req.hires.steps) extra['Hires steps'] = req.hires.steps
-  extra['Hires upscaler'] = req.hires.upscaler ?? 'Latent'
-  return { req, r, init: NOISE_INIT, secondPass: hiresPass(req, t, strength), info: { denoisingStrength: strength, extra } }
+  const r2 = secondPassRequest(req, r)
+  const hr = { ...req, prompt: req.hires.prompt || req.prompt, negativePrompt: req.hires.negativePrompt || req.negativePrompt }
+  const secondConditioning = {
+    ...conditioningRequest(hr, r), hiresSteps: scheduleSteps(r2), width: t.width, height: t.height,
+  }
+  return {
+    req, r, init: NOISE_INIT, secondPass: hiresPass(req, t, strength, r2), secondConditioning,
+    info: { denoisingStrength: strength, extra: hiresInfo(req, r, r2) },
+  }
 }
 
 /** txt2img with hires fix. */

@@ -23,6 +23,8 @@ import { imageToUint8 } from '../image/to-uint8.ts'
 import { INPAINT_CHANNELS } from './load-model.ts'
 import { txt2imgConditioning, type ImageConditioning } from './image-conditioning.ts'
 import { variationFor } from './variation.ts'
+import { switchingModel } from './refiner.ts'
+import { basename, extname } from 'node:path'
 
 export interface BatchProgress {
   readonly batch: number
@@ -65,6 +67,8 @@ export interface RunOptions extends InfoHashes {
   readonly vaeTiling?: VaeTilingMode
   /** Decodes the final latents instead of the VAE (`--decoder taesd`); the VAE is then never built. */
   readonly decoder?: LatentDecoder
+  /** A1111's refiner: another checkpoint takes over at a fraction of the steps, in any mode (pipeline/refiner.ts). */
+  readonly refiner?: RefinerOptions
 }
 
 export interface FinishedImage {
@@ -86,6 +90,10 @@ export interface BatchContext {
   readonly conditioning: PromptConditioning
   readonly seeds: readonly number[]
   readonly batch: number
+  /** The second pass's own conditioning (hires fix: A1111's hr_c / hr_uc), when the mode asked for one. */
+  readonly secondConditioning?: PromptConditioning
+  /** The refiner, on the pass it applies to (A1111 hires_fix_refiner_pass "second pass": hires' second pass only). */
+  readonly refiner?: BatchRefiner
   /** One image's latent [4, h, w]. */
   readonly latentShape: readonly [number, number, number]
 }
@@ -120,6 +128,24 @@ export interface ModeSpec {
   readonly composite?: (decoded: RgbImage, index: number) => RgbImage
   /** Conditioning built earlier for this request (a caller's cache of repeated prompts); else built here. */
   readonly conditioning?: PromptConditioning
+  /** A second pass's conditioning, built with the first (before the text encoders are released). */
+  readonly secondConditioning?: ConditioningRequest
+}
+
+export interface RefinerOptions {
+  readonly model: LoadedModel
+  /** refiner_switch_at in (0, 1]. */
+  readonly switchAt: number
+  /** The refiner's AutoV2 hash for the infotext ("Refiner: name [hash]"). */
+  readonly hash?: string
+}
+
+/** The refiner as one sampling run sees it (the pass it applies to carries it). */
+export interface BatchRefiner {
+  readonly options: RefinerOptions
+  readonly conditioning: PromptConditioning
+  /** Set when the switch happened in this batch (the infotext names the refiner only then). */
+  switched: boolean
 }
 
 /** txt2img's init: the sampler draws the noise itself (sampling/run.ts: ImageRng.next() · σ_max). */
@@ -142,16 +168,21 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
   const { req, r } = spec
   await opts.onPhase?.('encode', 0)
   const conditioning = spec.conditioning ?? await buildConditioning(model, conditioningRequest(req, r))
+  const secondConditioning = spec.secondConditioning ? await buildConditioning(model, spec.secondConditioning) : undefined
+  const refinerConditioning = await refinerConditioningFor(model, spec, opts.refiner)
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
   await free('text')
   if (opts.oneShot) dropWeights(model, TEXT_ENCODER_PREFIXES)
   const images: FinishedImage[] = []
   for (let batch = 0; batch < r.batchCount; batch++) {
     const seeds = r.seeds.slice(batch * r.batchSize, (batch + 1) * r.batchSize)
-    const ctx: BatchContext = { r, conditioning, seeds, batch, latentShape: [4, r.height / 8, r.width / 8] }
+    const refiner = opts.refiner && refinerConditioning ? { options: opts.refiner, conditioning: refinerConditioning, switched: false } : undefined
+    const ctx: BatchContext = { r, conditioning, seeds, batch, latentShape: [4, r.height / 8, r.width / 8], ...(secondConditioning ? { secondConditioning } : {}) }
     await opts.onPhase?.('sample', batch)
-    const first: BatchLatents = { latent: await sampleBatch(model, ctx, await spec.init(model, ctx), opts), latentShape: ctx.latentShape }
-    const out = spec.secondPass ? await spec.secondPass(model, first, ctx, opts) : first
+    const firstCtx = refiner && !spec.secondPass ? { ...ctx, refiner } : ctx
+    const first: BatchLatents = { latent: await sampleBatch(model, firstCtx, await spec.init(model, ctx), opts), latentShape: ctx.latentShape }
+    const out = spec.secondPass ? await spec.secondPass(model, first, refiner ? { ...ctx, refiner } : ctx, opts) : first
+    if (refiner?.switched && !opts.keepSessions) await refiner.options.model.releaseSessions('unet')
     await free('unet')
     if (opts.oneShot && batch === r.batchCount - 1) dropWeights(model, [UNET_WEIGHTS_PREFIX])
     await opts.onPhase?.('decode', batch)
@@ -159,7 +190,7 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
       const image = await decodeOne(model, out.latent, i, out.latentShape, { tiling: opts.vaeTiling, decoder: opts.decoder })
       const index = batch * r.batchSize + i
       const base = generationInfo(model, req, r, index, opts)
-      const info = { ...base, ...spec.info, extra: { ...base.extra, ...spec.info?.extra } }
+      const info = { ...base, ...spec.info, extra: { ...base.extra, ...spec.info?.extra, ...(refiner?.switched ? refinerInfo(refiner.options) : {}) } }
       const pixels = spec.composite?.(imageToUint8(image.image), index)
       const done: FinishedImage = { index, seed: seeds[i], image: image.image, latent: image.latent, info, ...(pixels ? { pixels } : {}) }
       images.push(done)
@@ -170,15 +201,41 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
   return images
 }
 
+/**
+ * The refiner's conditioning (A1111 setup_conds on the refiner), built with the base's while the text encoders are
+ * held; undefined when there is no refiner or it is the base checkpoint itself (A1111 then never switches).
+ */
+async function refinerConditioningFor(model: LoadedModel, spec: ModeSpec, ref: RefinerOptions | undefined): Promise<PromptConditioning | undefined> {
+  if (!ref || ref.model.file === model.file) return undefined
+  const base = spec.secondPass && spec.secondConditioning ? spec.secondConditioning : conditioningRequest(spec.req, spec.r)
+  const conditioning = await buildConditioning(ref.model, base)
+  await ref.model.releaseSessions('text')
+  return conditioning
+}
+
+/** "Refiner: name [hash]" (checkpoint short_title) and "Refiner switch at". */
+const refinerInfo = (o: RefinerOptions): Record<string, string | number> => ({
+  'Refiner': `${basename(o.model.file, extname(o.model.file))}${o.hash ? ` [${o.hash}]` : ''}`, 'Refiner switch at': o.switchAt,
+})
+
 /** One sampler run over a batch (exported for second passes, which sample again at another size or strength). */
 export async function sampleBatch(model: LoadedModel, ctx: BatchContext, start: BatchStart, opts: RunOptions): Promise<Float32Array> {
   const { r, conditioning, seeds, latentShape } = ctx
   const imageConditioning = model.unetConfig.inChannels === INPAINT_CHANNELS
     ? start.imageConditioning ?? await txt2imgConditioning(model, seeds.length, latentShape) : undefined
   const unet = await model.unet()
+  const base = unetModel({ unet, weights: model.weights, conditioning, latentShape: [...latentShape], imageConditioning })
+  const refiner = ctx.refiner
   const result = await sample({
     sampler: r.sampler, scheduler: r.scheduler, steps: r.steps, ...r.samplerParams, family: model.arch,
-    model: unetModel({ unet, weights: model.weights, conditioning, latentShape: [...latentShape], imageConditioning }),
+    model: refiner ? switchingModel(base, {
+      switchAt: refiner.options.switchAt, alphasCumprod: model.alphasCumprod,
+      refiner: async (firstStep) => {
+        refiner.switched = true
+        const ref = refiner.options.model
+        return unetModel({ unet: await ref.unet(), weights: ref.weights, conditioning: refiner.conditioning, latentShape: [...latentShape], imageConditioning, firstStep })
+      },
+    }) : base,
     parameterization: model.prediction.value,
     alphasCumprod: model.alphasCumprod,
     cfg: { scale: r.cfgScale, weights: seeds.map(() => conditioning.weights) },

@@ -24,11 +24,13 @@ export interface UnetModelOptions {
    * appended to every CFG row of that image unscaled, as ldm's hybrid DiffusionWrapper does (cat([x·c_in, c_concat])).
    */
   readonly imageConditioning?: { readonly channels: number; readonly data: Float32Array }
+  /** The prompt schedule's step at the first call (a refiner taking over mid-run continues the count). */
+  readonly firstStep?: number
 }
 
 /** A fresh ModelFn whose step counter starts at 0 (make one per sampling run). */
 export function unetModel(opts: UnetModelOptions): ModelFn {
-  let calls = 0
+  let calls = opts.firstStep ?? 0
   return async (xIn, t, { rows }) => {
     const step = calls++
     const conds = opts.conditioning.condAt(step)

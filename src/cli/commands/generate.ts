@@ -17,7 +17,8 @@ import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
 import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
 import type { FinishedImage } from '../../pipeline/run-batches.ts'
 import {
-  HIRES_HELP, HIRES_OPTIONS, SAMPLER_PARAMS_HELP, SAMPLER_PARAMS_OPTIONS, VARIATION_HELP, VARIATION_OPTIONS, hiresOf, samplerParamsOf, sizeOf,
+  HIRES_HELP, HIRES_OPTIONS, REFINER_HELP, REFINER_OPTIONS, SAMPLER_PARAMS_HELP, SAMPLER_PARAMS_OPTIONS, VARIATION_HELP, VARIATION_OPTIONS,
+  hiresOf, samplerParamsOf, sizeOf, upscalersOf, withRefiner,
 } from './mode-flags.ts'
 import { txt2imgHires } from '../../pipeline/hires.ts'
 
@@ -69,7 +70,9 @@ function generateMode(ctx: CommandContext): ModeRunner {
   const hires = hiresOf(ctx)
   return {
     command: 'generate', vaeEncoder: hires !== undefined && !(hires.upscaler ?? 'Latent').startsWith('Latent'),
-    run: (model, req, opts) => (hires ? txt2imgHires(model, { ...req, hires }, opts) : txt2img(model, req, opts)),
+    run: (model, req, opts) => withRefiner(ctx, async (refiner) => (hires
+      ? txt2imgHires(model, { ...req, hires, upscalers: await upscalersOf(ctx) }, { ...opts, refiner })
+      : txt2img(model, req, { ...opts, refiner }))),
   }
 }
 
@@ -205,6 +208,7 @@ export const generate: Command = {
     '                       once, ~13 s in place here). A one-shot run is faster merged (BENCHMARKS.md "Adapters")',
     ...VARIATION_HELP,
     ...HIRES_HELP,
+    ...REFINER_HELP,
     '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/)',
     '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     '',
@@ -219,7 +223,7 @@ export const generate: Command = {
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
     'lora-mode': { type: 'string' }, 'decoder': { type: 'string' }, 'taesd': { type: 'string' }, 'preview': { type: 'string' },
     'preview-every': { type: 'string' },
-    'out': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS, ...SAMPLER_PARAMS_OPTIONS,
+    'out': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS, ...SAMPLER_PARAMS_OPTIONS, ...REFINER_OPTIONS,
   },
   run: (ctx) => runMode(ctx, generateMode(ctx)),
 }

@@ -11,6 +11,7 @@ import type { InpaintOptions } from '../../pipeline/inpaint.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { num, oneOf, str } from '../flags.ts'
 import { generate, runMode } from './generate.ts'
+import { HIRES_OPTIONS, withRefiner } from './mode-flags.ts'
 
 type Picture = Pick<Img2ImgRequest, 'init' | 'denoisingStrength' | 'resizeMode' | 'inpaint'>
 
@@ -36,10 +37,14 @@ async function pictureOf(ctx: CommandContext): Promise<Picture> {
 
 async function run(ctx: CommandContext): Promise<number> {
   const picture = await pictureOf(ctx)
-  return runMode(ctx, { command: 'img2img', vaeEncoder: true, run: (model, req, opts) => runImg2img(model, { ...req, ...picture }, opts) })
+  return runMode(ctx, {
+    command: 'img2img', vaeEncoder: true,
+    run: (model, req, opts) => withRefiner(ctx, (refiner) => runImg2img(model, { ...req, ...picture }, { ...opts, refiner })),
+  })
 }
 
-const { 'hires-scale': _s, 'hires-resize': _r, 'hires-upscaler': _u, 'hires-steps': _n, 'hires-denoise': _d, ...shared } = generate.options
+/** generate's options less hires fix's (A1111's img2img has no hires pass). */
+const shared = Object.fromEntries(Object.entries(generate.options).filter(([k]) => !(k in HIRES_OPTIONS)))
 
 export const img2img: Command = {
   summary: 'img2img and inpainting: rework a picture (or its masked part) from a prompt (A1111-compatible)',

@@ -1,0 +1,25 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { CommandContext } from '../command.ts'
+import { hiresOf, tileOptionsOf, withRefiner } from './mode-flags.ts'
+
+const ctx = (values: CommandContext['values']): CommandContext => ({ values, positionals: [], json: false, out: () => {}, warn: () => {} })
+
+test('--hires-* flags become HiresOptions (the second pass\'s prompt, negative, sampler, schedule type and CFG too)', () => {
+  assert.equal(hiresOf(ctx({})), undefined)
+  assert.deepEqual(hiresOf(ctx({
+    'hires-prompt': 'a dog', 'hires-negative': 'ugly', 'hires-sampler': 'DPM++ 2M', 'hires-schedule': 'Karras', 'hires-cfg': '4.5',
+  })), {
+    scale: undefined, resize: undefined, upscaler: undefined, steps: undefined, denoisingStrength: undefined,
+    prompt: 'a dog', negativePrompt: 'ugly', sampler: 'DPM++ 2M', scheduler: 'Karras', cfgScale: 4.5,
+  })
+  // --upscaler-model alone names the hires upscaler after the file, as A1111 names models/ESRGAN files
+  assert.equal(hiresOf(ctx({ 'hires-scale': '2', 'upscaler-model': '/m/4x-UltraSharp.pth' }))?.upscaler, '4x-UltraSharp')
+  assert.deepEqual(tileOptionsOf(ctx({ 'upscaler-tile': '256' })), { tileSize: 256 })
+})
+
+test('--refiner-switch-at needs --refiner and a value in (0, 1]; without --refiner the run gets none', async () => {
+  assert.equal(await withRefiner(ctx({}), async (r) => r), undefined)
+  await assert.rejects(withRefiner(ctx({ 'refiner-switch-at': '0.5' }), async () => 0), { message: '--refiner-switch-at needs --refiner FILE' })
+  await assert.rejects(withRefiner(ctx({ 'refiner': 'x.safetensors', 'refiner-switch-at': '1.5' }), async () => 0), { message: 'refiner switch at must be in (0, 1], got 1.5' })
+})

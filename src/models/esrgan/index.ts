@@ -1,0 +1,4 @@
+/** ESRGAN-family (RRDBNet) upscalers: A1111's ESRGAN / R-ESRGAN models for hires fix and `sdloom upscale`. */
+export { buildEsrganGraph, type BuiltEsrganGraph } from './graph.ts'
+export { esrganRename, esrganTree, measureEsrgan, type EsrganConfig } from './layout.ts'
+export { EsrganNet, type EsrganOptions } from './session.ts'
