@@ -25,6 +25,7 @@ import type { AdapterMode } from '../../pipeline/adapters.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { fastDecode, type FastDecodeFlags } from './fast-decode.ts'
 import { num, oneOf, str } from '../flags.ts'
+import { prepareOutput } from '../output-target.ts'
 
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
 class InterruptedError extends SdError {
@@ -118,6 +119,7 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     vaeTilingOf(ctx)
     loraModeOf(ctx)
     fastDecodeFlags(ctx)
+    await prepareOutput(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR) // an unwritable --out fails now, not after sampling
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
     const file = await modelPath(ctx, controller.signal)
     const bar = phaseBar(`loading ${basename(file)}`)
@@ -205,7 +207,8 @@ export const generate: Command = {
     '                       once, ~13 s in place here). A one-shot run is faster merged (BENCHMARKS.md "Adapters")',
     ...VARIATION_HELP,
     ...HIRES_HELP,
-    '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/)',
+    '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/); PNG only (.jpg/.webp are',
+    '                       refused: the infotext lives in PNG text chunks). Checked writable before anything loads',
     '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     '',
     'Ctrl-C stops after the current step. --json prints {model, arch, prediction, images: [{file, seed, infotext}]}.',
