@@ -7,6 +7,9 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { readPng } from '../../src/image/png.ts'
+import { DEFAULT_MAX_PIXELS } from '../../src/cli/size-limits.ts'
+import { ref } from '../golden.ts'
 import { DONE_WHEN, TINY_SD1, errorLines, runSdloom } from './generate-cli.ts'
 
 let root: string
@@ -28,4 +31,27 @@ test('unusable --out: refused before loading, one line naming the folder', async
     assert.equal(r.code, 2, r.stderr)
     assert.deepEqual(errorLines(r.stderr), [cases[i][1]])
   })
+})
+
+test('a size that cannot fit is refused before loading; --max-pixels raises the policy, not the memory bound', async () => {
+  const big = ['--width', '100000', '--height', '100000', '--model', TINY_SD1, '--out', join(root, 'big')]
+  const [policy, memory] = await Promise.all([
+    runSdloom([...DONE_WHEN, ...big], env), runSdloom([...DONE_WHEN, ...big, '--max-pixels', '100000000000'], env),
+  ])
+  assert.equal(policy.code, 2, policy.stderr)
+  assert.deepEqual(errorLines(policy.stderr), [`error: 100000×100000 is 10000000000 pixels, over --max-pixels ${DEFAULT_MAX_PIXELS}; `
+    + 'generate smaller and upscale (--hires-scale), or raise --max-pixels if this machine has the memory'])
+  assert.equal(memory.code, 2, memory.stderr)
+  assert.match(errorLines(memory.stderr).join('\n'), /^error: 100000×100000 cannot fit: the UNet's attention alone needs at least \d+ GB per step, this machine has/)
+})
+
+test('SDXL with --clip-skip 2 and --cfg 0: runs as A1111 does, one note each, "Clip skip: 2" in the infotext', async () => {
+  const out = join(root, 'xl.png')
+  const r = await runSdloom([...DONE_WHEN, '--model', ref('sdxl', 'tiny-sdxl-base.safetensors'), '--steps', '1', '--cfg', '0', '--clip-skip', '2', '--out', out], env)
+  assert.equal(r.code, 0, r.stderr)
+  const notes = errorLines(r.stderr).filter((l) => l.startsWith('note: '))
+  assert.equal(notes.length, 2, r.stderr)
+  assert.match(notes[0], /^note: --cfg 0 is below A1111's UI minimum of 1/)
+  assert.match(notes[1], /^note: --clip-skip 2 has no effect on SDXL checkpoints/)
+  assert.match((await readPng(out)).text.parameters, /, CFG scale: 0, .*, Clip skip: 2, /)
 })

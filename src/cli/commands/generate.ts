@@ -25,7 +25,8 @@ import type { AdapterMode } from '../../pipeline/adapters.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { fastDecode, type FastDecodeFlags } from './fast-decode.ts'
 import { num, oneOf, str } from '../flags.ts'
-import { prepareOutput } from '../output-target.ts'
+import { PREFLIGHT_HELP, preflight } from '../preflight.ts'
+import { clipSkipNotice } from '../generate-notices.ts'
 
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
 class InterruptedError extends SdError {
@@ -119,7 +120,7 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     vaeTilingOf(ctx)
     loraModeOf(ctx)
     fastDecodeFlags(ctx)
-    await prepareOutput(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR) // an unwritable --out fails now, not after sampling
+    await preflight(ctx, request)
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
     const file = await modelPath(ctx, controller.signal)
     const bar = phaseBar(`loading ${basename(file)}`)
@@ -144,6 +145,8 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
   const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
   const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
   const hashes = { modelHash: (await hashFile(model.file, ['autov2'])).autov2, vaeHash: model.vaeFile ? (await hashFile(model.vaeFile, ['autov2'])).autov2 : undefined }
+  const clipNote = clipSkipNotice(model.arch, base.clipSkip)
+  if (clipNote) ctx.warn(clipNote)
   if (model.prediction.source !== 'architecture') ctx.warn(`${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})`)
   let bar: Progress | undefined
   const written: { file: string; seed: number; infotext: string }[] = []
@@ -178,7 +181,8 @@ export const generate: Command = {
     '  --model FILE         checkpoint (.safetensors/.ckpt); default: SD 1.5, downloaded once into the cache',
     '  --negative TEXT      negative prompt',
     '  --steps N            sampling steps (20)',
-    '  --cfg X              CFG scale (7)',
+    '  --cfg X              CFG scale (7). A1111\'s UI allows 1-30, its API any number: sdloom takes any number and',
+    '                       notes values outside 1-30 (0: the negative prompt alone; below 0: away from the prompt)',
     '  --sampler NAME       A1111 or ComfyUI name: "Euler a" (default), "DPM++ 2M", "DPM++ 2M Karras", LCM, … (sdloom samplers)',
     '  --scheduler NAME     schedule type: Automatic (default: the sampler\'s own), Karras, Exponential, "Align Your Steps", Beta, …',
     '  --eta X --s-noise X  ancestral/SDE eta (1) or DDIM eta (0); noise multiplier (1)',
@@ -188,7 +192,7 @@ export const generate: Command = {
     '  --width N --height N image size, multiples of 8 (default: the model\'s native size: 512, 768 SD2-v, 1024 SDXL)',
     '  --batch-size N       images per sampling run (1)',
     '  --batch-count N      sampling runs (1); seeds continue across runs',
-    '  --clip-skip N        SD1 only (1 = last layer)',
+    '  --clip-skip N        1-12 (1 = last layer); as in A1111 1.10 it changes SD1.x only (a note says so on SD2/SDXL)',
     '  --ensd N             A1111 eta noise seed delta',
     '  --vae-tiling MODE    auto (default: exact whole decode up to 768², tiles above), on (lower memory), off',
     '  --vae FILE           separate VAE replacing the checkpoint\'s',
@@ -209,6 +213,7 @@ export const generate: Command = {
     ...HIRES_HELP,
     '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/); PNG only (.jpg/.webp are',
     '                       refused: the infotext lives in PNG text chunks). Checked writable before anything loads',
+    ...PREFLIGHT_HELP,
     '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     '',
     'Ctrl-C stops after the current step. --json prints {model, arch, prediction, images: [{file, seed, infotext}]}.',
@@ -222,7 +227,7 @@ export const generate: Command = {
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
     'lora-mode': { type: 'string' }, 'decoder': { type: 'string' }, 'taesd': { type: 'string' }, 'preview': { type: 'string' },
     'preview-every': { type: 'string' },
-    'out': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS,
+    'out': { type: 'string' }, 'max-pixels': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS,
   },
   run: (ctx) => runMode(ctx, generateMode(ctx)),
 }
