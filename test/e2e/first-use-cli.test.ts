@@ -55,3 +55,18 @@ test('SDXL with --clip-skip 2 and --cfg 0: runs as A1111 does, one note each, "C
   assert.match(notes[1], /^note: --clip-skip 2 has no effect on SDXL checkpoints/)
   assert.match((await readPng(out)).text.parameters, /, CFG scale: 0, .*, Clip skip: 2, /)
 })
+
+test('--lora is written into the saved prompt as <lora:NAME:W>; a checkpoint given as --lora is refused by what it is', async () => {
+  const out = join(root, 'lora.png')
+  const [ok, ckpt] = await Promise.all([
+    runSdloom([...DONE_WHEN, '--model', TINY_SD1, '--steps', '1', '--lora', `${ref('sd1', 'adapters', 'tinylora.safetensors')}:0.7`, '--out', out], env),
+    runSdloom([...DONE_WHEN, '--model', TINY_SD1, '--steps', '1', '--lora', TINY_SD1, '--out', join(root, 'ckpt')], env),
+  ])
+  assert.equal(ok.code, 0, ok.stderr)
+  const text = (await readPng(out)).text.parameters
+  assert.ok(text.startsWith(`${DONE_WHEN[1]} <lora:tinylora:0.7>\nNegative prompt: `), text)
+  assert.match(text, /, Lora hashes: "tinylora: [0-9a-f]{12}", /)
+  assert.equal(ckpt.code, 1, ckpt.stderr)
+  assert.deepEqual(errorLines(ckpt.stderr).filter((l) => !l.startsWith('loading ')), [`error: tiny-sd1.safetensors: is a full checkpoint (SD1.x), not a LoRA: `
+    + '--lora and <lora:…> take LoRA/LyCORIS files. Hint: pass it with --model, or make a LoRA of its difference to its base with `sdloom lora extract`.'])
+})

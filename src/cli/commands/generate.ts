@@ -27,6 +27,7 @@ import { fastDecode, type FastDecodeFlags } from './fast-decode.ts'
 import { num, oneOf, str } from '../flags.ts'
 import { PREFLIGHT_HELP, preflight } from '../preflight.ts'
 import { clipSkipNotice } from '../generate-notices.ts'
+import { promptWithLoraTags } from '../lora-tags.ts'
 
 /** Ctrl-C: the run stops after the current step; nothing half-written is left. */
 class InterruptedError extends SdError {
@@ -142,7 +143,8 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
   const loraBar = phaseBar('merging LoRA layers')
   const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: loraBar.onProgress }, base.tokenizer, (l) => ctx.warn(l))
     .finally(() => loraBar.end())
-  const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
+  // --lora files go into the recorded prompt as <lora:NAME:W> tags (adapters are prepared above, so they apply once)
+  const req: Txt2ImgRequest = { ...base, prompt: promptWithLoraTags(base.prompt, adapterFlags(ctx).loras), seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
   const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
   const hashes = { modelHash: (await hashFile(model.file, ['autov2'])).autov2, vaeHash: model.vaeFile ? (await hashFile(model.vaeFile, ['autov2'])).autov2 : undefined }
   const clipNote = clipSkipNotice(model.arch, base.clipSkip)
