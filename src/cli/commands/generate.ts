@@ -4,7 +4,7 @@
  * default model, so the download path can be tested against a small file served locally (with SDLOOM_HF_ENDPOINT).
  */
 import { basename } from 'node:path'
-import { InputError, SdError } from '../../core/errors.ts'
+import { InputError } from '../../core/errors.ts'
 import { progressBar, type Progress } from '../../core/progress.ts'
 import { formatInfotext } from '../../image/infotext.ts'
 import { saveImagePng } from '../../image/save-image.ts'
@@ -28,11 +28,7 @@ import { num, oneOf, str } from '../flags.ts'
 import { PREFLIGHT_HELP, preflight } from '../preflight.ts'
 import { clipSkipNotice } from '../generate-notices.ts'
 import { promptWithLoraTags } from '../lora-tags.ts'
-
-/** Ctrl-C: the run stops after the current step; nothing half-written is left. */
-class InterruptedError extends SdError {
-  override name = 'InterruptedError'
-}
+import { listenForCtrlC } from '../interrupt.ts'
 
 async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<string> {
   const given = str(ctx, 'model')
@@ -111,9 +107,7 @@ function phaseBar(label: string): { onProgress: (done: number, total: number) =>
 
 export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<number> {
   if (ctx.positionals.length !== 1) throw new InputError(`${mode.command} takes one PROMPT, got ${ctx.positionals.length}. See: sdloom ${mode.command} --help`)
-  const controller = new AbortController()
-  const onSigint = (): void => { controller.abort(new InterruptedError('interrupted (Ctrl-C): stopped after the current step; no image of this batch was written')) }
-  process.once('SIGINT', onSigint)
+  const ctrlC = listenForCtrlC()
   let model: LoadedModel | undefined
   try {
     const request = requestOf(ctx)
@@ -122,17 +116,18 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     loraModeOf(ctx)
     fastDecodeFlags(ctx)
     await preflight(ctx, request)
-    const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
-    const file = await modelPath(ctx, controller.signal)
+    const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: ctrlC.signal }))
+    const file = await modelPath(ctx, ctrlC.signal)
     const bar = phaseBar(`loading ${basename(file)}`)
     try {
       model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: bar.onProgress, vaeEncoder: mode.vaeEncoder })
     } finally {
       bar.end()
     }
-    return await generateWith(ctx, model, { ...request, tokenizer }, { signal: controller.signal, mode })
+    ctrlC.signal.throwIfAborted() // Ctrl-C while loading
+    return await generateWith(ctx, model, { ...request, tokenizer }, { signal: ctrlC.signal, mode })
   } finally {
-    process.removeListener('SIGINT', onSigint)
+    ctrlC.dispose()
     await model?.release()
   }
 }
@@ -162,11 +157,13 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
       fast.onProgress(p)
     },
     onImage: async (img) => {
+      signal.throwIfAborted() // Ctrl-C during the final decode: no image after it
       await saveImagePng(files[img.index], img.image, { info: img.info, ...(img.pixels ? { pixels: img.pixels } : {}) })
       written.push({ file: files[img.index], seed: img.seed, infotext: formatInfotext(img.info) })
       if (!ctx.json) ctx.out(files[img.index])
     },
   }).finally(() => fast.finish())
+  signal.throwIfAborted()
   if (ctx.json) ctx.out(JSON.stringify({ model: model.file, arch: model.arch, prediction: model.prediction, images: written }, null, 2))
   return 0
 }
@@ -218,7 +215,8 @@ export const generate: Command = {
     ...PREFLIGHT_HELP,
     '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     '',
-    'Ctrl-C stops after the current step. --json prints {model, arch, prediction, images: [{file, seed, infotext}]}.',
+    'Ctrl-C stops before the next step (no image is written after it, exit 130); a second Ctrl-C quits at once.',
+    '--json prints {model, arch, prediction, images: [{file, seed, infotext}]}.',
   ].join('\n'),
   options: {
     'model': { type: 'string' }, 'negative': { type: 'string' }, 'steps': { type: 'string' }, 'cfg': { type: 'string' },
