@@ -5,7 +5,6 @@
  */
 import { basename } from 'node:path'
 import { InputError } from '../../core/errors.ts'
-import { progressBar, type Progress } from '../../core/progress.ts'
 import { formatInfotext } from '../../image/infotext.ts'
 import { saveImagePng } from '../../image/save-image.ts'
 import { createClipTokenizer, resolveTokenizerDir } from '../../prompt/index.ts'
@@ -29,6 +28,7 @@ import { PREFLIGHT_HELP, preflight } from '../preflight.ts'
 import { clipSkipNotice } from '../generate-notices.ts'
 import { promptWithLoraTags } from '../lora-tags.ts'
 import { listenForCtrlC } from '../interrupt.ts'
+import { phaseProgress, type PhaseProgress } from '../phase-progress.ts'
 
 async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<string> {
   const given = str(ctx, 'model')
@@ -92,17 +92,16 @@ function adapterFlags(ctx: CommandContext): AdapterFlags {
   }
 }
 
-/** A progress bar over a phase counted in items (tensors loaded, layers merged): live on a TTY, one summary line otherwise. */
-function phaseBar(label: string): { onProgress: (done: number, total: number) => void; end: () => void } {
-  let bar: Progress | undefined
-  return {
-    onProgress: (done, total) => {
-      bar ??= progressBar({ label, total })
-      bar.tick(done)
-      if (done === total) { bar.end(); bar = undefined }
-    },
-    end: () => { bar?.end(); bar = undefined },
+/** AutoV2 hashes for the infotext; the first time a file is hashed (4 GB: seconds) shows as a phase. */
+async function modelHashes(model: LoadedModel, progress: PhaseProgress): Promise<{ modelHash: string; vaeHash?: string }> {
+  const hash = async (file: string): Promise<string> => {
+    progress.phase('hash', basename(file))
+    return (await hashFile(file, ['autov2'], { onProgress: progress.bytes })).autov2
   }
+  const modelHash = await hash(model.file)
+  const vaeHash = model.vaeFile ? await hash(model.vaeFile) : undefined
+  progress.end()
+  return { modelHash, vaeHash }
 }
 
 export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<number> {
@@ -118,11 +117,12 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     await preflight(ctx, request)
     const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: ctrlC.signal }))
     const file = await modelPath(ctx, ctrlC.signal)
-    const bar = phaseBar(`loading ${basename(file)}`)
+    const progress = phaseProgress({ json: ctx.json })
+    progress.phase('load', basename(file))
     try {
-      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: bar.onProgress, vaeEncoder: mode.vaeEncoder })
+      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: progress.step, vaeEncoder: mode.vaeEncoder })
     } finally {
-      bar.end()
+      progress.end()
     }
     ctrlC.signal.throwIfAborted() // Ctrl-C while loading
     return await generateWith(ctx, model, { ...request, tokenizer }, { signal: ctrlC.signal, mode })
@@ -135,25 +135,25 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
 async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, o: { signal: AbortSignal; mode: ModeRunner }): Promise<number> {
   const { signal, mode } = o
   const r = resolveRequest(model.nativeSize, base)
-  const loraBar = phaseBar('merging LoRA layers')
-  const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: loraBar.onProgress }, base.tokenizer, (l) => ctx.warn(l))
-    .finally(() => loraBar.end())
+  const progress = phaseProgress({ json: ctx.json })
+  let merging = false
+  const onMerge = (done: number, total: number): void => { if (!merging) { merging = true; progress.phase('lora') } progress.step(done, total) }
+  const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: onMerge }, base.tokenizer, (l) => ctx.warn(l))
+    .finally(() => progress.end())
   // --lora files go into the recorded prompt as <lora:NAME:W> tags (adapters are prepared above, so they apply once)
   const req: Txt2ImgRequest = { ...base, prompt: promptWithLoraTags(base.prompt, adapterFlags(ctx).loras), seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
   const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
-  const hashes = { modelHash: (await hashFile(model.file, ['autov2'])).autov2, vaeHash: model.vaeFile ? (await hashFile(model.vaeFile, ['autov2'])).autov2 : undefined }
+  const hashes = await modelHashes(model, progress)
   const clipNote = clipSkipNotice(model.arch, base.clipSkip)
   if (clipNote) ctx.warn(clipNote)
   if (model.prediction.source !== 'architecture') ctx.warn(`${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})`)
-  let bar: Progress | undefined
   const written: { file: string; seed: number; infotext: string }[] = []
   const fast = await fastDecode(model, fastDecodeFlags(ctx), (l) => ctx.warn(l))
   await mode.run(model, req, {
     ...hashes, signal, vaeTiling: vaeTilingOf(ctx), oneShot: true, decoder: fast.decoder,
+    onPhase: (phase, batch) => progress.phase(phase, r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined),
     onProgress: (p) => {
-      if (p.step === 1) bar = progressBar({ label: r.batchCount > 1 ? `batch ${p.batch + 1}/${p.batchCount}` : 'sampling', total: p.steps })
-      bar?.tick(p.step)
-      if (p.step === p.steps) bar?.end()
+      progress.step(p.step, p.steps)
       fast.onProgress(p)
     },
     onImage: async (img) => {
@@ -162,7 +162,7 @@ async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2I
       written.push({ file: files[img.index], seed: img.seed, infotext: formatInfotext(img.info) })
       if (!ctx.json) ctx.out(files[img.index])
     },
-  }).finally(() => fast.finish())
+  }).finally(() => { progress.end(); fast.finish() })
   signal.throwIfAborted()
   if (ctx.json) ctx.out(JSON.stringify({ model: model.file, arch: model.arch, prediction: model.prediction, images: written }, null, 2))
   return 0
