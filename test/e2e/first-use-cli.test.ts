@@ -4,12 +4,15 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readPng } from '../../src/image/png.ts'
 import { DEFAULT_MAX_PIXELS } from '../../src/cli/size-limits.ts'
-import { ref } from '../golden.ts'
+import { TOKENIZER_DIR, readRefJson, ref } from '../golden.ts'
+import { refusedUrl, startFileServer } from '../fixtures/file-server.ts'
+import { DEFAULT_MODEL } from '../../src/pipeline/default-model.ts'
+import { TOKENIZER_REPO } from '../../src/prompt/tokenizer-files.ts'
 import { DONE_WHEN, TINY_SD1, errorLines, runSdloom } from './generate-cli.ts'
 
 let root: string
@@ -69,4 +72,42 @@ test('--lora is written into the saved prompt as <lora:NAME:W>; a checkpoint giv
   assert.equal(ckpt.code, 1, ckpt.stderr)
   assert.deepEqual(errorLines(ckpt.stderr).filter((l) => !l.startsWith('loading ')), [`error: tiny-sd1.safetensors: is a full checkpoint (SD1.x), not a LoRA: `
     + '--lora and <lora:…> take LoRA/LyCORIS files. Hint: pass it with --model, or make a LoRA of its difference to its base with `sdloom lora extract`.'])
+})
+
+/** The first run with nothing cached: `generate` without --model or --tokenizer. */
+const FIRST_RUN = ['generate', 'a cat', '--steps', '1', '--width', '64', '--height', '64']
+const TINY = readRefJson<Record<string, { sha256: string; bytes: number }>>('sd1', 'files.json')['tiny-sd1.safetensors']
+const firstRunEnv = (name: string, endpoint: string): NodeJS.ProcessEnv => ({
+  SDLOOM_CACHE: join(root, name), SDLOOM_HF_ENDPOINT: endpoint, SDLOOM_TOKENIZER: '',
+  SDLOOM_DEFAULT_MODEL_SHA256: TINY.sha256, SDLOOM_DEFAULT_MODEL_SIZE: String(TINY.bytes),
+})
+
+test('first run: tokenizer and default model fetched in one step from a local server, each announced, then the image', async () => {
+  const server = await startFileServer({
+    [`/${TOKENIZER_REPO}/resolve/main/vocab.json`]: { body: new Uint8Array(await readFile(join(TOKENIZER_DIR, 'vocab.json'))) },
+    [`/${TOKENIZER_REPO}/resolve/main/merges.txt`]: { body: new Uint8Array(await readFile(join(TOKENIZER_DIR, 'merges.txt'))) },
+    [`/${DEFAULT_MODEL.repo}/resolve/main/${DEFAULT_MODEL.file}`]: { body: new Uint8Array(await readFile(TINY_SD1)) },
+  })
+  try {
+    const r = await runSdloom([...FIRST_RUN, '--out', join(root, 'first.png')], firstRunEnv('cache-first', server.url))
+    assert.equal(r.code, 0, r.stderr)
+    const said = errorLines(r.stderr).filter((l) => l.startsWith('downloading '))
+    assert.deepEqual(said.map((l) => l.split(' from ')[0]), [
+      "downloading the CLIP tokenizer's vocab.json", "downloading the CLIP tokenizer's merges.txt", `downloading the default model ${DEFAULT_MODEL.file} (0.04 GB)`,
+    ])
+    assert.deepEqual(server.requests.map((q) => q.path.split('/').at(-1)), ['vocab.json', 'merges.txt', DEFAULT_MODEL.file])
+  } finally {
+    await server.close()
+  }
+})
+
+test('first run offline: one line for the tokenizer and one for the model, in one run', async () => {
+  const url = await refusedUrl()
+  const port = new URL(url).port
+  const r = await runSdloom([...FIRST_RUN, '--out', join(root, 'offline.png')], firstRunEnv('cache-offline', url))
+  assert.equal(r.code, 1, r.stderr)
+  assert.deepEqual(errorLines(r.stderr).filter((l) => l.startsWith('error: ')), [
+    `error: cannot download the CLIP tokenizer's vocab.json (connection refused by 127.0.0.1:${port}); pass --tokenizer DIR (a folder with vocab.json and merges.txt) or set SDLOOM_TOKENIZER`,
+    `error: cannot download the default model (connection refused by 127.0.0.1:${port}); pass --model FILE to use a local checkpoint`,
+  ])
 })

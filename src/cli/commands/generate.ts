@@ -29,6 +29,7 @@ import { clipSkipNotice } from '../generate-notices.ts'
 import { promptWithLoraTags } from '../lora-tags.ts'
 import { listenForCtrlC } from '../interrupt.ts'
 import { phaseProgress, type PhaseProgress } from '../phase-progress.ts'
+import { fetchFirstUseFiles } from '../first-use-files.ts'
 
 async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<string> {
   const given = str(ctx, 'model')
@@ -115,8 +116,12 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     loraModeOf(ctx)
     fastDecodeFlags(ctx)
     await preflight(ctx, request)
-    const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: ctrlC.signal }))
-    const file = await modelPath(ctx, ctrlC.signal)
+    const fetched = await fetchFirstUseFiles({
+      tokenizer: () => resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: ctrlC.signal }),
+      model: () => modelPath(ctx, ctrlC.signal),
+    }, (l) => ctx.warn(l))
+    const tokenizer = createClipTokenizer(fetched.tokenizer)
+    const file = fetched.model
     const progress = phaseProgress({ json: ctx.json })
     progress.phase('load', basename(file))
     try {
