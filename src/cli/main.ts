@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
+import { env as ortEnv } from 'onnxruntime-node'
 import { SdError } from '../core/errors.ts'
 import { VERSION } from '../core/version.ts'
 import { exitCodeOf } from './exit-codes.ts'
@@ -37,6 +38,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   if (name === '--version' || name === '-v') { console.log(VERSION); return 0 }
   const cmd = COMMANDS[name]
   const debug = rest.includes('--debug')
+  // onnxruntime's own log writes multi-line reports of a failed kernel to stderr; the error it throws is reported
+  // below in one line, so its log is kept for --debug (it is read once, when the first session is made)
+  if (!debug) ortEnv.logLevel = 'fatal'
   try {
     if (!cmd) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`)
     let parsed
@@ -60,6 +64,17 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 }
 
 const firstLine = (s: string): string => s.split('\n')[0].trim()
+
+/**
+ * An unexpected error (an onnxruntime failure, an allocation that did not fit) in one line: its first line, cut at
+ * 300 characters; onnxruntime's are named as such ("Non-zero status code returned while running MatMul node…").
+ */
+export function oneLine(message: string): string {
+  const line = firstLine(message) || 'unknown error'
+  const short = line.length > 300 ? `${line.slice(0, 297)}...` : line
+  return /status code returned while running|onnxruntime|bad_alloc/i.test(message) && !/^onnxruntime/i.test(short)
+    ? `onnxruntime: ${short}` : short
+}
 
 /**
  * `--seed -1` is how A1111 users write a random seed, but parseArgs reads "-1" as an option: a negative number
@@ -88,7 +103,7 @@ function reportError(e: unknown, debug: boolean): number {
     return exitCodeOf(e)
   }
   const err = e instanceof Error ? e : new Error(String(e))
-  process.stderr.write(`error: ${err.message}${debug ? '' : ' (run with --debug for details)'}\n`)
+  process.stderr.write(`error: ${debug ? err.message : oneLine(err.message)}${debug ? '' : ' (run with --debug for details)'}\n`)
   if (debug && err.stack) process.stderr.write(`${err.stack}\n`)
   return 1
 }

@@ -10,6 +10,9 @@ export interface ProgressOptions {
   readonly stream?: NodeJS.WriteStream
   /** 'steps' shows s/it; 'bytes' shows MB/s. */
   readonly unit?: 'steps' | 'bytes'
+  /** When the work began (default: now), so time spent before the first tick counts in s/it and ETA. */
+  readonly start?: number
+  readonly now?: () => number
 }
 
 const fmtTime = (s: number): string => {
@@ -20,10 +23,11 @@ const fmtTime = (s: number): string => {
 
 export function progressBar(opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stderr
-  const start = performance.now()
+  const now = opts.now ?? (() => performance.now())
+  const start = opts.start ?? now()
   const live = stream.isTTY === true
   const render = (done: number): string => {
-    const el = (performance.now() - start) / 1000
+    const el = (now() - start) / 1000
     const frac = opts.total > 0 ? Math.min(1, done / opts.total) : 0
     const bar = '#'.repeat(Math.round(frac * 20)).padEnd(20)
     const eta = done > 0 ? (el / done) * (opts.total - done) : Infinity

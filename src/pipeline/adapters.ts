@@ -22,6 +22,7 @@ import { basename, resolve } from 'node:path'
 import { InputError, ModelMismatchError } from '../core/errors.ts'
 import type { NetworkHash } from '../image/infotext.ts'
 import { loadAdapter } from '../adapters/adapter-file.ts'
+import { refuseNonAdapter } from './adapter-file-kind.ts'
 import { NO_BYPASS, planBypass } from '../adapters/bypass.ts'
 import { PatchSet, type AdapterReport, type PatchEntry } from '../adapters/patch-set.ts'
 import { ARCH_NAMES, type AdapterPlan } from '../adapters/plan.ts'
@@ -177,6 +178,7 @@ async function loadCached(state: AdapterState, file: string): Promise<CachedAdap
   if (!st?.isFile()) throw new InputError(`--lora ${file}: no such file`)
   const hit = state.files.get(file)
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit
+  await refuseNonAdapter(file)
   const entry = { size: st.size, mtimeMs: st.mtimeMs, adapter: await loadAdapter(file) }
   state.files.set(file, entry)
   return entry

@@ -27,7 +27,8 @@ export function generationInfo(model: LoadedModel, req: GenerationParams, r: Res
     conditionalMaskWeight: model.unetConfig.inChannels === INPAINT_CHANNELS ? '1.0' : undefined,
     modelHash: hashes.modelHash, model: basename(model.file, extname(model.file)),
     vaeHash: model.vaeFile ? hashes.vaeHash : undefined, vae: model.vaeFile ? basename(model.vaeFile) : undefined,
-    clipSkip: model.arch === 'sd1' ? r.clipSkip : undefined,
+    // A1111 writes "Clip skip" for every family, though only SD1 uses it (the CLI says so when it has no effect)
+    clipSkip: r.clipSkip,
     ensd: r.sampler.usesEnsd ? r.ensd : undefined,
     rng: rngLabel,
     extra: model.prediction.source === 'architecture' ? undefined : { Prediction: model.prediction.value },

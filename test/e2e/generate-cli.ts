@@ -30,6 +30,6 @@ export function runSdloom(args: readonly string[], env: NodeJS.ProcessEnv,
   })
 }
 
-/** stderr without Node's own warnings (e.g. the experimental-loader notice). */
+/** stderr without Node's own warnings (e.g. the experimental-loader notice) and progress ("phase: …", bar summaries). */
 export const errorLines = (stderr: string): string[] =>
-  stderr.split('\n').filter((l) => l.trim() !== '' && !/^\(node:\d+\)|--trace-warnings|ExperimentalWarning/.test(l))
+  stderr.split('\n').filter((l) => l.trim() !== '' && !/^\(node:\d+\)|--trace-warnings|ExperimentalWarning|^phase: |^(hashing|sampling|merging) .* \[[# ]{20}\] /.test(l))

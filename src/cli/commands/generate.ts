@@ -4,8 +4,7 @@
  * default model, so the download path can be tested against a small file served locally (with SDLOOM_HF_ENDPOINT).
  */
 import { basename } from 'node:path'
-import { InputError, SdError } from '../../core/errors.ts'
-import { progressBar, type Progress } from '../../core/progress.ts'
+import { InputError } from '../../core/errors.ts'
 import { formatInfotext } from '../../image/infotext.ts'
 import { saveImagePng } from '../../image/save-image.ts'
 import { createClipTokenizer, resolveTokenizerDir } from '../../prompt/index.ts'
@@ -28,11 +27,12 @@ import type { AdapterMode } from '../../pipeline/adapters.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { fastDecode, type FastDecodeFlags } from './fast-decode.ts'
 import { num, oneOf, str } from '../flags.ts'
-
-/** Ctrl-C: the run stops after the current step; nothing half-written is left. */
-class InterruptedError extends SdError {
-  override name = 'InterruptedError'
-}
+import { PREFLIGHT_HELP, preflight } from '../preflight.ts'
+import { clipSkipNotice } from '../generate-notices.ts'
+import { promptWithLoraTags } from '../lora-tags.ts'
+import { listenForCtrlC } from '../interrupt.ts'
+import { phaseProgress, type PhaseProgress } from '../phase-progress.ts'
+import { fetchFirstUseFiles } from '../first-use-files.ts'
 
 async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<string> {
   const given = str(ctx, 'model')
@@ -95,24 +95,21 @@ function adapterFlags(ctx: CommandContext): AdapterFlags {
   }
 }
 
-/** A progress bar over a phase counted in items (tensors loaded, layers merged): live on a TTY, one summary line otherwise. */
-function phaseBar(label: string): { onProgress: (done: number, total: number) => void; end: () => void } {
-  let bar: Progress | undefined
-  return {
-    onProgress: (done, total) => {
-      bar ??= progressBar({ label, total })
-      bar.tick(done)
-      if (done === total) { bar.end(); bar = undefined }
-    },
-    end: () => { bar?.end(); bar = undefined },
+/** AutoV2 hashes for the infotext; the first time a file is hashed (4 GB: seconds) shows as a phase. */
+async function modelHashes(model: LoadedModel, progress: PhaseProgress): Promise<{ modelHash: string; vaeHash?: string }> {
+  const hash = async (file: string): Promise<string> => {
+    progress.phase('hash', basename(file))
+    return (await hashFile(file, ['autov2'], { onProgress: progress.bytes })).autov2
   }
+  const modelHash = await hash(model.file)
+  const vaeHash = model.vaeFile ? await hash(model.vaeFile) : undefined
+  progress.end()
+  return { modelHash, vaeHash }
 }
 
 export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<number> {
   if (ctx.positionals.length !== 1) throw new InputError(`${mode.command} takes one PROMPT, got ${ctx.positionals.length}. See: sdloom ${mode.command} --help`)
-  const controller = new AbortController()
-  const onSigint = (): void => { controller.abort(new InterruptedError('interrupted (Ctrl-C): stopped after the current step; no image of this batch was written')) }
-  process.once('SIGINT', onSigint)
+  const ctrlC = listenForCtrlC()
   let model: LoadedModel | undefined
   try {
     const request = requestOf(ctx)
@@ -120,17 +117,24 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     vaeTilingOf(ctx)
     loraModeOf(ctx)
     fastDecodeFlags(ctx)
-    const tokenizer = createClipTokenizer(await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: controller.signal }))
-    const file = await modelPath(ctx, controller.signal)
-    const bar = phaseBar(`loading ${basename(file)}`)
+    await preflight(ctx, request)
+    const fetched = await fetchFirstUseFiles({
+      tokenizer: () => resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: ctrlC.signal }),
+      model: () => modelPath(ctx, ctrlC.signal),
+    }, (l) => ctx.warn(l))
+    const tokenizer = createClipTokenizer(fetched.tokenizer)
+    const file = fetched.model
+    const progress = phaseProgress({ json: ctx.json })
+    progress.phase('load', basename(file))
     try {
-      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: bar.onProgress, vaeEncoder: mode.vaeEncoder })
+      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: progress.step, vaeEncoder: mode.vaeEncoder })
     } finally {
-      bar.end()
+      progress.end()
     }
-    return await generateWith(ctx, model, { ...request, tokenizer }, { signal: controller.signal, mode })
+    ctrlC.signal.throwIfAborted() // Ctrl-C while loading
+    return await generateWith(ctx, model, { ...request, tokenizer }, { signal: ctrlC.signal, mode })
   } finally {
-    process.removeListener('SIGINT', onSigint)
+    ctrlC.dispose()
     await model?.release()
   }
 }
@@ -138,30 +142,35 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
 async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, o: { signal: AbortSignal; mode: ModeRunner }): Promise<number> {
   const { signal, mode } = o
   const r = resolveRequest(model.nativeSize, base)
-  const loraBar = phaseBar('merging LoRA layers')
-  const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: loraBar.onProgress }, base.tokenizer, (l) => ctx.warn(l))
-    .finally(() => loraBar.end())
-  const req: Txt2ImgRequest = { ...base, seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
+  const progress = phaseProgress({ json: ctx.json })
+  let merging = false
+  const onMerge = (done: number, total: number): void => { if (!merging) { merging = true; progress.phase('lora') } progress.step(done, total) }
+  const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: onMerge }, base.tokenizer, (l) => ctx.warn(l))
+    .finally(() => progress.end())
+  // --lora files go into the recorded prompt as <lora:NAME:W> tags (adapters are prepared above, so they apply once)
+  const req: Txt2ImgRequest = { ...base, prompt: promptWithLoraTags(base.prompt, adapterFlags(ctx).loras), seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
   const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
-  const hashes = { modelHash: (await hashFile(model.file, ['autov2'])).autov2, vaeHash: model.vaeFile ? (await hashFile(model.vaeFile, ['autov2'])).autov2 : undefined }
+  const hashes = await modelHashes(model, progress)
+  const clipNote = clipSkipNotice(model.arch, base.clipSkip)
+  if (clipNote) ctx.warn(clipNote)
   if (model.prediction.source !== 'architecture') ctx.warn(`${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})`)
-  let bar: Progress | undefined
   const written: { file: string; seed: number; infotext: string }[] = []
   const fast = await fastDecode(model, fastDecodeFlags(ctx), (l) => ctx.warn(l))
   await mode.run(model, req, {
     ...hashes, signal, vaeTiling: vaeTilingOf(ctx), oneShot: true, decoder: fast.decoder,
+    onPhase: (phase, batch) => progress.phase(phase, r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined),
     onProgress: (p) => {
-      if (p.step === 1) bar = progressBar({ label: r.batchCount > 1 ? `batch ${p.batch + 1}/${p.batchCount}` : 'sampling', total: p.steps })
-      bar?.tick(p.step)
-      if (p.step === p.steps) bar?.end()
+      progress.step(p.step, p.steps)
       fast.onProgress(p)
     },
     onImage: async (img) => {
+      signal.throwIfAborted() // Ctrl-C during the final decode: no image after it
       await saveImagePng(files[img.index], img.image, { info: img.info, ...(img.pixels ? { pixels: img.pixels } : {}) })
       written.push({ file: files[img.index], seed: img.seed, infotext: formatInfotext(img.info) })
       if (!ctx.json) ctx.out(files[img.index])
     },
-  }).finally(() => fast.finish())
+  }).finally(() => { progress.end(); fast.finish() })
+  signal.throwIfAborted()
   if (ctx.json) ctx.out(JSON.stringify({ model: model.file, arch: model.arch, prediction: model.prediction, images: written }, null, 2))
   return 0
 }
@@ -178,7 +187,8 @@ export const generate: Command = {
     '  --model FILE         checkpoint (.safetensors/.ckpt); default: SD 1.5, downloaded once into the cache',
     '  --negative TEXT      negative prompt',
     '  --steps N            sampling steps (20)',
-    '  --cfg X              CFG scale (7)',
+    '  --cfg X              CFG scale (7). A1111\'s UI allows 1-30, its API any number: sdloom takes any number and',
+    '                       notes values outside 1-30 (0: the negative prompt alone; below 0: away from the prompt)',
     '  --sampler NAME       A1111 or ComfyUI name: "Euler a" (default), "DPM++ 2M", "DPM++ 2M Karras", LCM, … (sdloom samplers)',
     '  --scheduler NAME     schedule type: Automatic (default: the sampler\'s own), Karras, Exponential, "Align Your Steps", Beta, …',
     '  --eta X --s-noise X  ancestral/SDE eta (1) or DDIM eta (0); noise multiplier (1)',
@@ -189,7 +199,7 @@ export const generate: Command = {
     '  --width N --height N image size, multiples of 8 (default: the model\'s native size: 512, 768 SD2-v, 1024 SDXL)',
     '  --batch-size N       images per sampling run (1)',
     '  --batch-count N      sampling runs (1); seeds continue across runs',
-    '  --clip-skip N        SD1 only (1 = last layer)',
+    '  --clip-skip N        1-12 (1 = last layer); as in A1111 1.10 it changes SD1.x only (a note says so on SD2/SDXL)',
     '  --ensd N             A1111 eta noise seed delta',
     '  --vae-tiling MODE    auto (default: exact whole decode up to 768², tiles above), on (lower memory), off',
     '  --vae FILE           separate VAE replacing the checkpoint\'s',
@@ -209,10 +219,13 @@ export const generate: Command = {
     ...VARIATION_HELP,
     ...HIRES_HELP,
     ...REFINER_HELP,
-    '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/)',
+    '  --out DIR|FILE.png   output folder (files NNNNN-SEED.png) or file (default ./outputs/); PNG only (.jpg/.webp are',
+    '                       refused: the infotext lives in PNG text chunks). Checked writable before anything loads',
+    ...PREFLIGHT_HELP,
     '  --tokenizer DIR      CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     '',
-    'Ctrl-C stops after the current step. --json prints {model, arch, prediction, images: [{file, seed, infotext}]}.',
+    'Ctrl-C stops before the next step (no image is written after it, exit 130); a second Ctrl-C quits at once.',
+    '--json prints {model, arch, prediction, images: [{file, seed, infotext}]}.',
   ].join('\n'),
   options: {
     'model': { type: 'string' }, 'negative': { type: 'string' }, 'steps': { type: 'string' }, 'cfg': { type: 'string' },
@@ -223,7 +236,8 @@ export const generate: Command = {
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
     'lora-mode': { type: 'string' }, 'decoder': { type: 'string' }, 'taesd': { type: 'string' }, 'preview': { type: 'string' },
     'preview-every': { type: 'string' },
-    'out': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS, ...SAMPLER_PARAMS_OPTIONS, ...REFINER_OPTIONS,
+    'out': { type: 'string' }, 'max-pixels': { type: 'string' }, 'tokenizer': { type: 'string' }, ...VARIATION_OPTIONS, ...HIRES_OPTIONS,
+    ...SAMPLER_PARAMS_OPTIONS, ...REFINER_OPTIONS,
   },
   run: (ctx) => runMode(ctx, generateMode(ctx)),
 }
