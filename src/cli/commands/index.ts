@@ -10,6 +10,7 @@ import { lora } from './lora.ts'
 import { bake } from './bake.ts'
 import { samplers } from './samplers.ts'
 import { serve } from './serve.ts'
+import { worker } from './worker.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
@@ -24,4 +25,5 @@ export const COMMANDS: Record<string, Command> = {
   'bake': bake,
   'samplers': samplers,
   'serve': serve,
+  'worker': worker,
 }
