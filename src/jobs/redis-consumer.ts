@@ -91,6 +91,7 @@ export class RedisConsumer {
     }
     await this.sub.subscribe(EVENTS_CHANNEL, CONTROL_CHANNEL)
     this.sub.on('message', (ch: string, text: string) => this.receive(ch, text))
+    this.loadedNow = await this.opts.loaded()
     await this.beat()
     this.beatTimer = setInterval(() => { void this.beat().catch(() => undefined) }, BEAT_MS)
     for (let i = 0; i < (this.opts.concurrency ?? 1); i++) this.slots.push(this.slot())
@@ -109,8 +110,11 @@ export class RedisConsumer {
     this.wakers.clear()
   }
 
+  /**
+   * Never waits on `loaded()`: an engine busy with a job may answer only when the job ends, and a beat held that
+   * long would show this worker free (or dead) meanwhile. The loaded list is refreshed when a slot looks for work.
+   */
   private async beat(): Promise<void> {
-    this.loadedNow = await this.opts.loaded()
     const b: WorkerBeat = {
       id: this.opts.id, routes: this.opts.routes, loaded: this.loadedNow, free: (this.opts.concurrency ?? 1) - this.active.size, at: Date.now(), stats: this.statistics,
     }
@@ -129,7 +133,10 @@ export class RedisConsumer {
 
   /** Loaded models' queues first; another model's queue only when no free live worker has that model loaded. */
   private async pick(token: string): Promise<(Job & { hot?: boolean }) | undefined> {
-    const loaded = (await this.opts.loaded()).filter((r) => this.workers.has(r))
+    const before = this.loadedNow.join()
+    this.loadedNow = await this.opts.loaded()
+    if (this.loadedNow.join() !== before) await this.beat() // others see the new model loaded at once
+    const loaded = this.loadedNow.filter((r) => this.workers.has(r))
     for (const route of loaded) {
       const job = await this.workers.get(route)!.getNextJob(token, { block: false })
       if (job) { this.stats.hotPicks++; return Object.assign(job, { hot: true }) }

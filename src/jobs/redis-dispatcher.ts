@@ -100,9 +100,10 @@ export class RedisDispatcher {
   /** One look at the job: its result, a failure (thrown), or undefined while it waits or runs. */
   private async check(route: string, key: string, data: unknown): Promise<{ result: unknown } | undefined> {
     const queue = this.queue(route)
-    const job = await Job.fromId(queue, key)
+    // The state first, then the job: a job read before it completes carries no result yet.
+    const state = await queue.getJobState(key)
+    const job = state === 'unknown' ? undefined : await Job.fromId(queue, key)
     if (!job) { await this.add(route, key, data); return undefined }
-    const state = await job.getState()
     if (state === 'completed') return { result: job.returnvalue as unknown }
     if (state === 'failed') throw new RemoteJobError(decodeFailure(job.failedReason))
     if (state === 'waiting' && Date.now() - job.timestamp > this.opts.noWorkerTimeoutMs && !(await this.someWorkerHolds(route))) {

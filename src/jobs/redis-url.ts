@@ -31,7 +31,8 @@ export const redactQueueUrl = (url: string): string => url.replace(/\/\/([^@/]*)
 
 export function parseQueueUrl(url: string, opts: { readonly tlsCaFile?: string; readonly env?: NodeJS.ProcessEnv } = {}): QueueConnectionOptions {
   let u: URL
-  try { u = new URL(url) } catch { throw new QueueUrlError(`"${redactQueueUrl(url)}" is not a URL`) }
+  // Not echoed: a mistyped URL may still hold a password.
+  try { u = new URL(url) } catch { throw new QueueUrlError('the value is not a URL') }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new QueueUrlError(`scheme "${u.protocol}" is not redis: or rediss:`)
   if (!u.hostname) throw new QueueUrlError('the host is missing')
   const port = u.port === '' ? 6379 : Number(u.port)

@@ -74,7 +74,11 @@ export async function settled(s: TestServer, id: string, timeoutMs = 40_000): Pr
   const until = Date.now() + timeoutMs
   for (;;) {
     const { body } = await s.fetchJson(`/sdloom/v1/jobs/${id}`)
-    if (['done', 'failed', 'cancelled'].includes(body.state)) return body
+    if (['done', 'failed', 'cancelled'].includes(body.state)) {
+      // An internal error's details are in the server log only (clients never see them): show them here.
+      if (body.error?.name === 'InternalError') body.error.log = s.logs.filter((l) => l.includes('internal error'))
+      return body
+    }
     if (Date.now() > until) throw new Error(`job ${id} still ${body.state} after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 100))
   }

@@ -110,7 +110,8 @@ test('a free worker with the model loaded is preferred; a burst spreads over bot
 test('a job for a model one worker lacks goes to the other; one for a model no worker holds fails after the timeout', opts, async () => {
   const y = await submit({}, 'tiny-y.safetensors')
   const z = await submit({}, 'tiny-z.safetensors')
-  assert.equal((await settled(s, y)).state, 'done')
+  const done = await settled(s, y)
+  assert.equal(done.state, 'done', JSON.stringify(done.error))
   assert.deepEqual(ranOn(`${y}-0`).map((w) => w.id), ['B'])
   const failed = await settled(s, z)
   assert.equal(failed.state, 'failed')

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -29,6 +29,13 @@ export async function freePort(): Promise<number> {
   })
 }
 
+/** True once Redis answers PING on the port (it answers LOADING while it replays the append-only file). */
+const ping = (port: number): Promise<boolean> => new Promise((resolve) => {
+  const sock = connect(port, '127.0.0.1', () => sock.write('PING\r\n'))
+  sock.on('data', (d) => { sock.destroy(); resolve(d.toString().startsWith('+PONG')) })
+  sock.on('error', () => resolve(false))
+})
+
 export interface TestRedis {
   readonly url: string
   readonly port: number
@@ -49,8 +56,7 @@ export async function startRedis(): Promise<TestRedis> {
     let out = ''
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000)
     const poll = setInterval(() => {
-      const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' })
-      if (r.stdout?.trim() === 'PONG') { clearInterval(poll); clearTimeout(timer); resolve() }
+      void ping(port).then((ok) => { if (ok) { clearInterval(poll); clearTimeout(timer); resolve() } })
     }, 50)
     c.stdout!.on('data', (d: Buffer) => { out += d.toString() })
     c.stderr!.on('data', (d: Buffer) => { out += d.toString() })
