@@ -11,7 +11,7 @@ import { SdError } from '../core/errors.ts'
 export class QueueUrlError extends SdError {
   override name = 'QueueUrlError'
   constructor(detail: string) {
-    super(`--queue: ${detail}. Expected redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://… for TLS`)
+    super(`--queue: ${detail}. Expected redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://… for TLS`, { code: 'input' })
   }
 }
 
