@@ -133,9 +133,8 @@ export class RedisConsumer {
 
   /** Loaded models' queues first; another model's queue only when no free live worker has that model loaded. */
   private async pick(token: string): Promise<(Job & { hot?: boolean }) | undefined> {
-    const before = this.loadedNow.join()
-    this.loadedNow = await this.opts.loaded()
-    if (this.loadedNow.join() !== before) await this.beat() // others see the new model loaded at once
+    // The list as it was when the last job ended (models change only while jobs run): no engine round trip here,
+    // so a busy worker between two jobs looks free for as short a time as can be.
     const loaded = this.loadedNow.filter((r) => this.workers.has(r))
     for (const route of loaded) {
       const job = await this.workers.get(route)!.getNextJob(token, { block: false })
@@ -169,9 +168,11 @@ export class RedisConsumer {
     } catch (e) {
       clearInterval(lock)
       if (this.stopping && controller.signal.aborted) await job.moveToWait(token).catch(() => undefined)
-      else await this.fail(job, token, e)
+      // A cancel from the server is an outcome, not an internal error (the server has already let the job go).
+      else await this.fail(job, token, controller.signal.aborted ? new SdError('cancelled by the server') : e)
     } finally {
       clearInterval(lock)
+      this.loadedNow = await this.opts.loaded().catch(() => this.loadedNow)
       this.active.delete(key)
       publish({ t: 'settled', key })
       void this.beat().catch(() => undefined)

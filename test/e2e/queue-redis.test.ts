@@ -102,7 +102,7 @@ test('a free worker with the model loaded is preferred; a burst spreads over bot
     assert.deepEqual(ranOn(`${id}-0`).map((w) => w.id), [hot.id], 'the worker that has the model loaded took it')
   }
   assert.ok(hot.lines.filter((l) => l.event === 'job').slice(1).every((l) => l.hot === true), 'each was a load avoided')
-  const burst = await Promise.all([1, 2, 3, 4, 5].map((i) => submit({ seed: 200 + i, steps: 4 })))
+  const burst = await Promise.all([1, 2, 3, 4, 5].map((i) => submit({ seed: 200 + i, steps: 8 })))
   for (const id of burst) { const j = await settled(s, id); assert.equal(j.state, 'done', JSON.stringify(j.error)) }
   for (const w of workers) assert.ok(burst.some((id) => w.jobs().includes(`${id}-0`)), `worker ${w.id} took part of the burst`)
 })
