@@ -153,6 +153,11 @@ export interface GenerateOptions {
    * image as it comes); over the worker boundary events are delivered without waiting.
    */
   readonly onEvent?: (event: EngineEvent) => void
+  /**
+   * An idempotency key (the server's job id and batch): an engine that runs requests elsewhere (the Redis queue) runs
+   * one request per key once, so a restarted server re-attaches to it instead of running it again. Ignored in process.
+   */
+  readonly key?: string
 }
 
 /** A loaded model, as `loadedModels()` reports it (the server's /sdapi/v1/memory and sd-models use it). */

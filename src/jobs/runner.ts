@@ -1,5 +1,7 @@
 /**
- * One runner takes queued jobs in order and runs each through a handler (the server's, which drives the Engine).
+ * One runner takes queued jobs in order and runs each through a handler (the server's, which drives the Engine):
+ * one at a time by default, or up to `concurrency` at once when the handler only dispatches them (the Redis mode,
+ * where workers on other machines run them).
  * Cancelling a running job aborts its signal; the handler decides what a partial result is. Stopping (shutdown)
  * aborts the running job with a `RunnerStopped` reason and puts it back in the queue, so the next start redoes it.
  */
@@ -25,15 +27,23 @@ export class RunnerStopped extends Error {
 
 const asJobError = (e: unknown): JobError => (e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) })
 
+export interface RunnerOptions {
+  /** Jobs run at once (default 1). */
+  readonly concurrency?: number
+}
+
 export class JobRunner {
-  private running: { id: string; controller: AbortController } | undefined
+  /** Running jobs in start order. */
+  private readonly running = new Map<string, AbortController>()
+  private readonly inFlight = new Set<Promise<void>>()
   private loop: Promise<void> | undefined
   private stopped = false
   private wakeUp: (() => void) | undefined
   /** Set by wake(): a job may have arrived while the loop was looking, so it looks again before sleeping. */
   private kicked = false
 
-  constructor(private readonly store: JobStore, private readonly handler: JobHandler, private readonly events: RunnerEvents = {}) {}
+  constructor(private readonly store: JobStore, private readonly handler: JobHandler, private readonly events: RunnerEvents = {},
+    private readonly opts: RunnerOptions = {}) {}
 
   /** Puts jobs left running by a previous process back in the queue, then starts taking jobs. */
   async start(): Promise<number> {
@@ -48,13 +58,15 @@ export class JobRunner {
     this.wakeUp?.()
   }
 
+  /** The latest started of the running jobs. */
   get currentJobId(): string | undefined {
-    return this.running?.id
+    return [...this.running.keys()].at(-1)
   }
 
   /** Cancels a queued job, or aborts the running one. */
   async cancel(id: string, reason: unknown = new Error('cancelled')): Promise<'cancelled' | 'aborting' | 'finished' | 'missing'> {
-    if (this.running?.id === id) { this.running.controller.abort(reason); return 'aborting' }
+    const running = this.running.get(id)
+    if (running) { running.abort(reason); return 'aborting' }
     const outcome = await this.store.cancel(id)
     if (outcome === 'cancelled') {
       const job = await this.store.get(id)
@@ -66,27 +78,30 @@ export class JobRunner {
   /** Stops taking jobs; the running one is aborted and requeued. Resolves when the loop has ended. */
   async stop(): Promise<void> {
     this.stopped = true
-    this.running?.controller.abort(new RunnerStopped('the server is shutting down; the job goes back to the queue'))
+    for (const c of this.running.values()) c.abort(new RunnerStopped('the server is shutting down; the job goes back to the queue'))
     this.wakeUp?.()
     await this.loop
+    await Promise.all(this.inFlight)
   }
 
   private async work(): Promise<void> {
     while (!this.stopped) {
       this.kicked = false
-      const job = await this.store.claimNext()
+      const full = this.running.size >= (this.opts.concurrency ?? 1)
+      const job = full ? undefined : await this.store.claimNext()
       if (!job) {
         if (!this.kicked && !this.stopped) await new Promise<void>((r) => { this.wakeUp = r })
         this.wakeUp = undefined
         continue
       }
-      await this.runOne(job)
+      const run = this.runOne(job).finally(() => { this.inFlight.delete(run); this.wake() })
+      this.inFlight.add(run)
     }
   }
 
   private async runOne(job: JobRecord): Promise<void> {
     const controller = new AbortController()
-    this.running = { id: job.id, controller }
+    this.running.set(job.id, controller)
     this.events.onStart?.(job)
     try {
       const result = await this.handler(job, { signal: controller.signal })
@@ -98,7 +113,7 @@ export class JobRunner {
       else if (controller.signal.aborted) await this.store.finish(job.id, 'cancelled', { error: asJobError(reason) })
       else await this.store.finish(job.id, 'failed', { error: asJobError(e) })
     } finally {
-      this.running = undefined
+      this.running.delete(job.id)
     }
     const settled = await this.store.get(job.id)
     if (settled) this.events.onSettled?.(settled)

@@ -92,6 +92,7 @@ async function runBatches(deps: GenerationDeps, jobId: string, p: GenerationJobP
     try {
       const result = await engine.generate({ ...r, seed: (r.seed ?? 0) + b * batchSize, batchCount: 1 }, {
         signal: batchAbort.signal,
+        key: `${jobId}-${b}`,
         // In process the engine awaits the returned promise (each image written before it goes on); over the worker
         // boundary it does not, so the pending writes are also awaited below.
         onEvent: (e) => {

@@ -33,6 +33,8 @@ export interface ServeConfig {
   readonly limits?: Partial<ServerLimits>
   /** Makes the engine on first use (the worker-thread EngineClient in `sdloom serve`). */
   readonly createEngine: (resolver: ModelResolver) => EngineApi
+  /** Jobs handed to the engine at once (default 1; the Redis queue's engine dispatches many to its workers). */
+  readonly concurrency?: number
   /** Watch the model folders and rescan on changes (default true). */
   readonly watch?: boolean
   readonly log?: (line: string) => void
@@ -71,7 +73,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       log(`job ${j.id} ${j.state}${j.error ? `: ${j.error.message}` : ''}`)
       events.emit('event', { jobId: j.id, type: 'settled', state: j.state, ...(j.error ? { error: j.error.message } : {}) })
     },
-  })
+  }, { concurrency: cfg.concurrency })
   events.on('event', (e) => {
     // Console progress: each phase, and sampling at every quarter of the steps.
     if (e.type === 'phase' && e.total === undefined) log(`job ${e.jobId.slice(0, 8)}: ${e.phase}`)

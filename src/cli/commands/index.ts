@@ -11,6 +11,7 @@ import { bake } from './bake.ts'
 import { samplers } from './samplers.ts'
 import { serve } from './serve.ts'
 import { upscale } from './upscale.ts'
+import { worker } from './worker.ts'
 
 /** The command registry: one entry per file in this folder. */
 export const COMMANDS: Record<string, Command> = {
@@ -26,4 +27,5 @@ export const COMMANDS: Record<string, Command> = {
   'samplers': samplers,
   'serve': serve,
   'upscale': upscale,
+  'worker': worker,
 }

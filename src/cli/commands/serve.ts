@@ -6,6 +6,10 @@
 import { resolve } from 'node:path'
 import { InputError } from '../../core/errors.ts'
 import { EngineClient } from '../../engine/client.ts'
+import type { EngineApi, ModelResolver } from '../../engine/contract.ts'
+import { RedisDispatcher } from '../../jobs/redis-dispatcher.ts'
+import { parseQueueUrl, redactQueueUrl } from '../../jobs/redis-url.ts'
+import { QueueEngine } from '../queue/queue-engine.ts'
 import { resolveTokenizerDir } from '../../prompt/index.ts'
 import { startServer } from '../../server/start.ts'
 import { DEFAULT_LIMITS, type ServerLimits } from '../../server/txt2img-request.ts'
@@ -37,13 +41,20 @@ async function run(ctx: CommandContext): Promise<number> {
   const limits = Object.fromEntries(Object.entries(LIMIT_FLAGS).map(([k, flag]) => [k, wholeNumber(ctx, flag, DEFAULT_LIMITS[k as keyof ServerLimits])])) as unknown as ServerLimits
   const tokenizerDir = await resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l) })
   const log = (line: string): void => ctx.warn(`${new Date().toISOString().slice(11, 19)} ${line}`)
+  const queue = str(ctx, 'queue') ?? process.env.SDLOOM_QUEUE
+  const conn = queue === undefined ? undefined : parseQueueUrl(queue, { tlsCaFile: str(ctx, 'queue-tls-ca') })
+  const timeoutMs = wholeNumber(ctx, 'queue-timeout', 120) * 1000
+  // --queue: a producer only, the Engines run in `sdloom worker`s; else the Engine in a worker thread, so progress,
+  // interrupt and the lists stay live while onnxruntime blocks it.
+  const createEngine = (resolver: ModelResolver): EngineApi => (conn
+    ? new QueueEngine(new RedisDispatcher(conn, { noWorkerTimeoutMs: timeoutMs }), resolver)
+    : new EngineClient({ resolver, tokenizerDir }))
   const server = await startServer({
     dataDir: resolve(str(ctx, 'data') ?? '.'), modelRoots: models.map((m) => resolve(m)), port: wholeNumber(ctx, 'port', 7860, 0),
     host: ctx.values.listen === true ? '0.0.0.0' : '127.0.0.1', auth: str(ctx, 'api-auth') ?? process.env.SDLOOM_API_AUTH, corsOrigins: list(ctx, 'cors'),
-    limits, log,
-    // The Engine in a worker thread: progress, interrupt and the lists stay live while onnxruntime blocks the worker.
-    createEngine: (resolver) => new EngineClient({ resolver, tokenizerDir }),
+    limits, log, createEngine, concurrency: conn ? wholeNumber(ctx, 'queue-dispatch', 64) : 1,
   })
+  if (queue !== undefined) log(`jobs go to the workers of ${redactQueueUrl(queue)} (sdloom worker --queue …)`)
   log(`sdloom serves A1111's API at ${server.url}/sdapi/v1 and its jobs API at ${server.url}/sdloom/v1${ctx.values.listen ? ' on every interface' : ''}`)
   if (ctx.json) ctx.out(JSON.stringify({ url: server.url }))
   await new Promise<void>((done) => {
@@ -85,12 +96,19 @@ export const serve: Command = {
     `  --body-limit N      request body bytes (${DEFAULT_LIMITS.bodyLimit})`,
     `  --request-timeout-ms N  time a client has to send a whole request; slower ones are cut off (${DEFAULT_LIMITS.requestTimeoutMs})`,
     `  --max-event-streams N  open /sdloom/v1/events streams (${DEFAULT_LIMITS.maxEventStreams}); more are refused`,
+    '  --queue URL         distributed mode: jobs go to `sdloom worker`s through Redis (BullMQ), this server runs',
+    '                      none itself; redis://[:PASSWORD@]HOST:PORT[/DB], rediss://… for TLS; or SDLOOM_QUEUE',
+    '                      (a password may come from SDLOOM_QUEUE_PASSWORD). Jobs stay in the data folder too.',
+    '  --queue-tls-ca FILE a CA certificate (PEM) for the Redis TLS certificate',
+    '  --queue-timeout S   a job no live worker can take (its checkpoint on none) fails after S seconds (120)',
+    '  --queue-dispatch N  jobs handed to the workers at once; the rest wait in the data folder (64)',
     '',
     'Logs go to stderr; --json prints {url} on stdout once listening.',
   ].join('\n'),
   options: {
     'models': { type: 'string', multiple: true }, 'data': { type: 'string' }, 'port': { type: 'string' }, 'listen': { type: 'boolean' },
     'api-auth': { type: 'string' }, 'cors': { type: 'string', multiple: true }, 'tokenizer': { type: 'string' },
+    'queue': { type: 'string' }, 'queue-tls-ca': { type: 'string' }, 'queue-timeout': { type: 'string' }, 'queue-dispatch': { type: 'string' },
     ...Object.fromEntries(Object.values(LIMIT_FLAGS).map((f) => [f, { type: 'string' as const }])),
   },
   run,
