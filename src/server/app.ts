@@ -12,6 +12,8 @@ import { a1111ListRoutes } from './routes/a1111-lists.ts'
 import { a1111OptionRoutes } from './routes/a1111-options.ts'
 import { a1111GenerateRoutes } from './routes/a1111-generate.ts'
 import { jobRoutes } from './routes/jobs.ts'
+import { webLibraryRoutes } from './routes/web-library.ts'
+import { webUiRoutes } from './routes/web-ui.ts'
 
 function jsonBody(_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void): void {
   if (body.trim() === '') { done(null, {}); return }
@@ -80,5 +82,7 @@ export function buildApp(ctx: ServerContext, log: (e: unknown) => void): Fastify
   a1111OptionRoutes(app, ctx)
   a1111GenerateRoutes(app, ctx)
   jobRoutes(app, ctx)
+  webLibraryRoutes(app, ctx)
+  webUiRoutes(app)
   return app
 }
