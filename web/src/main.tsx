@@ -26,6 +26,9 @@ async function loadCatalog(): Promise<Catalog> {
   return { checkpoints, vaes, samplers, schedulers, library, tags }
 }
 
+// The lists are asked for while the bundle is still being evaluated, not after the first render.
+let firstCatalog: Promise<Catalog> | undefined = loadCatalog()
+
 function useTheme(): [string, () => void] {
   const [theme, setTheme] = useState(() => localStorage.getItem('sdloom-theme') ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'))
   useEffect(() => { document.documentElement.dataset.theme = theme; localStorage.setItem('sdloom-theme', theme) }, [theme])
@@ -33,7 +36,10 @@ function useTheme(): [string, () => void] {
 }
 
 function App() {
-  const [tab, setTab] = useState<Tab>('generate')
+  const [tab, setTabState] = useState<Tab>('generate')
+  // A view is mounted the first time it is shown, then kept (its state survives switching tabs).
+  const [visited, setVisited] = useState<ReadonlySet<Tab>>(new Set(['generate']))
+  const setTab = (t: Tab): void => { setTabState(t); setVisited((v) => (v.has(t) ? v : new Set([...v, t]))) }
   const [theme, toggleTheme] = useTheme()
   const [catalog, setCatalog] = useState<Catalog>(EMPTY)
   const [loadError, setLoadError] = useState<string | undefined>()
@@ -44,7 +50,11 @@ function App() {
   const set = useCallback((patch: Partial<GenParams>) => setParams((p) => ({ ...p, ...patch })), [])
 
   const refresh = (): void => {
-    loadCatalog().then((c) => {
+    const pending = firstCatalog ?? loadCatalog()
+    firstCatalog = undefined
+    pending.then((c) => {
+      // The page is usable from here (the pickers have their lists); `npm run bench webui` reads this mark.
+      if (performance.getEntriesByName('sdloom-ready').length === 0) performance.mark('sdloom-ready')
       setCatalog(c)
       setLoadError(undefined)
       setParams((p) => ({ ...p, checkpoint: p.checkpoint || c.checkpoints[0]?.title || '' }))
@@ -95,16 +105,16 @@ function App() {
       </header>
       {loadError && <p class="error" role="alert">Could not load the model lists: {loadError}</p>}
       <main>
-        {/* Every view stays mounted (a running job's progress and results survive a look at the history). */}
+        {/* Views stay mounted once shown (a running job's progress and results survive a look at the history). */}
         <div role="tabpanel" aria-labelledby="tab-generate" hidden={tab !== 'generate'}>
           <GenerateView params={params} set={set} catalog={catalog} sendToPrompt={sendToGenerate} notice={notice} seedLocked={seedLocked} setSeedLocked={setSeedLocked} />
         </div>
-        <div role="tabpanel" aria-labelledby="tab-queue" hidden={tab !== 'queue'}><QueueView /></div>
-        <div role="tabpanel" aria-labelledby="tab-history" hidden={tab !== 'history'}><HistoryView sendToGenerate={sendToGenerate} /></div>
+        <div role="tabpanel" aria-labelledby="tab-queue" hidden={tab !== 'queue'}>{visited.has('queue') && <QueueView />}</div>
+        <div role="tabpanel" aria-labelledby="tab-history" hidden={tab !== 'history'}>{visited.has('history') && <HistoryView sendToGenerate={sendToGenerate} />}</div>
         <div role="tabpanel" aria-labelledby="tab-png" hidden={tab !== 'png'}>
           <PngInfoView info={png.info} error={png.error} pick={pickPng} restore={() => png.info && restore(png.info)} />
         </div>
-        <div role="tabpanel" aria-labelledby="tab-inspect" hidden={tab !== 'inspect'}><InspectorView library={catalog.library} /></div>
+        <div role="tabpanel" aria-labelledby="tab-inspect" hidden={tab !== 'inspect'}>{visited.has('inspect') && <InspectorView library={catalog.library} />}</div>
       </main>
     </>
   )
