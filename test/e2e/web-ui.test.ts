@@ -17,7 +17,7 @@ import { chromiumSkip, ensureWebBuilt, launchBrowser } from './web-browser.ts'
 
 const TESTS = {
   generate: 'choose the model, click a LoRA card, generate: progress, then the image and its infotext in results and history',
-  png: 'a dropped PNG shows its parameters and restores them into the form',
+  png: 'autocomplete takes an embedding name; a dropped PNG shows its parameters and restores them into the form',
   interrupt: 'Interrupt ends a long job; errors from the server appear next to their control',
   phone: 'a phone-sized viewport has no horizontal scroll on any view, in both themes',
 }
@@ -95,7 +95,7 @@ test(TESTS.generate, { skip }, async () => {
   assert.deepEqual(await page.evaluate('[...window.seen].sort()'), ['preview', 'progress'])
   assert.match(infotext!, /^a tiny house, <lora:tinylora:0\.8>\nNegative prompt: tinyneg\nSteps: 4, Sampler: Euler, Schedule type: Automatic, CFG scale: 7, Seed: 42, Size: 64x64, .*Model: tiny-sd1, .*Lora hashes: "tinylora: [0-9a-f]{12}"/s)
   // The image the page shows carries the same infotext, and the history has it.
-  const src = await page.locator('.results img').first().getAttribute('src')
+  const src = await page.locator('.results img.main-image').getAttribute('src')
   const png = Buffer.from(await (await fetch(`${real.url}${src}`)).arrayBuffer())
   assert.equal(readPngTexts(png).find((t) => t.keyword === 'parameters')?.text, infotext)
   await page.getByRole('tab', { name: 'History' }).click()
@@ -109,6 +109,11 @@ test(TESTS.generate, { skip }, async () => {
 
 test(TESTS.png, { skip }, async () => {
   const page = await open(real.url)
+  // Autocomplete first: "tinyn" offers the embedding; Enter takes it.
+  await field(page, 'Prompt').fill('a cat, tinyn')
+  await page.getByRole('option', { name: /tinyneg/ }).waitFor()
+  await field(page, 'Prompt').press('Enter')
+  assert.equal(await field(page, 'Prompt').inputValue(), 'a cat, tinyneg')
   const info = 'a red fox, (masterpiece:1.2)\nNegative prompt: blurry\nSteps: 7, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.5, Seed: 1234, '
     + 'Size: 96x64, Model hash: 0123456789, Model: tiny-sd1, Clip skip: 2, Hires upscale: 2, Version: v1.10.1'
   const png = encodePng({ width: 2, height: 2, data: new Uint8Array(12) }, { text: { parameters: info } })

@@ -9,7 +9,8 @@ interface Props {
 }
 
 export function PngInfoView({ info, error, pick, restore }: Props) {
-  const fields = info ? Object.entries(info.parameters) : []
+  // Size-1/Size-2 are png-info's split of Size, shown once as Size.
+  const fields = info ? Object.entries(info.parameters).filter(([k]) => k !== 'Size-1' && k !== 'Size-2') : []
   return (
     <section class="png-info" aria-label="PNG info">
       <p class="hint">Drop a PNG anywhere on the page, or choose one:</p>

@@ -16,13 +16,14 @@ export function Results({ job, sendToPrompt, reuseSeed }: Props) {
   return (
     <div class="results">
       {job.state === 'cancelled' && <p class="notice">Interrupted: {job.images.length} image(s) finished.</p>}
-      <div class="grid">
+      {img?.url && <a href={img.url} target="_blank" rel="noopener"><img class="main-image" src={img.url} alt={`Result, seed ${img.seed}`} /></a>}
+      {job.images.length > 1 && <div class="grid">
         {job.images.map((im, i) => im.url && (
           <button type="button" key={im.url} class={i === chosen ? 'thumb on' : 'thumb'} onClick={() => setChosen(i)} aria-label={`Image ${i + 1}, seed ${im.seed}`}>
             <img src={im.url} alt={`Result ${i + 1}, seed ${im.seed}`} />
           </button>
         ))}
-      </div>
+      </div>}
       {img && (
         <div class="result-info">
           <pre class="infotext" data-testid="result-infotext">{img.infotext}</pre>
