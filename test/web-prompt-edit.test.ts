@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { DEFAULTS, fromParameters, toJobBody } from '../web/src/params.ts'
-import { hasLora, setLoraWeight, tokenAt, toggleLora, toggleWord } from '../web/src/prompt-edit.ts'
+import { adjustWeight, hasLora, setLoraWeight, tokenAt, toggleLora, toggleWord } from '../web/src/prompt-edit.ts'
 import type { Catalog } from '../web/src/types.ts'
 
 test('a card click adds <lora:NAME:W>, a second removes it (other tags and a similar name stay); weights edit in place', () => {
@@ -24,6 +24,14 @@ test('embedding names toggle as whole words; the autocomplete token starts after
   assert.deepEqual(tokenAt('a cat, blue ey', 14), { start: 7, word: 'blue ey' })
   assert.deepEqual(tokenAt('a cat <lora:ti', 14), { start: 6, word: '<lora:ti' })
   assert.deepEqual(tokenAt('(red h', 6), { start: 1, word: 'red h' })
+})
+
+test('Ctrl+Up/Down: the word at the caret or the selection gets (words:1.1); inside a group the weight moves, and at 1 the group goes', () => {
+  assert.deepEqual(adjustWeight('a red fox', 4, 4, 0.1), { text: 'a (red:1.1) fox', start: 3, end: 6 })
+  assert.deepEqual(adjustWeight('a red fox', 2, 9, -0.1), { text: 'a (red fox:0.9)', start: 3, end: 10 })
+  assert.deepEqual(adjustWeight('a (red:1.1) fox', 4, 7, 0.1), { text: 'a (red:1.2) fox', start: 3, end: 6 })
+  assert.deepEqual(adjustWeight('a (red:1.1) fox', 4, 7, -0.1), { text: 'a red fox', start: 2, end: 5 })
+  assert.deepEqual(adjustWeight('a, ', 3, 3, 0.1), { text: 'a, ', start: 3, end: 3 })
 })
 
 const CATALOG: Catalog = {

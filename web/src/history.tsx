@@ -7,7 +7,11 @@ import { api } from './api.ts'
 import { onJobEvent } from './events.ts'
 import type { GalleryImage } from './types.ts'
 
-const day = (t: number): string => new Date(t).toISOString().slice(0, 10)
+/** The local calendar day (what a date input shows), as YYYY-MM-DD. */
+const day = (t: number): string => {
+  const d = new Date(t)
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
+}
 
 export function HistoryView({ sendToGenerate }: { readonly sendToGenerate: (url: string) => void }) {
   const [images, setImages] = useState<GalleryImage[]>([])

@@ -1,10 +1,10 @@
 /**
  * A prompt textarea with autocomplete (A1111's tagcomplete habit): LoRA names complete to `<lora:NAME:1>`,
  * embedding names and tags.csv tags to themselves. ArrowUp/Down choose, Enter or Tab take, Escape closes;
- * Ctrl+Enter generates.
+ * Ctrl+Enter generates; Ctrl+ArrowUp/Down change the attention weight of the selection or the word at the caret.
  */
 import { useMemo, useRef, useState } from 'preact/hooks'
-import { tokenAt } from './prompt-edit.ts'
+import { adjustWeight, tokenAt } from './prompt-edit.ts'
 
 export interface Suggestion { readonly label: string; readonly insert: string; readonly kind: string }
 
@@ -45,6 +45,14 @@ export function PromptBox(p: Props) {
   }
   const onKeyDown = (e: KeyboardEvent): void => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); setToken(undefined); p.onSubmit(); return }
+    if ((e.key === 'ArrowUp' || e.key === 'ArrowDown') && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault()
+      const el = e.currentTarget as HTMLTextAreaElement
+      const edit = adjustWeight(el.value, el.selectionStart, el.selectionEnd, e.key === 'ArrowUp' ? 0.1 : -0.1)
+      p.onInput(edit.text)
+      requestAnimationFrame(() => el.setSelectionRange(edit.start, edit.end))
+      return
+    }
     if (list.length === 0) return
     if (e.key === 'ArrowDown' || e.key === 'ArrowUp') { e.preventDefault(); setActive((a) => (a + (e.key === 'ArrowDown' ? 1 : list.length - 1)) % list.length) }
     else if (e.key === 'Enter' || e.key === 'Tab') { e.preventDefault(); take(list[Math.min(active, list.length - 1)]) }

@@ -47,3 +47,33 @@ export function tokenAt(text: string, caret: number): { start: number; word: str
   const lead = raw.length - raw.trimStart().length
   return { start: start + lead, word: raw.trimStart() }
 }
+
+export interface Edit { readonly text: string; readonly start: number; readonly end: number }
+
+const round = (w: number): number => Math.round(w * 100) / 100
+
+/**
+ * A1111's Ctrl+↑/↓: inside `(words:W)` the weight moves by `delta` (at 1 the parentheses go); otherwise the
+ * selection, or the word at the caret, becomes `(words:1±delta)`. The edited words stay selected.
+ */
+export function adjustWeight(text: string, start: number, end: number, delta: number): Edit {
+  const open = text.lastIndexOf('(', start - 1)
+  const close = text.indexOf(')', end)
+  const inner = open >= 0 && close >= 0 ? text.slice(open + 1, close) : ''
+  const m = /^([^()]*):(-?\d+(?:\.\d+)?)$/.exec(inner)
+  if (m && !text.slice(open + 1, start).includes(')')) {
+    const w = round(Number(m[2]) + delta)
+    const words = m[1]
+    const replaced = w === 1 ? words : `(${words}:${w})`
+    const at = open + (w === 1 ? 0 : 1)
+    return { text: text.slice(0, open) + replaced + text.slice(close + 1), start: at, end: at + words.length }
+  }
+  let [s, e] = [start, end]
+  if (s === e) {
+    while (s > 0 && !/[\s,()<>]/.test(text[s - 1])) s--
+    while (e < text.length && !/[\s,()<>]/.test(text[e])) e++
+  }
+  if (s === e) return { text, start, end }
+  const words = text.slice(s, e)
+  return { text: `${text.slice(0, s)}(${words}:${round(1 + delta)})${text.slice(e)}`, start: s + 1, end: s + 1 + words.length }
+}
