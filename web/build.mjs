@@ -1,12 +1,14 @@
 // Builds the web UI (web/src, Preact) into dist/web: one JS and one CSS file named by content hash, and index.html
 // naming them. Runs in `npm install` (package.json prepare) with esbuild, which tsx already brings.
 import { build } from 'esbuild'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const out = join(root, 'dist', 'web')
+const final = join(root, 'dist', 'web')
+// Built beside the old folder and swapped in, so a server starting meanwhile reads one build or the other, whole.
+const out = `${final}.tmp-${process.pid}`
 rmSync(out, { recursive: true, force: true })
 mkdirSync(join(out, 'assets'), { recursive: true })
 const result = await build({
@@ -30,5 +32,9 @@ writeFileSync(join(out, 'index.html'), `<!doctype html>
 <body><div id="app"></div></body>
 </html>
 `)
+const old = `${final}.old-${process.pid}`
+if (existsSync(final)) renameSync(final, old)
+renameSync(out, final)
+rmSync(old, { recursive: true, force: true })
 const sizes = Object.entries(result.metafile.outputs).map(([p, o]) => `${basename(p)} ${(o.bytes / 1024).toFixed(1)} KiB`)
 console.log(`web UI built into dist/web: ${sizes.join(', ')}`)
