@@ -43,7 +43,7 @@ async function run(ctx: CommandContext): Promise<number> {
     // The Engine in a worker thread: progress, interrupt and the lists stay live while onnxruntime blocks the worker.
     createEngine: (resolver) => new EngineClient({ resolver, tokenizerDir }),
   })
-  log(`sdloom serves its web UI at ${server.url}/, A1111's API at ${server.url}/sdapi/v1 and its jobs API at ${server.url}/sdloom/v1${ctx.values.listen ? ' on every interface' : ''}`)
+  log(`sdloom serves A1111's API at ${server.url}/sdapi/v1 and its jobs API at ${server.url}/sdloom/v1${ctx.values.listen ? ' on every interface' : ''}`)
   if (ctx.json) ctx.out(JSON.stringify({ url: server.url }))
   await new Promise<void>((done) => {
     const stop = (signal: string): void => {
