@@ -39,22 +39,28 @@ export function GenerateView({ params: p, set, catalog, sendToPrompt, notice, se
   const [target, setTarget] = useState<'prompt' | 'negative'>('prompt')
   const [showNetworks, setShowNetworks] = useState(true)
   const settled = useRef(new Set<string>())
+  // The job whose results this view waits for (a ref: the SSE handler reads it without re-subscribing).
+  const waiting = useRef<string | undefined>()
   const suggestions = useMemo(() => suggestionsOf(catalog), [catalog])
 
   const fetchJob = (id: string): void => {
-    api<JobView>(`/sdloom/v1/jobs/${id}`).then((j) => { setJob(j); setPending((cur) => (cur === id ? undefined : cur)) },
+    api<JobView>(`/sdloom/v1/jobs/${id}`).then((j) => {
+      setJob(j)
+      if (waiting.current === id) { waiting.current = undefined; setPending(undefined) }
+    },
       (e: Error) => setErrors({ generate: e.message }))
   }
   useEffect(() => onJobEvent((e) => {
     if (e.type !== 'settled') return
     settled.current.add(e.jobId)
-    setPending((cur) => { if (cur === e.jobId) fetchJob(e.jobId); return cur })
+    if (waiting.current === e.jobId) fetchJob(e.jobId)
   }), [])
 
   const generate = async (): Promise<void> => {
     setErrors({})
     try {
       const j = await api<JobView>('/sdloom/v1/jobs', { json: toJobBody(p) })
+      waiting.current = j.id
       setPending(j.id)
       // The job may have finished before its id came back.
       if (settled.current.has(j.id)) fetchJob(j.id)
