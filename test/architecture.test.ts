@@ -107,3 +107,14 @@ test('source files stay under 500 lines', () => {
     .map(({ f, n }) => `${f}: ${n} lines`)
   assert.deepEqual(long, [])
 })
+
+test('web/ (the page) talks to the server over HTTP only: it imports its own files and npm packages, never src/; files stay under 500 lines', () => {
+  const WEB = join(REPO_ROOT, 'web', 'src')
+  const webFiles = readdirSync(WEB).filter((n) => /\.(ts|tsx)$/.test(n)).map((n) => join(WEB, n))
+  assert.ok(webFiles.length > 0)
+  const violations = webFiles.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/(?:from|import) '([^']+)'/g)]
+    .filter((m) => m[1].startsWith('.') ? relative(WEB, join(file, '..', m[1])).startsWith('..') : !/^preact(\/|$)/.test(m[1]))
+    .map((m) => `${relative(REPO_ROOT, file)} imports ${m[1]}`))
+  assert.deepEqual(violations, [])
+  assert.deepEqual(webFiles.filter((f) => readFileSync(f, 'utf8').split('\n').length > 500), [])
+})

@@ -12,6 +12,8 @@ import { a1111ListRoutes } from './routes/a1111-lists.ts'
 import { a1111OptionRoutes } from './routes/a1111-options.ts'
 import { a1111GenerateRoutes } from './routes/a1111-generate.ts'
 import { jobRoutes } from './routes/jobs.ts'
+import { webLibraryRoutes } from './routes/web-library.ts'
+import { webUiRoutes } from './routes/web-ui.ts'
 
 /** Deeper JSON is refused before parsing: recursive code after JSON.parse (stringify, validation) would overflow the stack. */
 const MAX_JSON_DEPTH = 100
@@ -104,5 +106,7 @@ export function buildApp(ctx: ServerContext, log: (e: unknown) => void): Fastify
   a1111OptionRoutes(app, ctx)
   a1111GenerateRoutes(app, ctx)
   jobRoutes(app, ctx)
+  webLibraryRoutes(app, ctx)
+  webUiRoutes(app)
   return app
 }
