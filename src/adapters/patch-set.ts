@@ -175,6 +175,7 @@ export class PatchSet implements BaseWeights {
       for (const key of group) {
         const w = this.#base.get(key)
         composeInto(w, w, want.get(key)!.map((c) => ({ multiplier: c.multiplier, delta: deltas.get(c.adapter)!.get(key)! })))
+        this.#base.commit?.(key, w)
       }
       for (const map of deltas.values()) for (const d of map.values()) pool.give(d)
     }

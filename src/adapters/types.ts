@@ -23,6 +23,11 @@ export interface BaseWeights {
   has(key: string): boolean
   shape(key: string): readonly number[]
   get(key: string): Float32Array
+  /**
+   * Called after a one-shot merge wrote into the array `get` gave (PatchSet.mergeIntoBase), for a store whose `get`
+   * hands out a float32 copy (int8 weights): it takes the merged values back. Absent where `get` gives the array held.
+   */
+  commit?(key: string, data: Float32Array): void
 }
 
 /** One module of an adapter file: its parts, converted to float32. */

@@ -54,7 +54,7 @@ export class Engine implements EngineApi {
     const file = await resolver.checkpoint(req.model)
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await resolver.vae(req.vae)
     await emit({ type: 'phase', phase: 'load', label: file })
-    const handle = await this.cache.acquire({ file, vae, prediction: req.prediction }, (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) })
+    const handle = await this.cache.acquire({ file, vae, prediction: req.prediction, weights: req.weights }, (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) })
     try {
       return await handle.queue.run(() => runGeneration(handle, req, {
         tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,

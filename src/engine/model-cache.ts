@@ -6,13 +6,15 @@
  */
 import { realpath, stat } from 'node:fs/promises'
 import { InputError } from '../core/errors.ts'
-import { loadModel, type LoadModelOptions, type Prediction } from '../pipeline/load-model.ts'
+import { loadModel, type LoadModelOptions, type Prediction, type WeightPrecision } from '../pipeline/load-model.ts'
 import { ModelHandle } from './model-handle.ts'
 
 export interface ModelSpec {
   readonly file: string
   readonly vae?: string
   readonly prediction?: Prediction
+  /** 'int8': weight-only int8 UNet/text encoders (pipeline/load-model.ts); a different cache entry from float32. */
+  readonly weights?: WeightPrecision
 }
 
 async function fileIdentity(file: string, field: string): Promise<string> {
@@ -23,7 +25,7 @@ async function fileIdentity(file: string, field: string): Promise<string> {
 
 export async function modelKey(spec: ModelSpec): Promise<string> {
   const vae = spec.vae === undefined ? '' : await fileIdentity(spec.vae, 'vae')
-  return [await fileIdentity(spec.file, 'model'), vae, spec.prediction ?? ''].join('\n')
+  return [await fileIdentity(spec.file, 'model'), vae, spec.prediction ?? '', spec.weights ?? 'fp32'].join('\n')
 }
 
 export type Loader = (spec: ModelSpec, opts: Pick<LoadModelOptions, 'onProgress'>) => Promise<ModelHandle['model']>
@@ -31,7 +33,7 @@ export type Loader = (spec: ModelSpec, opts: Pick<LoadModelOptions, 'onProgress'
 export class ModelCache {
   private readonly entries = new Map<string, Promise<ModelHandle>>()
 
-  constructor(readonly budgetBytes: number, private readonly load: Loader = (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, ...opts })) {}
+  constructor(readonly budgetBytes: number, private readonly load: Loader = (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, weights: spec.weights, ...opts })) {}
 
   /**
    * The handle of `spec`, loaded once however many callers ask at the same time. It comes back claimed

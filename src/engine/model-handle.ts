@@ -31,7 +31,7 @@ export class ModelHandle {
 
   constructor(readonly key: string, readonly model: LoadedModel) {}
 
-  /** Float32 bytes the weights hold now: base arrays and patched copies, each buffer once. */
+  /** Bytes the weights hold now: base arrays (float32, or int8 codes + scales) and patched copies, each buffer once. */
   get bytes(): number { return heldBytes(this.model.weights) }
 
   conditioning(key: string): CachedConditioning | undefined {
@@ -52,7 +52,12 @@ export class ModelHandle {
 export function heldBytes(weights: WeightStore): number {
   const buffers = new Set<ArrayBufferLike>()
   let bytes = 0
-  const count = (a: Float32Array): void => { if (!buffers.has(a.buffer)) { buffers.add(a.buffer); bytes += a.buffer.byteLength } }
-  for (const k of weights.keys()) { count(weights.getBase(k)); count(weights.get(k)) }
+  const count = (a: ArrayBufferView | undefined): void => { if (a && !buffers.has(a.buffer)) { buffers.add(a.buffer); bytes += a.buffer.byteLength } }
+  for (const k of weights.keys()) {
+    const q = weights.int8(k)
+    // int8 weights: their codes and scales, and a float32 patch if an adapter holds one (get would dequantize a copy)
+    if (q) { count(q.q); count(q.scale); count(weights.patch(k)); continue }
+    count(weights.getBase(k)); count(weights.get(k))
+  }
   return bytes
 }

@@ -32,6 +32,7 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   loraMode: { kind: 'string', oneOf: ['merge', 'bypass', 'auto'] },
   strict: { kind: 'boolean' },
   prediction: { kind: 'string', oneOf: ['eps', 'v'] },
+  weights: { kind: 'string', oneOf: ['fp32', 'int8'] },
   vaeTiling: { kind: 'string', oneOf: ['auto', 'on', 'off'] },
   previewEvery: { kind: 'number', integer: true },
   refiner: { kind: 'string' },

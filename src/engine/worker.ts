@@ -23,7 +23,7 @@ const resolvedOnly = (files: ResolvedFiles): ModelResolver => ({
 const engine = new Engine({
   tokenizerDir: config.tokenizerDir, budgetBytes: config.budgetBytes, hashCache: config.hashCache,
   resolver: resolvedOnly({ checkpoint: '', loras: {} }), // every request brings its own (generateWith)
-  loader: (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, threads: config.threads, ...opts }),
+  loader: (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, weights: spec.weights, threads: config.threads, ...opts }),
 })
 
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer)

@@ -104,6 +104,9 @@ export class Graph {
 
   inputNames(): string[] { return this.inputs.map((i) => i.name) }
 
+  /** Whether any graph input has this element type (e.g. int8 weights). */
+  hasInputOf(dtype: ElemType): boolean { return this.inputs.some((i) => i.dtype === dtype) }
+
   toModelProto(): Uint8Array {
     return encodeModel({
       name: this.name,

@@ -55,6 +55,30 @@ export const cast = (g: Graph, x: Value, to: ElemType): Value => {
   return one(g, 'Cast', [x], to, x.shape, { to: codes[to] })
 }
 
+/**
+ * int8 codes × per-slice scales → float32 (DequantizeLinear, symmetric: no zero point). `axis` is the dimension the
+ * 1-D scale runs along (0 = a torch weight's output channels).
+ */
+export function dequantizeLinear(g: Graph, q: Value, scale: Value, axis = 0): Value {
+  if (q.dtype !== 'int8') g.fail('DequantizeLinear', `codes must be int8, got ${q.dtype}`)
+  if (scale.shape.length !== 1 || !dimsEqual(scale.shape[0], q.shape[axis])) {
+    g.fail('DequantizeLinear', `scale ${fmtShape(scale.shape)} does not match axis ${axis} of ${fmtShape(q.shape)}`)
+  }
+  const out = one(g, 'DequantizeLinear', [q, scale], 'float32', q.shape, { axis })
+  dequantized.set(out, { q, scale, axis })
+  return out
+}
+
+/**
+ * Outputs of dequantizeLinear and their operands. A Transpose of one is built as a DequantizeLinear of the
+ * transposed codes: onnxruntime 1.23's transpose optimizer, given DequantizeLinear → Transpose on int8, inserts a
+ * QuantizeLinear typed uint8 and the session fails to load; transposing the int8 codes also moves a quarter of the bytes.
+ */
+const dequantized = new WeakMap<Value, { q: Value; scale: Value; axis: number }>()
+
+/** The graph input name (checkpoint key) of a weight value, also when it is the dequantized form of int8 codes. */
+export const weightKey = (w: Value): string => dequantized.get(w)?.q.name ?? w.name
+
 // ---- linear algebra ----
 export function matmul(g: Graph, a: Value, b: Value): Value {
   if (a.shape.length < 2 || b.shape.length < 2) g.fail('MatMul', `needs rank >= 2, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`)
@@ -128,6 +152,8 @@ export function reshape(g: Graph, x: Value, dims: readonly number[]): Value {
 
 export function transpose(g: Graph, x: Value, perm: readonly number[]): Value {
   if (perm.length !== x.shape.length) g.fail('Transpose', `perm ${fmtShape(perm)} for rank ${x.shape.length}`)
+  const dq = dequantized.get(x)
+  if (dq) return dequantizeLinear(g, transpose(g, dq.q, perm), dq.scale, perm.indexOf(dq.axis))
   return one(g, 'Transpose', [x], x.dtype, perm.map((p) => x.shape[p]), { perm: [...perm] })
 }
 

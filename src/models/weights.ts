@@ -10,6 +10,7 @@ import { TensorFileError } from '../core/errors.ts'
 import { isFloatDType } from '../core/dtype.ts'
 import type { HostTensor } from '../core/host-tensor.ts'
 import type { LowRankLayout } from '../nn/low-rank.ts'
+import { dequantizeRows, quantizeRows, type Int8Weight } from '../graph/int8-weights.ts'
 
 interface LowRankState { readonly layout: LowRankLayout; readonly feeds: ReadonlyMap<string, HostTensor> }
 
@@ -19,6 +20,8 @@ export interface LoadOptions {
   /** Renames a file key to the engine's key (e.g. a separate VAE file's keys → `first_stage_model.*`). */
   readonly rename?: (key: string) => string | undefined
   readonly onProgress?: (done: number, total: number) => void
+  /** Keys to hold as weight-only int8 (graph/int8-weights.ts): each is quantized as it is read; no float32 copy stays. */
+  readonly int8?: (key: string, shape: readonly number[]) => boolean
 }
 
 /**
@@ -32,6 +35,10 @@ export class WeightStore implements WeightSource, ShapeSource {
   private readonly base = new Map<string, Float32Array>()
   private readonly shapes = new Map<string, readonly number[]>()
   private patches = new Map<string, Float32Array>()
+  /** Weights held as int8 codes + scales; their float32 form exists only while an adapter computes from it. */
+  private readonly quantized = new Map<string, Int8Weight>()
+  /** Patched copies of int8 weights, quantized as the graph takes them (the float32 patch stays in `patches`). */
+  private quantizedPatches = new Map<string, Int8Weight>()
   private lowRank: LowRankState = { layout: new Map(), feeds: new Map() }
 
   constructor(readonly file: string) {}
@@ -59,7 +66,10 @@ export class WeightStore implements WeightSource, ShapeSource {
         const data = await pending.get(i)!
         pending.delete(i)
         start(i + READ_AHEAD)
-        this.set(opts.rename ? opts.rename(key) as string : key, source.info(key).shape, data)
+        const name = opts.rename ? opts.rename(key) as string : key
+        const shape = source.info(key).shape
+        if (opts.int8?.(name, shape)) this.setInt8(name, shape, quantizeRows(data, shape[0]))
+        else this.set(name, shape, data)
         opts.onProgress?.(i + 1, wanted.length)
       }
     } finally {
@@ -69,11 +79,31 @@ export class WeightStore implements WeightSource, ShapeSource {
 
   set(key: string, shape: readonly number[], data: Float32Array): void {
     this.base.set(key, data)
+    this.quantized.delete(key)
     this.shapes.set(key, shape)
   }
 
-  has(key: string): boolean { return this.base.has(key) }
-  keys(): IterableIterator<string> { return this.base.keys() }
+  setInt8(key: string, shape: readonly number[], w: Int8Weight): void {
+    this.quantized.set(key, w)
+    this.base.delete(key)
+    this.shapes.set(key, shape)
+  }
+
+  has(key: string): boolean { return this.base.has(key) || this.quantized.has(key) }
+  keys(): IterableIterator<string> { return [...this.base.keys(), ...this.quantized.keys()][Symbol.iterator]() }
+
+  isInt8(key: string): boolean { return this.quantized.has(key) }
+
+  /** The int8 form the graph is fed for a quantized weight (its patched form while an adapter patches it). */
+  int8(key: string): Int8Weight | undefined { return this.quantizedPatches.get(key) ?? this.quantized.get(key) }
+
+  /** Bytes held by the weights (float32 arrays, int8 codes and scales), patches not counted. */
+  heldBytes(): number {
+    let n = 0
+    for (const a of this.base.values()) n += a.byteLength
+    for (const q of this.quantized.values()) n += q.q.byteLength + q.scale.byteLength
+    return n
+  }
 
   shape(key: string): readonly number[] {
     const s = this.shapes.get(key) ?? this.lowRank.feeds.get(key)?.shape
@@ -83,16 +113,31 @@ export class WeightStore implements WeightSource, ShapeSource {
 
   /** The current value: the patched copy when an adapter touches the key, else the base array (or a low-rank feed). */
   get(key: string): Float32Array {
-    const v = this.patches.get(key) ?? this.base.get(key) ?? this.lowRank.feeds.get(key)?.data
+    const v = this.patches.get(key) ?? this.base.get(key) ?? this.dequantized(key) ?? this.lowRank.feeds.get(key)?.data
     if (!v) throw new TensorFileError(this.file, key, 'not in the loaded weights')
     return v
   }
 
   /** The unpatched array (adapters compute from it). */
   getBase(key: string): Float32Array {
-    const v = this.base.get(key)
+    const v = this.base.get(key) ?? this.dequantized(key)
     if (!v) throw new TensorFileError(this.file, key, 'not in the loaded weights')
     return v
+  }
+
+  /** A fresh float32 copy of an int8 weight (what the graph's DequantizeLinear computes), or undefined. */
+  private dequantized(key: string): Float32Array | undefined {
+    const q = this.quantized.get(key)
+    return q && dequantizeRows(q)
+  }
+
+  /**
+   * Takes back a base weight an adapter merged in place (PatchSet.mergeIntoBase): a float32 weight already is that
+   * array; an int8 weight is quantized again from it (as quantizing the merged checkpoint would).
+   */
+  commit(key: string, data: Float32Array): void {
+    const q = this.quantized.get(key)
+    if (q) this.quantized.set(key, quantizeRows(data, q.scale.length))
   }
 
   /**
@@ -101,10 +146,12 @@ export class WeightStore implements WeightSource, ShapeSource {
    */
   drop(prefixes: readonly string[]): number {
     let n = 0
-    for (const key of [...this.base.keys()]) {
+    for (const key of [...this.keys()]) {
       if (!prefixes.some((p) => key.startsWith(p))) continue
       this.base.delete(key)
+      this.quantized.delete(key)
       this.patches.delete(key)
+      this.quantizedPatches.delete(key)
       n++
     }
     const feeds = new Map([...this.lowRank.feeds].filter(([k]) => !prefixes.some((p) => k.startsWith(p))))
@@ -114,7 +161,26 @@ export class WeightStore implements WeightSource, ShapeSource {
   }
 
   /** Replaces the whole patch set (an empty map restores the base weights exactly). */
-  setPatches(patches: ReadonlyMap<string, Float32Array>): void { this.patches = new Map(patches) }
+  setPatches(patches: ReadonlyMap<string, Float32Array>): void {
+    this.patches = new Map(patches)
+    // A patched int8 weight is fed as int8 too (its graph input is int8): quantize each patch once, when set.
+    const old = this.quantizedPatches
+    this.quantizedPatches = new Map()
+    for (const key of [...this.patchSource.keys()]) if (!patches.has(key)) this.patchSource.delete(key)
+    for (const [key, data] of patches) {
+      const q = this.quantized.get(key)
+      if (!q) continue
+      const prev = old.get(key)
+      this.quantizedPatches.set(key, prev && this.patchSource.get(key) === data ? prev : quantizeRows(data, q.scale.length))
+      this.patchSource.set(key, data)
+    }
+  }
+
+  /** The float32 patch each quantized patch was made from (an unchanged patch is not quantized again). */
+  private readonly patchSource = new Map<string, Float32Array>()
+
+  /** The patched float32 copy of `key` an adapter installed, if any. */
+  patch(key: string): Float32Array | undefined { return this.patches.get(key) }
 
   get patchedKeys(): readonly string[] { return [...this.patches.keys()] }
 

@@ -74,12 +74,13 @@ export interface ConvGeometry { readonly pads: readonly [number, number, number,
 /** `y` plus the layer's low-rank branches (none: `y` itself). `conv` given: a conv layer with that geometry. */
 export function withLowRank(g: Graph, weight: Value, x: Value, y: Value, conv?: ConvGeometry): Value {
   const s = states.get(g)
-  const kinds = s?.layout.get(weight.name) ?? []
+  const key = op.weightKey(weight)
+  const kinds = s?.layout.get(key) ?? []
   if (!s || kinds.length === 0) return y
-  s.used.add(weight.name)
+  s.used.add(key)
   let out = y
   kinds.forEach((kind, i) => {
-    if (kind === 'tucker' && !conv) g.fail('LowRank', `${weight.name}: a Tucker (lora_mid) slot needs a conv layer`)
+    if (kind === 'tucker' && !conv) g.fail('LowRank', `${key}: a Tucker (lora_mid) slot needs a conv layer`)
     out = op.add(g, out, g.scope(`lora${i}`, () => branch(g, { s, weight, kind, slot: i }, x, conv)))
   })
   return out
@@ -99,7 +100,7 @@ interface SlotRef { readonly s: GraphState; readonly weight: Value; readonly kin
 
 /** scale · up(down(x)) (tucker: scale · up(mid(down(x)))); the scale multiplies the narrow rank-r activation. */
 function branch(g: Graph, ref: SlotRef, x: Value, conv: ConvGeometry | undefined): Value {
-  const names = slotInputs(ref.weight.name, ref.slot)
+  const names = slotInputs(op.weightKey(ref.weight), ref.slot)
   const shapes = slotShapes(ref.weight.shape as readonly number[], 0, ref.kind)
   const [r, r2] = [rankDim(), ref.kind === 'tucker' ? rankDim() : undefined]
   const down = slotInput(g, ref.s, names.down, shapes.down, { 0: r })

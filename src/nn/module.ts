@@ -4,6 +4,8 @@
  * `bind` turns a tree into graph inputs named by checkpoint key, checking every key and shape in one pass.
  */
 import type { Graph, Value } from '../graph/builder.ts'
+import { scaleInputName } from '../graph/int8-weights.ts'
+import * as op from '../graph/ops.ts'
 import { MissingKeysError, ShapeMismatchError } from '../core/errors.ts'
 import { shapeEquals } from '../core/host-tensor.ts'
 
@@ -39,6 +41,8 @@ export interface ShapeSource {
   readonly file: string
   has(key: string): boolean
   shape(key: string): readonly number[]
+  /** True where the weight is held as int8 codes + per-channel scales (graph/int8-weights.ts). */
+  isInt8?(key: string): boolean
 }
 
 /**
@@ -53,7 +57,7 @@ export function bind<T extends Tree>(g: Graph, tree: T, source: ShapeSource, pre
     const found = source.shape(k.key)
     if (!shapeEquals(found, k.shape)) throw new ShapeMismatchError(source.file, k.key, k.shape, found)
   }
-  const inputs = new Map(keys.map((k) => [k.key, g.input(k.key, 'float32', k.shape)]))
+  const inputs = new Map(keys.map((k) => [k.key, weightInput(g, source, k.key, k.shape)]))
   const build = (t: Tree, path: string): unknown => {
     if (isLeaf(t)) return t.kind === 'param' ? inputs.get(path) : t
     // An empty prefix (TAESD's bare Sequential indices, `1.weight`) must not give keys a leading '.'.
@@ -62,6 +66,12 @@ export function bind<T extends Tree>(g: Graph, tree: T, source: ShapeSource, pre
     return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, build(v as Tree, join(k))]))
   }
   return build(tree, prefix.replace(/\.$/, '')) as Bound<T>
+}
+
+/** A weight's graph input: float32 as stored, or int8 codes + scales dequantized where the weight is used. */
+function weightInput(g: Graph, source: ShapeSource, key: string, shape: readonly number[]): Value {
+  if (!source.isInt8?.(key)) return g.input(key, 'float32', shape)
+  return op.dequantizeLinear(g, g.input(key, 'int8', shape), g.input(scaleInputName(key), 'float32', [shape[0]]), 0)
 }
 
 /** `bind` that also records the keys it bound, for networks made of several separately bound parts. */

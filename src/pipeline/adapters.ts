@@ -129,7 +129,7 @@ export class AdapterState {
   files = new Map<string, CachedAdapter>()
   private readonly base: BaseWeights
   constructor(store: WeightStore, private readonly arch: AdaptableModel['arch']) {
-    this.base = { has: (k) => store.has(k), shape: (k) => store.shape(k), get: (k) => store.getBase(k) }
+    this.base = { has: (k) => store.has(k), shape: (k) => store.shape(k), get: (k) => store.getBase(k), commit: (k, d) => store.commit(k, d) }
   }
 
   get baseWeights(): BaseWeights { return this.base }

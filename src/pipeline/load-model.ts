@@ -14,6 +14,8 @@ import { TEXT_ENCODER_PRESETS, TextEncoderSession, type TextEncoderSpec } from '
 import { VAE_PREFIX, VaeDecoderSession, VaeEncoderSession, vaeKeyMap } from '../models/vae/index.ts'
 import { layoutSignature, type LowRankLayout } from '../nn/low-rank.ts'
 import { AdapterState } from './adapters.ts'
+import { isInt8Weight, type WeightPrecision } from '../models/int8-keys.ts'
+export type { WeightPrecision }
 
 export type Arch = 'sd1' | 'sd2' | 'sdxl'
 export type Prediction = 'eps' | 'v'
@@ -37,6 +39,11 @@ export interface LoadModelOptions {
    * float32 memory). Inpainting (9-channel) UNets always load it: their conditioning is an encoded picture.
    */
   readonly vaeEncoder?: boolean
+  /**
+   * 'int8': UNet and text-encoder Linear/Conv weights held as weight-only int8 (models/int8-keys.ts), quantized as
+   * they are read: a quarter of their float32 memory, each run dequantizing them where they are used.
+   */
+  readonly weights?: WeightPrecision
 }
 
 /** The text encoders of each architecture, as A1111 runs them. */
@@ -130,7 +137,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const identification = identifyModel(source)
     const arch = checkpointArch(path, identification)
     const prefixes = prefixesFor(arch, (opts.vaeEncoder ?? false) || unetInChannels(source) === INPAINT_CHANNELS)
-    const weights = await WeightStore.load(source, { prefixes, onProgress: opts.onProgress })
+    const weights = await WeightStore.load(source, { prefixes, onProgress: opts.onProgress, ...(opts.weights === 'int8' ? { int8: isInt8Weight } : {}) })
     const alphasCumprod = source.has('alphas_cumprod') ? await source.readF32('alphas_cumprod') : undefined
     if (opts.vae) await mergeVae(weights, opts.vae, prefixes)
     const unetConfig = detectUnetConfig(weights)

@@ -11,7 +11,7 @@ import { createClipTokenizer, resolveTokenizerDir } from '../../prompt/index.ts'
 import { RANDN_SOURCES, type RandnSource } from '../../sampling/index.ts'
 import { hashFile } from '../../tools/hash.ts'
 import { DEFAULT_MODEL, ensureHubModel } from '../../pipeline/default-model.ts'
-import { loadModel, type LoadedModel, type Prediction } from '../../pipeline/load-model.ts'
+import { loadModel, type LoadedModel, type Prediction, type WeightPrecision } from '../../pipeline/load-model.ts'
 import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
 import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
 import type { FinishedImage } from '../../pipeline/run-batches.ts'
@@ -127,7 +127,10 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     const progress = phaseProgress({ json: ctx.json })
     progress.phase('load', basename(file))
     try {
-      model = await loadModel(file, { vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: progress.step, vaeEncoder: mode.vaeEncoder })
+      model = await loadModel(file, {
+        vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: progress.step, vaeEncoder: mode.vaeEncoder,
+        weights: oneOf<WeightPrecision>(ctx, 'weights', ['fp32', 'int8']),
+      })
     } finally {
       progress.end()
     }
@@ -207,6 +210,8 @@ export const generate: Command = {
     '  --taesd FILE         TAESD decoder file (default: taesd_decoder / taesdxl_decoder in models/VAE-approx or models/vae_approx)',
     '  --preview FILE.png   live preview of the denoised image, rewritten atomically every --preview-every N steps (5);',
     '                       TAESD when a decoder file is found, else A1111\'s cheap latent projection (1/8 size)',
+    '  --weights fp32|int8  int8: UNet and text-encoder Linear/Conv weights held as int8 (a quarter of their memory,',
+    '                       about float32 speed; images within ~45-57 dB PSNR of float32, BENCHMARKS.md "int8 weights")',
     '  --prediction eps|v   SD2: override eps/v detection (else file metadata, else A1111\'s probe)',
     '  --lora FILE[:W[:W_UNET]]  apply a LoRA/LyCORIS file (repeatable)',
     '  --loras DIR          folder searched for <lora:NAME:…> in the prompt',
@@ -232,7 +237,7 @@ export const generate: Command = {
     'sampler': { type: 'string' }, 'scheduler': { type: 'string' }, 'seed': { type: 'string' }, 'rng': { type: 'string' },
     'width': { type: 'string' }, 'height': { type: 'string' }, 'batch-size': { type: 'string' }, 'batch-count': { type: 'string' },
     'clip-skip': { type: 'string' }, 'ensd': { type: 'string' }, 'eta': { type: 'string' }, 's-noise': { type: 'string' },
-    'sigma-min': { type: 'string' }, 'sigma-max': { type: 'string' }, 'rho': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' }, 'vae-tiling': { type: 'string' },
+    'sigma-min': { type: 'string' }, 'sigma-max': { type: 'string' }, 'rho': { type: 'string' }, 'vae': { type: 'string' }, 'prediction': { type: 'string' }, 'weights': { type: 'string' }, 'vae-tiling': { type: 'string' },
     'lora': { type: 'string', multiple: true }, 'loras': { type: 'string' }, 'embeddings': { type: 'string' }, 'strict': { type: 'boolean' },
     'lora-mode': { type: 'string' }, 'decoder': { type: 'string' }, 'taesd': { type: 'string' }, 'preview': { type: 'string' },
     'preview-every': { type: 'string' },

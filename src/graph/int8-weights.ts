@@ -1,0 +1,45 @@
+/*
+ * Weight-only int8: a weight kept as int8 codes with one float32 scale per output channel (symmetric, per torch's
+ * axis 0) is fed to a graph as two inputs, the codes under the checkpoint key and the scales under `scaleInputName`,
+ * and turned back into float32 by a DequantizeLinear right where it is used. Memory holds a quarter of the float32
+ * bytes; each run pays one dequantization per weight (BENCHMARKS.md "int8 weights").
+ */
+
+/** int8 codes [out, …] and per-output-channel scales [out]: value = code × scale. */
+export interface Int8Weight {
+  readonly q: Int8Array
+  readonly scale: Float32Array
+}
+
+/** The graph input that carries a quantized weight's scales. */
+export const scaleInputName = (key: string): string => `${key}#scale`
+
+/** Symmetric per-output-channel int8 of `w` (rows = shape[0]): scale = max|row| / 127, code = round(w / scale). */
+export function quantizeRows(w: Float32Array, rows: number): Int8Weight {
+  const cols = w.length / rows
+  const q = new Int8Array(w.length)
+  const scale = new Float32Array(rows)
+  for (let r = 0; r < rows; r++) {
+    const start = r * cols
+    let amax = 0
+    for (let i = start; i < start + cols; i++) { const a = Math.abs(w[i]); if (a > amax) amax = a }
+    // An all-zero row keeps scale 1 so the codes (all 0) still dequantize to exact zeros.
+    const s = amax > 0 ? amax / 127 : 1
+    scale[r] = s
+    const inv = 1 / s
+    for (let i = start; i < start + cols; i++) q[i] = Math.round(w[i] * inv)
+  }
+  return { q, scale }
+}
+
+/** float32 values of a quantized weight (what DequantizeLinear computes), for code that needs them on the host. */
+export function dequantizeRows(w: Int8Weight): Float32Array {
+  const rows = w.scale.length
+  const cols = w.q.length / rows
+  const out = new Float32Array(w.q.length)
+  for (let r = 0; r < rows; r++) {
+    const s = w.scale[r]
+    for (let i = r * cols; i < (r + 1) * cols; i++) out[i] = w.q[i] * s
+  }
+  return out
+}
