@@ -7,6 +7,7 @@
  * Modes: txt2img now; img2img / inpaint / hires join as members of the `mode` union (the img2img issue), never as
  * flags on the txt2img shape.
  */
+import type { HiresOptions } from '../pipeline/hires.ts'
 import type { SamplerParams } from '../sampling/index.ts'
 
 /** A LoRA/LyCORIS named outside the prompt (A1111's `<lora:NAME:W>` in the prompt is read as well). */
@@ -69,25 +70,10 @@ export interface GenerationBase {
  * pass's latents. Every field is optional (A1111's defaults); the second pass's prompt, sampler, schedule and CFG
  * default to the first pass's.
  */
-export interface HiresFix {
-  /** hr_scale (default 2), unless resizeWidth/resizeHeight are given. */
-  readonly scale?: number
-  /** hr_resize_x / hr_resize_y (0 = from the other side and the aspect ratio). */
+export interface HiresFix extends Omit<HiresOptions, 'resize'> {
+  /** hr_resize_x / hr_resize_y, flat as A1111's API has them (0 = from the other side and the aspect ratio). */
   readonly resizeWidth?: number
   readonly resizeHeight?: number
-  /** hr_upscaler: "Latent" (default), "Latent (…)", "Lanczos", "Nearest", or a network upscaler the resolver finds. */
-  readonly upscaler?: string
-  /** hr_second_pass_steps (0 = the first pass's). */
-  readonly steps?: number
-  /** denoising_strength (default 0.7). */
-  readonly denoisingStrength?: number
-  /** hr_prompt / hr_negative_prompt. */
-  readonly prompt?: string
-  readonly negativePrompt?: string
-  /** hr_sampler_name / hr_scheduler / hr_cfg. */
-  readonly sampler?: string
-  readonly scheduler?: string
-  readonly cfgScale?: number
 }
 
 export interface Txt2ImgGeneration extends GenerationBase {

@@ -18,6 +18,7 @@ import { checkpointVariant, queueServe, settled, startWorker, type TestWorker } 
 import { redisMissing, startRedis, type TestRedis } from './redis-helpers.ts'
 import { startTestServer, type TestServer } from './server-helpers.ts'
 
+// Skipped only where redis-server is absent, with the reason printed loudly (redis-helpers.ts); CI installs it.
 const opts = { skip: redisMissing, timeout: 120_000 }
 let dir: string
 let redis: TestRedis

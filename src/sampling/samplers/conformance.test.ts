@@ -130,6 +130,7 @@ for (const id of Object.keys(SAMPLERS) as SamplerId[]) {
     assert.ok(maxDiff(latent, target) < 2e-3, `${maxDiff(latent, target)}`)
   })
 
+  // Skipped only for the samplers BATCH_SKIP names, each with its reason (the runner prints it).
   test(`${id}: a batch of two equals two single runs (seed + i, own noise streams)`, { skip: BATCH_SKIP[id] ?? false }, async () => {
     const model = pointModel('eps', { conds: [point(1)], uncond: point(2) })
     const cfg = (b: number) => ({ scale: 5, weights: Array.from({ length: b }, () => [1]) })
