@@ -117,6 +117,7 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     vaeTilingOf(ctx)
     loraModeOf(ctx)
     fastDecodeFlags(ctx)
+    const weights = oneOf<WeightPrecision>(ctx, 'weights', ['fp32', 'int8'])
     await preflight(ctx, request)
     const fetched = await fetchFirstUseFiles({
       tokenizer: () => resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: ctrlC.signal }),
@@ -129,7 +130,7 @@ export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<nu
     try {
       model = await loadModel(file, {
         vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: progress.step, vaeEncoder: mode.vaeEncoder,
-        weights: oneOf<WeightPrecision>(ctx, 'weights', ['fp32', 'int8']),
+        weights,
       })
     } finally {
       progress.end()
