@@ -69,6 +69,9 @@ export const TXT2IMG_FIELDS = {
 
 export const TXT2IMG_SCHEMA = { type: 'object', properties: TXT2IMG_FIELDS } as const
 
+/** sdloom's jobs API takes the same body but keeps what it makes: save_images defaults to true there. */
+export const NATIVE_JOB_SCHEMA = { type: 'object', properties: { ...TXT2IMG_FIELDS, save_images: field('boolean', true) } } as const
+
 /** The body after validation (defaults filled; null where the client sent null). */
 export type Txt2ImgBody = { [K in keyof typeof TXT2IMG_FIELDS]?: unknown } & {
   prompt: string | null; negative_prompt: string | null; styles?: string[] | null; seed: number | null

@@ -102,6 +102,10 @@ test('the jobs API: 202 with an id, queue positions, cancel of a queued job, SSE
   for (let i = 0; i < 100 && (await s.fetchJson(`/sdloom/v1/jobs/${b.body.id}`)).body.state !== 'done'; i++) await sleep(30)
   const done = (await s.fetchJson(`/sdloom/v1/jobs/${a.body.id}`)).body
   assert.deepEqual([done.state, done.images.length, done.images[0].seed], ['done', 1, 5])
+  // The jobs API keeps what it makes unless told not to (save_images omitted → saved, served from its url).
+  assert.equal(done.images[0].url, `/sdloom/v1/jobs/${a.body.id}/images/0`)
+  const png = await fetch(`${s.url}${done.images[0].url}`)
+  assert.deepEqual([png.status, png.headers.get('content-type')], [200, 'image/png'])
   assert.equal((await s.fetchJson(`/sdloom/v1/jobs/${c.body.id}`)).body.state, 'cancelled')
   assert.equal((await s.fetchJson('/sdloom/v1/jobs/no-such-job')).status, 404)
   await sleep(50)

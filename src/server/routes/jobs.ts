@@ -10,8 +10,11 @@ import { JobNotFoundError, type JobRecord } from '../../jobs/job-store.ts'
 import type { ServerContext } from '../context.ts'
 import type { GenerationResult, JobEvent } from '../generation.ts'
 import { LimitError, NotFoundError } from '../http-errors.ts'
-import type { Txt2ImgBody } from '../txt2img-schema.ts'
+import { NATIVE_JOB_SCHEMA, type Txt2ImgBody } from '../txt2img-schema.ts'
 import { acceptGeneration, txt2imgRouteOptions } from './a1111-generate.ts'
+
+/** The txt2img route's options with the jobs API's schema (its defaults are filled before the handler sees the body). */
+const jobRouteOptions = { ...txt2imgRouteOptions, schema: { body: NATIVE_JOB_SCHEMA } }
 
 async function jobView(ctx: ServerContext, job: JobRecord) {
   const outputs = await ctx.jobs.outputs(job.id)
@@ -52,10 +55,9 @@ function eventStream(app: FastifyInstance, ctx: ServerContext): void {
 }
 
 export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post('/sdloom/v1/jobs', txt2imgRouteOptions, async (req, reply) => {
+  app.post('/sdloom/v1/jobs', jobRouteOptions, async (req, reply) => {
     const body = { ...(req.body as Txt2ImgBody) }
-    if ((req.body as { save_images?: unknown }).save_images === false) body.save_images = false
-    else body.save_images = true
+    body.save_images = body.save_images !== false // null (pydantic's Optional) keeps the jobs API's default too
     const job = await acceptGeneration(ctx, body, 'native')
     ctx.events.emit('event', { jobId: job.id, type: 'queued' })
     ctx.runner.wake()
