@@ -29,7 +29,11 @@ export class ModelHandle {
   /** AutoV2 hashes of the checkpoint and VAE files, computed once. */
   hashes: { model?: string; vae?: string } | undefined
 
-  constructor(readonly key: string, readonly model: LoadedModel) {}
+  /** The real paths this model was asked for by (copies and links of one file are one model). */
+  readonly files = new Set<string>()
+
+  /** `sha256`: the checkpoint file's content hash, the cache's identity of this model (model-identity.ts). */
+  constructor(readonly key: string, readonly model: LoadedModel, readonly sha256: string) {}
 
   /** Bytes the weights hold now: base arrays (float32, or int8 codes + scales) and patched copies, each buffer once. */
   get bytes(): number { return heldBytes(this.model.weights) }
