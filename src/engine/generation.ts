@@ -23,6 +23,7 @@ import { hashFile } from '../tools/hash.ts'
 import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, HiresFix, ModelResolver } from './contract.ts'
 import type { ModelHandle } from './model-handle.ts'
 import { adapterWeights } from './validate.ts'
+import { adapterIdentity } from './conditioning-key.ts'
 
 export interface GenerationDeps {
   readonly tokenizer: ClipTokenizer
@@ -164,7 +165,7 @@ async function cachedConditioning(handle: ModelHandle, params: GenerationParams,
   const c = conditioningRequest(params, r)
   const key = JSON.stringify({
     prompt: c.prompt, negative: c.negativePrompt, steps: c.scheduleSteps, clipSkip: c.clipSkip, w: c.width, h: c.height, mode: prepared.mode,
-    loras: prepared.report.loras.map((l) => [l.file, l.te]), embeddings: [...prepared.report.embeddings.loaded, ...prepared.report.embeddings.bundled],
+    ...adapterIdentity(handle.model, prepared),
   })
   const hit = handle.conditioning(key)
   if (hit) return hit
