@@ -13,6 +13,7 @@ import type { EngineApi, EngineEvent, GenerateOptions, GenerationRequest, Genera
 import { runGeneration } from './generation.ts'
 import { ModelCache, type Loader } from './model-cache.ts'
 import { validateRequest } from './validate.ts'
+import { useVae } from './vae-switch.ts'
 
 export interface EngineOptions {
   readonly resolver: ModelResolver
@@ -57,12 +58,16 @@ export class Engine implements EngineApi {
     await emit({ type: 'phase', phase: 'load', label: file })
     const handle = await this.cache.acquire({ file, vae, prediction: req.prediction, weights: req.weights },
       (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) }, resolver.knownSha256 && (() => resolver.knownSha256!(file)))
-    // the infotext's model hash is the identity's first 10 hex digits (A1111's AutoV2): never a second pass over the file
-    handle.hashes ??= { model: handle.sha256.slice(0, 10), vae: handle.model.vaeFile ? (await hashFile(handle.model.vaeFile, ['autov2'], { cache: this.opts.hashCache ?? true })).autov2 : undefined }
     try {
-      return await handle.queue.run(() => runGeneration(handle, req, {
-        tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
-      }))
+      return await handle.queue.run(async () => {
+        const switched = await useVae(handle, file, vae)
+        if (switched) await emit({ type: 'log', message: switched })
+        // the infotext's model hash is the identity's first 10 hex digits (A1111's AutoV2): never a second pass over the file
+        handle.hashes ??= { model: handle.sha256.slice(0, 10), vae: vae && (await hashFile(vae, ['autov2'], { cache: this.opts.hashCache ?? true })).autov2 }
+        return runGeneration(handle, req, {
+          tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
+        })
+      })
     } finally {
       this.cache.release(handle)
       if (this.opts.oneShot) await this.cache.drop(handle)

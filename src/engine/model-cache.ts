@@ -1,14 +1,16 @@
 /*
  * Loaded checkpoints by content, under a byte budget. The key is the file's SHA-256 (model-identity.ts: a copy or a
  * symlink of a loaded file is the same model; a replaced file is a new one) plus what was fixed at load (prediction
- * override, weight precision). After each load the least recently used models with no job queued are released until
+ * override, weight precision). The VAE is not part of it: the first request's VAE is merged at load, and another
+ * request's is switched in without a reload (vae-switch.ts). After each load the least recently used models with no job queued are released until
  * the held bytes fit the budget; a model with jobs is never evicted, so the budget can be exceeded while every model
  * is busy.
  */
 import { realpath } from 'node:fs/promises'
 import { loadModel, type LoadModelOptions, type Prediction, type WeightPrecision } from '../pipeline/load-model.ts'
 import { ModelHandle } from './model-handle.ts'
-import { ContentIds, fastIdentity, isSha256 } from './model-identity.ts'
+import { ContentIds, isSha256 } from './model-identity.ts'
+import { vaeIdentity } from './vae-switch.ts'
 
 export interface ModelSpec {
   readonly file: string
@@ -45,8 +47,7 @@ export class ModelCache {
   /** The cache key of a model: its content and the load-time choices that change its weights or sessions. */
   async key(spec: ModelSpec, knownSha256?: () => Promise<string | undefined>): Promise<{ key: string; sha256: string }> {
     const sha256 = await this.ids.sha256(spec.file, 'model', knownSha256)
-    const vae = spec.vae === undefined ? '' : await fastIdentity(spec.vae, 'vae')
-    return { key: [sha256, vae, spec.prediction ?? '', spec.weights ?? 'fp32'].join('\t'), sha256 }
+    return { key: [sha256, spec.prediction ?? '', spec.weights ?? 'fp32'].join('\t'), sha256 }
   }
 
   /**
@@ -58,7 +59,12 @@ export class ModelCache {
     let entry = this.entries.get(key)
     const fresh = entry === undefined
     if (!entry) {
-      entry = this.load(spec, { onProgress }).then((model) => new ModelHandle(key, model, sha256))
+      entry = (async () => {
+        const vae = { file: spec.vae, identity: await vaeIdentity(spec.vae) }
+        const handle = new ModelHandle(key, await this.load(spec, { onProgress }), sha256)
+        handle.vae = vae
+        return handle
+      })()
       this.entries.set(key, entry)
       entry.catch(() => { if (this.entries.get(key) === entry) this.entries.delete(key) })
     }

@@ -8,6 +8,7 @@ import type { PromptConditioning } from '../pipeline/conditioning.ts'
 import type { LoadedModel } from '../pipeline/load-model.ts'
 import type { WeightStore } from '../models/weights.ts'
 import { Fifo } from './fifo.ts'
+import type { HeldVae } from './vae-switch.ts'
 
 export interface CachedConditioning {
   readonly conditioning: PromptConditioning
@@ -33,7 +34,14 @@ export class ModelHandle {
   readonly files = new Set<string>()
 
   /** `sha256`: the checkpoint file's content hash, the cache's identity of this model (model-identity.ts). */
-  constructor(readonly key: string, readonly model: LoadedModel, readonly sha256: string) {}
+  /** The VAE the model's weights hold now (vae-switch.ts changes it between jobs). */
+  vae: HeldVae = { identity: '' }
+
+  /**
+   * `sha256`: the checkpoint file's content hash, the cache's identity of this model (model-identity.ts). `model` is
+   * replaced (same weights and sessions) when a VAE switch changes its `vaeFile`.
+   */
+  constructor(readonly key: string, public model: LoadedModel, readonly sha256: string) {}
 
   /** Bytes the weights hold now: base arrays (float32, or int8 codes + scales) and patched copies, each buffer once. */
   get bytes(): number { return heldBytes(this.model.weights) }
