@@ -109,7 +109,9 @@ export class EngineClient implements EngineApi {
     }
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await r.vae(req.vae)
     const checkpoint = await r.checkpoint(req.model)
-    return { checkpoint, checkpointSha256: await r.knownSha256?.(checkpoint), vae, loras, embeddingsDir: await r.embeddingsDir() }
+    // the model's family is known only once it is loaded (in the worker): both families' TAESD files go along
+    const taesd = req.previewMethod === 'taesd' && r.taesd ? { sd: await r.taesd('sd'), sdxl: await r.taesd('sdxl') } : undefined
+    return { checkpoint, checkpointSha256: await r.knownSha256?.(checkpoint), vae, loras, embeddingsDir: await r.embeddingsDir(), taesd }
   }
 
   async loadedModels(): Promise<readonly LoadedModelStatus[]> {

@@ -57,6 +57,8 @@ export interface GenerationBase {
   readonly vaeTiling?: 'auto' | 'on' | 'off'
   /** A preview image every N sampling steps (0 or absent: none). */
   readonly previewEvery?: number
+  /** How previews are made: 'cheap' (A1111 "Approx cheap", default) or 'taesd' (A1111 "TAESD"; cheap when none is installed). */
+  readonly previewMethod?: 'cheap' | 'taesd'
   /** A1111's sampler parameters (eta, churn, s_noise, schedule sigma/rho, NGMS, Skip Early CFG); absent: defaults. */
   readonly samplerParams?: SamplerParams
   /** A1111 refiner_checkpoint: a checkpoint (resolved like `model`) that takes over at refinerSwitchAt. */
@@ -182,4 +184,6 @@ export interface ModelResolver {
   upscaler?(name: string): Promise<string | undefined>
   /** The SHA-256 of a checkpoint file this resolver returned, if it knows it already (the engine then hashes nothing). */
   knownSha256?(file: string): Promise<string | undefined>
+  /** The TAESD decoder file of a latent family ('sd': SD1/SD2, 'sdxl'), if one is installed (previews). */
+  taesd?(family: 'sd' | 'sdxl'): Promise<string | undefined>
 }

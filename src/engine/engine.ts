@@ -14,6 +14,7 @@ import { runGeneration } from './generation.ts'
 import { ModelCache, type Loader } from './model-cache.ts'
 import { validateRequest } from './validate.ts'
 import { useVae } from './vae-switch.ts'
+import { PreviewDecoders, settled, type PendingEvent } from './previews.ts'
 
 export interface EngineOptions {
   readonly resolver: ModelResolver
@@ -31,16 +32,40 @@ export interface EngineOptions {
   readonly hashCache?: boolean
   /** Replaces loadModel (tests count loads). */
   readonly loader?: Loader
+  /** onnxruntime threads of the preview decoder (default: all cores; the loader sets the model's). */
+  readonly threads?: number
+}
+
+/**
+ * The caller's onEvent, in order. An event is handed over at once (inside the pipeline's callback, so a handler that
+ * aborts at step N stops the job before step N + 1) unless a step whose TAESD preview is still decoding is ahead of
+ * it; then it waits its turn. A handler may return a promise (a face writing each image as it comes): awaited here.
+ */
+function orderedEmitter(onEvent: GenerateOptions['onEvent']): (e: PendingEvent) => Promise<void> {
+  let waiting = 0
+  let tail: Promise<void> = Promise.resolve()
+  return (e) => {
+    if (waiting === 0 && !(e.type === 'step' && e.preview instanceof Promise)) {
+      try { return Promise.resolve(onEvent?.(e as EngineEvent) as unknown).then(() => undefined) } catch (err) { return Promise.reject(err) }
+    }
+    waiting++
+    const run = tail.then(async () => { await (onEvent?.(await settled(e)) as unknown) })
+    tail = run.catch(() => undefined).finally(() => { waiting-- })
+    return run
+  }
 }
 
 export class Engine implements EngineApi {
   readonly cache: ModelCache
+  /** TAESD decoders for previews, one per latent family, kept across requests. */
+  readonly previews: PreviewDecoders
   private readonly tokenizer: ClipTokenizer
   private closed = false
 
   constructor(private readonly opts: EngineOptions) {
     this.cache = new ModelCache({ budgetBytes: opts.budgetBytes ?? totalmem() / 2, load: opts.loader, hashCache: opts.hashCache })
     this.tokenizer = createClipTokenizer(opts.tokenizerDir)
+    this.previews = new PreviewDecoders(opts.threads)
   }
 
   generate(request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
@@ -51,8 +76,7 @@ export class Engine implements EngineApi {
   async generateWith(resolver: ModelResolver, request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
     if (this.closed) throw new Error('Engine.generate after close()')
     const req = validateRequest(request)
-    // A handler may return a promise (a face writing each image as it comes): awaited here, in process.
-    const emit = async (e: EngineEvent): Promise<void> => { await (options.onEvent?.(e) as unknown) }
+    const emit = orderedEmitter(options.onEvent)
     const file = await resolver.checkpoint(req.model)
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await resolver.vae(req.vae)
     await emit({ type: 'phase', phase: 'load', label: file })
@@ -62,11 +86,15 @@ export class Engine implements EngineApi {
       return await handle.queue.run(async () => {
         const switched = await useVae(handle, file, vae)
         if (switched) await emit({ type: 'log', message: switched })
+        const previews = req.previewEvery ? await this.previews.previewer(req.previewMethod ?? 'cheap', handle.model.arch, resolver) : undefined
+        if (previews?.warning) await emit({ type: 'warning', message: previews.warning })
         // the infotext's model hash is the identity's first 10 hex digits (A1111's AutoV2): never a second pass over the file
         handle.hashes ??= { model: handle.sha256.slice(0, 10), vae: vae && (await hashFile(vae, ['autov2'], { cache: this.opts.hashCache ?? true })).autov2 }
-        return runGeneration(handle, req, {
+        const result = await runGeneration(handle, req, {
           tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
+          preview: previews?.preview,
         })
+        return previews?.warning ? { ...result, warnings: [previews.warning, ...result.warnings] } : result
       })
     } finally {
       this.cache.release(handle)
@@ -83,5 +111,6 @@ export class Engine implements EngineApi {
   async close(): Promise<void> {
     this.closed = true
     await this.cache.unload()
+    await this.previews.release()
   }
 }

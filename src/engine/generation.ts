@@ -24,6 +24,7 @@ import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, 
 import type { ModelHandle } from './model-handle.ts'
 import { adapterWeights } from './validate.ts'
 import { adapterIdentity } from './conditioning-key.ts'
+import type { PendingEvent, Previewer } from './previews.ts'
 
 export interface GenerationDeps {
   readonly tokenizer: ClipTokenizer
@@ -31,8 +32,10 @@ export interface GenerationDeps {
   /** The CLI's policy: sessions released between phases, weights dropped as phases end, LoRAs merged in place. */
   readonly oneShot: boolean
   readonly hashCache: boolean
-  readonly emit: (e: EngineEvent) => Promise<void>
+  readonly emit: (e: PendingEvent) => Promise<void>
   readonly signal?: AbortSignal
+  /** The request's preview method (previews.ts); default the cheap projection. */
+  readonly preview?: Previewer
 }
 
 /** The request's LoRAs (its `loras`, then the prompt's `<lora:…>`), each found through the resolver. */
@@ -97,7 +100,7 @@ const jsonSafe = (info: GenerationInfo): Record<string, unknown> => JSON.parse(J
 export async function runGeneration(handle: ModelHandle, req: GenerationRequest, deps: GenerationDeps): Promise<GenerationResult> {
   const { model } = handle
   const warnings: string[] = []
-  const emit = async (e: EngineEvent): Promise<void> => { if (e.type === 'warning') warnings.push(e.message); await deps.emit(e) }
+  const emit = async (e: PendingEvent): Promise<void> => { if (e.type === 'warning') warnings.push(e.message); await deps.emit(e) }
   deps.signal?.throwIfAborted()
   const prepared = await applyAdapters(handle, req, { ...deps, emit })
   deps.signal?.throwIfAborted()
@@ -123,7 +126,7 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
       },
       onProgress: (p) => {
         const every = req.previewEvery ?? 0
-        const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
+        const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? (deps.preview ?? ((q) => cheapPreview(q.denoised, q.latentShape, 0, model.arch)))(p) : undefined
         void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
       },
       onImage: async (img: FinishedImage) => {

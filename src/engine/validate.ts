@@ -35,6 +35,7 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   weights: { kind: 'string', oneOf: ['fp32', 'int8'] },
   vaeTiling: { kind: 'string', oneOf: ['auto', 'on', 'off'] },
   previewEvery: { kind: 'number', integer: true },
+  previewMethod: { kind: 'string', oneOf: ['cheap', 'taesd'] },
   refiner: { kind: 'string' },
   refinerSwitchAt: { kind: 'number' },
 }

@@ -15,6 +15,8 @@ export interface ResolvedFiles {
   /** Every LoRA name of the request (its `loras` and the prompt's `<lora:…>`) → file. */
   readonly loras: Readonly<Record<string, string>>
   readonly embeddingsDir?: string
+  /** TAESD decoder files by latent family, when the request asks for TAESD previews. */
+  readonly taesd?: { readonly sd?: string; readonly sdxl?: string }
 }
 
 export interface WorkerConfig {

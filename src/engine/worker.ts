@@ -19,10 +19,11 @@ const resolvedOnly = (files: ResolvedFiles): ModelResolver => ({
   lora: async (name) => files.loras[name],
   embeddingsDir: async () => files.embeddingsDir,
   knownSha256: async (file) => (file === files.checkpoint ? files.checkpointSha256 : undefined),
+  taesd: async (family) => files.taesd?.[family],
 })
 
 const engine = new Engine({
-  tokenizerDir: config.tokenizerDir, budgetBytes: config.budgetBytes, hashCache: config.hashCache,
+  tokenizerDir: config.tokenizerDir, budgetBytes: config.budgetBytes, hashCache: config.hashCache, threads: config.threads,
   resolver: resolvedOnly({ checkpoint: '', loras: {} }), // every request brings its own (generateWith)
   loader: (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, weights: spec.weights, threads: config.threads, ...opts }),
 })
