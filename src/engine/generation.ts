@@ -109,6 +109,7 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const images: GeneratedImage[] = []
   let startedAt = performance.now()
   const modeReq = conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params
+  if (req.mode !== 'txt2img') throw new InputError([{ code: 'unsupported', path: ['mode'], message: `mode ${req.mode} is not run by this engine yet` }])
   const spec = req.hires
     ? hiresSpec({ ...modeReq, hires: hiresOptions(req.hires), upscalers: await networkUpscalers(req.hires, deps.resolver) }, r)
     : { req: modeReq, r, init: NOISE_INIT }
