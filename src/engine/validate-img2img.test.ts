@@ -49,8 +49,9 @@ test('img2img fields are range-checked and named; mode-specific fields are refus
   assert.deepEqual(issuesOf({ ...IMG2IMG, inpaint: { ...IMG2IMG.inpaint, maskBlur: 300, fill: 'noise', onlyMasked: { padding: -1 }, colour: 1 } }),
     [['enum', 'inpaint.fill'], ['range', 'inpaint.maskBlur'], ['unrecognized', 'inpaint.colour'], ['range', 'inpaint.onlyMasked.padding']])
   assert.deepEqual(issuesOf({ ...IMG2IMG, inpaint: { mask: grey(2, 2), onlyMasked: {} } }), [['size', 'inpaint.mask']])
-  assert.deepEqual(issuesOf({ ...IMG2IMG, inpaint: undefined, resizeMode: 'latent' }), [])
-  assert.deepEqual(issuesOf({ ...IMG2IMG, resizeMode: 'latent' }), [['unsupported', 'resizeMode']])
+  assert.deepEqual(issuesOf({ ...IMG2IMG, inpaint: undefined, resizeMode: 'latent', init: rgb(16, 8) }), [])
+  assert.deepEqual(issuesOf({ ...IMG2IMG, inpaint: undefined, resizeMode: 'latent' }), [['multiple-of-8', 'init']])
+  assert.deepEqual(issuesOf({ ...IMG2IMG, resizeMode: 'latent', init: rgb(8, 8), inpaint: { mask: grey(8, 8) } }), [['unsupported', 'resizeMode']])
   assert.deepEqual(issuesOf({ ...IMG2IMG, hires: { scale: 2 } }), [['unrecognized', 'hires']])
   assert.deepEqual(issuesOf({ mode: 'txt2img', model: 'm', prompt: '', init: rgb(1, 1), denoisingStrength: 0.5 }), [['unrecognized', 'init'], ['unrecognized', 'denoisingStrength']])
 })

@@ -100,6 +100,11 @@ export function checkImg2Img(input: Record<string, unknown>): InputIssue[] {
   if (input.resizeMode === 'latent' && input.inpaint !== undefined) {
     issues.push({ code: 'unsupported', path: ['resizeMode'], message: 'resizeMode "latent" is not supported with inpaint. Hint: use just, crop or fill.' })
   }
+  const init = input.init as { width: number; height: number }
+  if (input.resizeMode === 'latent' && initIssues.length === 0 && (init.width % 8 !== 0 || init.height % 8 !== 0)) {
+    // the picture is encoded at its own size: the VAE works on 8×8 pixel blocks
+    issues.push({ code: 'multiple-of-8', path: ['init'], message: `init is ${init.width}x${init.height}: resizeMode "latent" encodes it at its own size, which must be a multiple of 8. Hint: use resizeMode "just".` })
+  }
   return issues
 }
 
