@@ -24,6 +24,7 @@ import { img2imgModeSpec } from './img2img-mode.ts'
 import type { ModelHandle } from './model-handle.ts'
 import { hiresNeedsEncoder, txt2imgModeSpec } from './txt2img-mode.ts'
 import { adapterWeights } from './validate.ts'
+import { adapterIdentity } from './conditioning-key.ts'
 
 export interface GenerationDeps {
   readonly tokenizer: ClipTokenizer
@@ -157,7 +158,7 @@ async function cachedConditioning(handle: ModelHandle, params: GenerationParams,
   const c = conditioningRequest(params, r)
   const key = JSON.stringify({
     prompt: c.prompt, negative: c.negativePrompt, steps: c.scheduleSteps, clipSkip: c.clipSkip, w: c.width, h: c.height, mode: prepared.mode,
-    loras: prepared.report.loras.map((l) => [l.file, l.te]), embeddings: [...prepared.report.embeddings.loaded, ...prepared.report.embeddings.bundled],
+    ...adapterIdentity(handle.model, prepared),
   })
   const hit = handle.conditioning(key)
   if (hit) return hit
