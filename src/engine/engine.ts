@@ -66,6 +66,7 @@ export class Engine implements EngineApi {
         handle.hashes ??= { model: handle.sha256.slice(0, 10), vae: vae && (await hashFile(vae, ['autov2'], { cache: this.opts.hashCache ?? true })).autov2 }
         return runGeneration(handle, req, {
           tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
+          load: (refiner) => this.cache.loadUncached({ file: refiner }),
         })
       })
     } finally {

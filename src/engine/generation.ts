@@ -14,7 +14,6 @@ import { loraRequestsFromPrompt } from '../pipeline/extra-networks-resolve.ts'
 import { cheapPreview } from '../pipeline/latent-preview.ts'
 import { resolveRequest, type GenerationParams, type ResolvedRequest } from '../pipeline/request.ts'
 import { conditioningRequest, runBatches, type BatchProgress, type FinishedImage, type ModeSpec, type RefinerOptions } from '../pipeline/run-batches.ts'
-import { loadModel } from '../pipeline/load-model.ts'
 import { checkSwitchAt } from '../pipeline/refiner.ts'
 import { ensureVaeEncoder } from '../pipeline/vae-encoder-weights.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
@@ -34,6 +33,8 @@ export interface GenerationDeps {
   readonly hashCache: boolean
   readonly emit: (e: EngineEvent) => Promise<void>
   readonly signal?: AbortSignal
+  /** How the engine loads a checkpoint (its loader: thread count, test counters); used for the refiner. */
+  readonly load: (file: string) => Promise<ModelHandle['model']>
 }
 
 /** The request's LoRAs (its `loras`, then the prompt's `<lora:…>`), each found through the resolver. */
@@ -140,10 +141,14 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }
 }
 
-/** The request's refiner, loaded for this request only (outside the model cache) and released after it. */
+/**
+ * The request's refiner, loaded for this request only and released after it, with the engine's own loader. Not from
+ * the model cache: a cached refiner would need its own model's queue during this job, and two jobs whose base and
+ * refiner are each other's models would then wait on each other forever.
+ */
 async function loadRefiner(req: GenerationRequest, deps: GenerationDeps): Promise<RefinerOptions> {
   const file = await deps.resolver.checkpoint(req.refiner!)
-  const model = await loadModel(file)
+  const model = await deps.load(file)
   return { model, switchAt: checkSwitchAt(req.refinerSwitchAt ?? 0.8), hash: (await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2 }
 }
 
