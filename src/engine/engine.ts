@@ -92,7 +92,7 @@ export class Engine implements EngineApi {
         handle.hashes ??= { model: handle.sha256.slice(0, 10), vae: vae && (await hashFile(vae, ['autov2'], { cache: this.opts.hashCache ?? true })).autov2 }
         const result = await runGeneration(handle, req, {
           tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
-          preview: previews?.preview,
+          preview: previews?.preview, load: (refiner) => this.cache.loadUncached({ file: refiner }),
         })
         return previews?.warning ? { ...result, warnings: [previews.warning, ...result.warnings] } : result
       })

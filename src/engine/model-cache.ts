@@ -50,6 +50,9 @@ export class ModelCache {
     return { key: [sha256, spec.prediction ?? '', spec.weights ?? 'fp32'].join('\t'), sha256 }
   }
 
+  /** `spec` loaded with this cache's loader but not kept (the caller releases it). */
+  loadUncached(spec: ModelSpec): Promise<ModelHandle['model']> { return this.load(spec, {}) }
+
   /**
    * The handle of `spec`, loaded once however many callers ask at the same time. It comes back claimed
    * (`users` + 1, so no eviction sees it idle before the caller's job is queued); the caller calls `release` after.
