@@ -79,10 +79,11 @@ export class EngineClient implements EngineApi {
     options.signal?.throwIfAborted()
     const id = this.nextId++
     const images: GeneratedImage[] = []
-    const onAbort = (): void => { this.worker.postMessage({ t: 'abort', id } satisfies ToWorker) }
+    const abortFlag = new Int32Array(new SharedArrayBuffer(4))
+    const onAbort = (): void => { Atomics.store(abortFlag, 0, 1); this.worker.postMessage({ t: 'abort', id } satisfies ToWorker) }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      const done = await this.call({ t: 'generate', id, request: req, files }, (m) => {
+      const done = await this.call({ t: 'generate', id, request: req, files, abortFlag }, (m) => {
         if (m.t !== 'event') return
         if (m.event.type === 'image') images.push(m.event.image)
         void options.onEvent?.(m.event)

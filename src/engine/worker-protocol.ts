@@ -28,7 +28,13 @@ export interface WorkerConfig {
 }
 
 export type ToWorker =
-  | { readonly t: 'generate'; readonly id: number; readonly request: GenerationRequest; readonly files: ResolvedFiles }
+  /**
+   * `abortFlag`: an Int32Array over shared memory the client sets to 1 on abort. The worker's event loop is blocked
+   * during each onnxruntime call, so an 'abort' message is read only after the next sampling step has begun (its
+   * check passed): the job then stopped two steps late. The worker reads the flag at every step event instead, in
+   * the sampler's own callback, so the check at the next step sees it.
+   */
+  | { readonly t: 'generate'; readonly id: number; readonly request: GenerationRequest; readonly files: ResolvedFiles; readonly abortFlag?: Int32Array }
   | { readonly t: 'abort'; readonly id: number }
   | { readonly t: 'loaded'; readonly id: number }
   | { readonly t: 'unload'; readonly id: number; readonly file?: string }

@@ -36,7 +36,11 @@ async function generate(m: Extract<ToWorker, { t: 'generate' }>): Promise<void> 
   try {
     const result = await engine.generateWith(resolvedOnly(m.files), m.request, {
       signal: controller.signal,
-      onEvent: (event) => send({ t: 'event', id: m.id, event }, transferables(event)),
+      onEvent: (event) => {
+        // the caller's abort, read where the sampler calls back (worker-protocol.ts: the message would come a step late)
+        if (m.abortFlag && Atomics.load(m.abortFlag, 0) === 1 && !controller.signal.aborted) controller.abort(new Error('aborted by the caller'))
+        send({ t: 'event', id: m.id, event }, transferables(event))
+      },
     })
     // The images went out (transferred) as events; the client puts them back into the result.
     send({ t: 'generated', id: m.id, result: { ...result, images: [] } })
