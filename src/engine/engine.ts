@@ -84,6 +84,9 @@ export class Engine implements EngineApi {
       (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) }, resolver.knownSha256 && (() => resolver.knownSha256!(file)))
     try {
       return await handle.queue.run(async () => {
+        // this request's path (its content checked to be the model's): the infotext names the checkpoint asked for,
+        // and a later read of the file (the VAE encoder's weights) goes to a path that holds this content now
+        if (handle.model.file !== file) handle.model = { ...handle.model, file }
         const switched = await useVae(handle, file, vae)
         if (switched) await emit({ type: 'log', message: switched })
         const previews = req.previewEvery ? await this.previews.previewer(req.previewMethod ?? 'cheap', handle.model.arch, resolver) : undefined

@@ -42,6 +42,7 @@ test('a copy and a symlink of a loaded checkpoint load once; changed bytes load 
     assert.deepEqual(loads, [SD1], 'one load for three paths')
     assert.deepEqual(viaCopy.images[0].rgb, first.images[0].rgb)
     assert.deepEqual(viaLink.images[0].rgb, first.images[0].rgb)
+    assert.deepEqual([first, viaCopy, viaLink].map((r) => r.images[0].info.model), ['tiny-sd1', 'copy', 'link'], 'the infotext names the path asked for')
     assert.equal(engine.cache.ids.hashed, 2, 'the original and the copy hashed once each; the link is the copy\'s real path')
     const sha = await sha256Of(SD1)
     assert.deepEqual((await engine.loadedModels()).map((m) => m.sha256), [sha])
