@@ -57,7 +57,7 @@ export class Engine implements EngineApi {
     const handle = await this.cache.acquire({ file, vae, prediction: req.prediction, weights: req.weights }, (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) })
     try {
       return await handle.queue.run(() => runGeneration(handle, req, {
-        tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
+        tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal, local: options.local,
       }))
     } finally {
       this.cache.release(handle)
