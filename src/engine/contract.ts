@@ -254,4 +254,6 @@ export interface ModelResolver {
   embeddingsDir(): Promise<string | undefined>
   /** A network upscaler (ESRGAN family) by its A1111 name ("R-ESRGAN 4x+", "4x-UltraSharp"); undefined: not found. */
   upscaler?(name: string): Promise<string | undefined>
+  /** The SHA-256 of a checkpoint file this resolver returned, if it knows it already (the engine then hashes nothing). */
+  knownSha256?(file: string): Promise<string | undefined>
 }
