@@ -107,7 +107,7 @@ function hiresPass(req: HiresRequest, t: Target, strength: number, r2: ResolvedR
         for (let i = 0; i < b; i++) {
           const decoded = await decodeOne(model, first.latent, i, first.latentShape, { tiling: opts.vaeTiling })
           const big = await upscaleTo(rasterFromRgb(imageToUint8(decoded.image)), t.width, t.height, pixel)
-          up.set(await encodePicture(model, big), (i * up.length) / b)
+          up.set(await encodePicture(model, big, opts.vaeTiling), (i * up.length) / b)
         }
       } finally {
         await pixel.release?.()                       // an ESRGAN network is not held through the second pass's sampling
