@@ -7,21 +7,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from './api.ts'
 import { onJobEvent } from './events.ts'
+import { galleryQuery, PAGE, type Filter } from './gallery-query.ts'
 import type { GalleryImage } from './types.ts'
-
-const PAGE = 100
-
-interface Filter { readonly query: string; readonly from: string; readonly to: string }
-
-/** The gallery query for a filter: dates are the browser's local days; `to` includes its whole day. */
-export function galleryQuery(f: Filter, before?: string): string {
-  const q = new URLSearchParams({ limit: String(PAGE), saved: 'true' })
-  if (f.query.trim()) q.set('q', f.query.trim())
-  if (f.from) q.set('since', String(new Date(`${f.from}T00:00:00`).getTime()))
-  if (f.to) { const end = new Date(`${f.to}T00:00:00`); end.setDate(end.getDate() + 1); q.set('until', String(end.getTime())) }
-  if (before) q.set('before', before)
-  return `/sdloom/v1/images?${q}`
-}
 
 interface Props {
   readonly sendToGenerate: (url: string) => void
