@@ -119,6 +119,13 @@ test(TESTS.generate, { skip }, async () => {
   await page.getByLabel('Search prompt or model').fill('no such prompt')
   await page.getByTestId('history-count').filter({ hasText: /^0 image\(s\)$/ }).waitFor()
   assert.equal(await page.locator('.gallery .thumb').count(), 0)
+  // A1111's "send to img2img" from the results: the picture and its prompt fill the img2img tab.
+  await page.getByRole('tab', { name: 'txt2img' }).click()
+  await page.getByRole('button', { name: 'Send to img2img' }).click()
+  const i2i = page.getByRole('tabpanel', { name: 'img2img' })
+  await i2i.locator('.mask-stage img').waitFor()
+  assert.equal(await i2i.getByLabel('Prompt', { exact: true }).inputValue(), 'a tiny house, <lora:tinylora:0.8>')
+  assert.equal(await i2i.getByLabel('Seed (-1: random)', { exact: true }).inputValue(), '42')
   await page.close()
   assert.deepEqual(problems, [])
 })
@@ -275,6 +282,16 @@ test(TESTS.img2img, { skip }, async () => {
   await i2i.getByLabel('Prompt', { exact: true }).fill('a repainted corner')
   await i2i.getByRole('button', { name: 'Generate', exact: true }).click()
   assert.match(await i2i.locator('#init-image-error').textContent() ?? '', /^Choose a picture to start from first/)
+  // A picture dropped on the picture box is the init image (the page-wide drop, PNG info, does not take it).
+  const dropped = encodePng({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(200) })
+  const dt = await page.evaluateHandle(`(() => {
+    const t = new DataTransfer()
+    t.items.add(new File([Uint8Array.from(atob('${Buffer.from(dropped).toString('base64')}'), (c) => c.charCodeAt(0))], 'dropped.png', { type: 'image/png' }))
+    return t
+  })()`)
+  await page.dispatchEvent('[data-testid=init-drop]', 'drop', { dataTransfer: dt })
+  await i2i.locator('.init-panel .hint', { hasText: 'dropped.png · 64×64' }).waitFor()
+  assert.equal(await page.getByRole('tab', { name: 'img2img', exact: true }).getAttribute('aria-selected'), 'true')
   // A 96×72 picture with a gradient, so a re-encoding that changed pixels would show.
   const rgb = new Uint8Array(96 * 72 * 3).map((_, i) => (i * 7) % 251)
   await i2i.getByLabel('Picture to start from').setInputFiles({ name: 'start.png', mimeType: 'image/png', buffer: Buffer.from(encodePng({ width: 96, height: 72, data: rgb })) })
