@@ -310,6 +310,12 @@ test(TESTS.img2img, { skip }, async () => {
   await drag([15, 36], [81, 36])
   assert.deepEqual(await probe(), [255, 0])
   await shot(page, 'desktop-img2img')
+  // The picture and its mask fit a phone's width (the canvas scales with the picture).
+  await page.setViewportSize({ width: 375, height: 740 })
+  const [scrollWidth, width] = await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]') as number[]
+  assert.ok(scrollWidth <= width, `img2img with a picture: ${scrollWidth} px wide in ${width}`)
+  await shot(page, 'phone-img2img-painted')
+  await page.setViewportSize({ width: 1280, height: 900 })
   await i2i.getByRole('button', { name: 'Invert mask' }).click()
   assert.deepEqual(await probe(), [0, 255])
   await i2i.getByRole('button', { name: 'Undo' }).click()
