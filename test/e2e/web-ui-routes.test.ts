@@ -71,6 +71,8 @@ test('the queue reorders through POST /jobs/:id/move (404 unknown, 409 not queue
   await until('the long job to start', async () => (await s.fetchJson(`/sdloom/v1/jobs/${long}`)).body.state === 'running')
   const [a, b, c] = [await post('a', 1), await post('b', 1), await post('c', 1)]
   const place = async (id: string): Promise<number> => (await s.fetchJson(`/sdloom/v1/jobs/${id}`)).body.position
+  assert.deepEqual((await s.fetchJson('/sdloom/v1/jobs?state=queued')).body.map((j: { id: string }) => j.id), [c, b, a])
+  assert.equal((await s.fetchJson('/sdloom/v1/jobs?state=waiting')).status, 400)
   assert.deepEqual((await s.fetchJson(`/sdloom/v1/jobs/${c}/move`, { json: { position: 1 } })).body, { id: c, position: 1 })
   assert.deepEqual(await Promise.all([c, a, b].map(place)), [1, 2, 3])
   assert.deepEqual((await s.fetchJson(`/sdloom/v1/jobs/${b}/move`, { json: { before: a } })).body, { id: b, position: 2 })
@@ -83,7 +85,7 @@ test('the queue reorders through POST /jobs/:id/move (404 unknown, 409 not queue
     assert.equal((await s.fetchJson(`/sdloom/v1/jobs/${a}/move`, { json: bad })).status, 422, JSON.stringify(bad))
   }
   const view = (await s.fetchJson(`/sdloom/v1/jobs/${a}`)).body
-  assert.deepEqual(view.summary, { prompt: 'a', negativePrompt: '', model: view.summary.model, width: 64, height: 64, steps: 1, sampler: 'Euler', images: 2 })
+  assert.deepEqual(view.summary, { mode: 'txt2img', prompt: 'a', negativePrompt: '', model: view.summary.model, width: 64, height: 64, steps: 1, sampler: 'Euler', images: 2 })
   assert.match(view.summary.model, /^tiny-sd1/)
   await s.fetchJson(`/sdloom/v1/jobs/${long}`, { method: 'DELETE' })
   await until('the queue to empty', async () => (await Promise.all([a, b, c].map(async (id) => (await s.fetchJson(`/sdloom/v1/jobs/${id}`)).body.state))).every((st) => st === 'done'))

@@ -11,7 +11,7 @@ import type { JobSummary, JobView } from './types.ts'
 function Summary({ s }: { readonly s: JobSummary | null }) {
   if (!s) return null
   const size = s.width && s.height ? `${s.width}×${s.height}` : undefined
-  const facts = [size, s.steps ? `${s.steps} steps` : undefined, s.sampler ?? undefined, s.images > 1 ? `${s.images} images` : undefined].filter(Boolean)
+  const facts = [s.mode === 'txt2img' ? undefined : s.mode, size, s.steps ? `${s.steps} steps` : undefined, s.sampler ?? undefined, s.images > 1 ? `${s.images} images` : undefined].filter(Boolean)
   return (
     <span class="job-summary">
       <span class="job-prompt" title={s.prompt}>{s.prompt || <em>(empty prompt)</em>}</span>
@@ -23,7 +23,12 @@ function Summary({ s }: { readonly s: JobSummary | null }) {
 export function QueueView() {
   const [jobs, setJobs] = useState<JobView[]>([])
   const [error, setError] = useState<string | undefined>()
-  const load = (): void => { api<JobView[]>('/sdloom/v1/jobs?limit=100').then(setJobs, (e: Error) => setError(e.message)) }
+  // The whole queue (however long, and however far back a moved job arrived), plus the latest few finished.
+  const load = (): void => {
+    Promise.all(['state=running', 'state=queued&limit=500', 'limit=20'].map((q) => api<JobView[]>(`/sdloom/v1/jobs?${q}`)))
+      .then(([running, queued, latest]) => setJobs([...running!, ...queued!, ...latest!.filter((j) => j.state !== 'queued' && j.state !== 'running')]),
+        (e: Error) => setError(e.message))
+  }
   useEffect(() => { load(); return onJobEvent((e) => { if (e.type === 'queued' || e.type === 'started' || e.type === 'settled') load() }) }, [])
   const act = (request: Promise<unknown>): void => { setError(undefined); request.then(load, (e: Error) => { setError(e.message); load() }) }
   const cancel = (id: string): void => act(api(`/sdloom/v1/jobs/${id}`, { method: 'DELETE' }))

@@ -27,6 +27,8 @@ export interface Scheduler { readonly name: string; readonly label: string }
 export interface JobImage { readonly index: number; readonly seed: number; readonly infotext: string; readonly url: string | null }
 /** The queue's view of a job's request (null for a job that is not a generation). */
 export interface JobSummary {
+  /** 'txt2img', 'img2img', … */
+  readonly mode: string
   readonly prompt: string; readonly negativePrompt: string; readonly model: string; readonly width: number | null; readonly height: number | null
   readonly steps: number | null; readonly sampler: string | null; readonly images: number
 }

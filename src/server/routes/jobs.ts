@@ -4,13 +4,13 @@
  * (queued: at once; running: at the next step); GET /sdloom/v1/events is a Server-Sent Events stream of every job's
  * progress, previews (base64 PNG) and images (`?job=ID` for one job); GET /sdloom/v1/images is the gallery (newest first).
  * POST /sdloom/v1/jobs/:id/move reorders the queue ({position} 1-based, or {before: id}); 409 when the job is not queued.
- * Both lists page with `before` (a job id; an image's `cursor`); the gallery also filters by `q` (text in the
+ * The job list filters by `state`; both lists page with `before` (a job id; an image's `cursor`); the gallery also filters by `q` (text in the
  * infotext: prompt, model, any parameter) and `since`/`until` (ms since the epoch), in the database.
  */
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
 import { InputError } from '../../core/errors.ts'
-import { JobNotFoundError, JobNotQueuedError, type JobRecord, type MoveTarget, type PagedOutput } from '../../jobs/job-store.ts'
+import { JOB_STATES, JobNotFoundError, JobNotQueuedError, type JobRecord, type JobState, type MoveTarget, type PagedOutput } from '../../jobs/job-store.ts'
 import type { ServerContext } from '../context.ts'
 import type { GenerationResult, JobEvent } from '../generation.ts'
 import { LimitError, NotFoundError } from '../http-errors.ts'
@@ -26,7 +26,7 @@ function summaryOf(job: JobRecord) {
   const r = (job.payload as Partial<GenerationJobPayload> | null)?.request
   if (!r) return null
   return {
-    prompt: r.prompt, negativePrompt: r.negativePrompt ?? '', model: (job.payload as GenerationJobPayload).modelTitle ?? r.model,
+    mode: (r as { mode?: string }).mode ?? job.kind, prompt: r.prompt, negativePrompt: r.negativePrompt ?? '', model: (job.payload as GenerationJobPayload).modelTitle ?? r.model,
     width: r.width ?? null, height: r.height ?? null, steps: r.steps ?? null, sampler: r.sampler ?? null,
     images: (r.batchSize ?? 1) * (r.batchCount ?? 1),
   }
@@ -101,9 +101,13 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return reply.code(202).send(await jobView(ctx, job))
   })
   app.get('/sdloom/v1/jobs', async (req) => {
-    const q = req.query as { limit?: string; before?: string }
+    const q = req.query as { limit?: string; before?: string; state?: string }
     const limit = Math.min(500, Math.max(1, Number(q.limit ?? 50) || 50))
-    return Promise.all((await ctx.jobs.list({ limit, ...(q.before ? { before: q.before } : {}) })).map((j) => jobView(ctx, j)))
+    if (q.state !== undefined && !(JOB_STATES as readonly string[]).includes(q.state)) {
+      throw new InputError(`state: "${q.state.slice(0, 40)}" is not a job state; use one of ${JOB_STATES.join(', ')}`)
+    }
+    const jobs = await ctx.jobs.list({ limit, ...(q.before ? { before: q.before } : {}), ...(q.state ? { state: q.state as JobState } : {}) })
+    return Promise.all(jobs.map((j) => jobView(ctx, j)))
   })
   app.post('/sdloom/v1/jobs/:id/move', { schema: MOVE_SCHEMA }, async (req, reply) => {
     const id = (req.params as { id: string }).id
