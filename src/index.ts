@@ -9,6 +9,7 @@ export { EngineClient, type EngineClientOptions } from './engine/client.ts'
 export { fileResolver, type FileResolverOptions } from './engine/file-resolver.ts'
 export { validateRequest } from './engine/validate.ts'
 export { requestFromJson, requestFromJsonValue, requestToJson } from './engine/request-json.ts'
+export { INPAINT_FILL_NAMES, RESIZE_MODE_NAMES } from './engine/contract.ts'
 export type {
   AdapterRef, EngineApi, EngineEvent, EnginePhase, GenerateOptions, GeneratedImage, GenerationBase, GenerationRequest,
   GenerationResult, HiresFix, Img2ImgGeneration, InpaintFillName, InpaintRequest, LoadedModelStatus, MaskImage, ModelResolver,

@@ -6,6 +6,7 @@
  * own abort reason.
  */
 import { Worker } from 'node:worker_threads'
+import { env as ortEnv } from 'onnxruntime-node'
 import { InputError } from '../core/errors.ts'
 import { loraRequestsFromPrompt } from '../pipeline/extra-networks-resolve.ts'
 import type { EngineApi, GenerateOptions, GeneratedImage, GenerationRequest, GenerationResult, LoadedModelStatus, ModelResolver } from './contract.ts'
@@ -44,7 +45,7 @@ export class EngineClient implements EngineApi {
 
   constructor(private readonly opts: EngineClientOptions) {
     const { resolver: _, ...config } = opts
-    this.worker = startWorker(config)
+    this.worker = startWorker({ ...config, ortLogLevel: ortEnv.logLevel })
     this.worker.on('message', (m: FromWorker) => this.receive(m))
     this.worker.on('error', (e) => this.failAll(e))
     this.worker.on('exit', (code) => this.failAll(new Error(`the engine worker exited (code ${code})`)))

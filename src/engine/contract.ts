@@ -102,8 +102,14 @@ export interface Txt2ImgGeneration extends GenerationBase {
  */
 export type ResizeModeName = 'just' | 'crop' | 'fill' | 'latent'
 
+/** The names by A1111's resize_mode number (a face mapping A1111's API: RESIZE_MODE_NAMES[resize_mode]). */
+export const RESIZE_MODE_NAMES: readonly ResizeModeName[] = ['just', 'crop', 'fill', 'latent']
+
 /** A1111 inpainting_fill 0..3 ("Masked content"). */
 export type InpaintFillName = 'fill' | 'original' | 'latent-noise' | 'latent-nothing'
+
+/** The names by A1111's inpainting_fill number (0 fill, 1 original, 2 latent noise, 3 latent nothing). */
+export const INPAINT_FILL_NAMES: readonly InpaintFillName[] = ['fill', 'original', 'latent-noise', 'latent-nothing']
 
 /** 8-bit single-channel pixels (PIL mode 'L'), row-major, 1 byte a pixel; 255 = repaint. */
 export interface MaskImage {

@@ -5,6 +5,7 @@
  */
 import type { InputIssue } from '../core/errors.ts'
 import { MAX_INPUT_PIXELS } from '../image/read-image.ts'
+import { INPAINT_FILL_NAMES, RESIZE_MODE_NAMES } from './contract.ts'
 import { checkObject, isRecord, unknownKeys, type FieldRule, type Path } from './validate-fields.ts'
 
 /** A1111's UI offers mask blur up to 64 and padding up to 256; the API takes any, we bound both (blur costs per radius). */
@@ -13,7 +14,7 @@ const MAX_PADDING = 2048
 
 const IMG2IMG_FIELDS: Readonly<Record<string, FieldRule>> = {
   denoisingStrength: { kind: 'number' },
-  resizeMode: { kind: 'string', oneOf: ['just', 'crop', 'fill', 'latent'] },
+  resizeMode: { kind: 'string', oneOf: RESIZE_MODE_NAMES },
 }
 
 /** The top-level keys only img2img has (validate.ts refuses them on txt2img as unknown fields). */
@@ -22,7 +23,7 @@ export const IMG2IMG_KEYS: Readonly<Record<string, true>> = { init: true, inpain
 const INPAINT_FIELDS: Readonly<Record<string, FieldRule>> = {
   maskBlur: { kind: 'number', integer: true },
   invertMask: { kind: 'boolean' },
-  fill: { kind: 'string', oneOf: ['fill', 'original', 'latent-noise', 'latent-nothing'] },
+  fill: { kind: 'string', oneOf: INPAINT_FILL_NAMES },
 }
 
 const name = (p: Path): string => p.join('.')

@@ -25,6 +25,11 @@ export interface WorkerConfig {
   readonly hashCache?: boolean
   /** onnxruntime threads per session (tests use 1). */
   readonly threads?: number
+  /**
+   * onnxruntime's log level in the worker: the caller's (`sdloom` sets 'fatal' unless --debug). Each thread has its
+   * own onnxruntime `env`, and the first session made in the process fixes the level: in a server, the worker's.
+   */
+  readonly ortLogLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal'
 }
 
 export type ToWorker =

@@ -3,12 +3,15 @@
  * (model loading, every onnxruntime call) happens here, so the caller's event loop keeps running.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { env as ortEnv } from 'onnxruntime-node'
 import { loadModel } from '../pipeline/load-model.ts'
 import type { ModelResolver } from './contract.ts'
 import { Engine } from './engine.ts'
 import { toWire, transferables, type FromWorker, type ResolvedFiles, type ToWorker, type WorkerConfig } from './worker-protocol.ts'
 
 const config = workerData as WorkerConfig
+// before any session: the caller's onnxruntime log level (this thread has its own onnxruntime env)
+if (config.ortLogLevel) ortEnv.logLevel = config.ortLogLevel
 const port = parentPort!
 const aborts = new Map<number, AbortController>()
 

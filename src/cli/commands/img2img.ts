@@ -5,9 +5,8 @@
 import { InputError } from '../../core/errors.ts'
 import { INPAINT_FILLS, type InpaintFill } from '../../image/inpaint-prep.ts'
 import { readImage, toMaskL, toRgbFlattened } from '../../image/read-image.ts'
-import { RESIZE_MODES, type ResizeMode } from '../../image/resize-modes.ts'
 import { checkStrength } from '../../pipeline/img2img.ts'
-import type { Img2ImgGeneration, InpaintRequest } from '../../engine/contract.ts'
+import { RESIZE_MODE_NAMES, type Img2ImgGeneration, type InpaintRequest, type ResizeModeName } from '../../engine/contract.ts'
 import { DEFAULT_DENOISE } from '../../engine/img2img-mode.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { num, oneOf, str } from '../flags.ts'
@@ -35,7 +34,7 @@ async function pictureOf(ctx: CommandContext): Promise<Picture> {
   }
   return defined({
     init: bytesOf(init), denoisingStrength: checkStrength(num(ctx, 'denoise', false) ?? DEFAULT_DENOISE),
-    resizeMode: oneOf<ResizeMode>(ctx, 'resize-mode', RESIZE_MODES), inpaint,
+    resizeMode: oneOf<ResizeModeName>(ctx, 'resize-mode', RESIZE_MODE_NAMES), inpaint,
   })
 }
 
@@ -59,6 +58,8 @@ export const img2img: Command = {
     '  --init FILE          the picture to start from (transparent parts are flattened on white)',
     '  --denoise X          denoising strength in (0, 1] (0.75); 1 repaints from pure noise',
     '  --resize-mode MODE   just (default: stretch), crop (fill the frame, cut the overflow), fill (fit, extend edges)',
+    '                       or latent (A1111 "Just resize (latent upscale)": encoded at its own size, latents resized;',
+    '                       the picture\'s sides must be multiples of 8; not with --mask)',
     '  --mask FILE          inpainting mask: white = repaint (grey levels blend; an RGBA mask uses its alpha)',
     '  --mask-blur N        mask blur radius in pixels (4)',
     '  --inpaint-fill MODE  masked content: original (default), fill, latent-noise, latent-nothing',
