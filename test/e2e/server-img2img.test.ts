@@ -10,6 +10,8 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { crc32, deflateSync } from 'node:zlib'
 import type { Img2ImgGeneration, Txt2ImgGeneration } from '../../src/engine/contract.ts'
+import type { GenerationJobPayload } from '../../src/server/request-base.ts'
+import { acceptJob } from '../../src/server/routes/a1111-generate.ts'
 import { ref } from '../golden.ts'
 import { scriptedEngine, startTestServer, type TestServer } from './server-helpers.ts'
 
@@ -141,4 +143,19 @@ test('hostile pictures: a PNG bomb, bad base64, undecodable bytes, a URL and no 
   }
   assert.equal((await s.fetchJson('/sdapi/v1/sd-models')).status, 200)
   assert.equal((await ask({ init_images: [(await readFile(ref('sd1', 'img2img', 'init.png'))).toString('base64')] })).status, 200)
+})
+
+test('acceptJob (what the jobs API calls): a body with init_images becomes an img2img job whose row keeps the picture encoded', async () => {
+  const init = (await readFile(ref('sd1', 'img2img', 'init.png'))).toString('base64')
+  const job = await acceptJob(s.ctx, { ...base, init_images: [init], denoising_strength: 0.6, save_images: true } as never, 'native')
+  assert.equal(job.kind, 'img2img')
+  const row = (await s.ctx.jobs.get(job.id))!.payload as GenerationJobPayload
+  assert.deepEqual([row.request.mode, 'init' in row.request, row.pictures?.init === init], ['img2img', false, true])
+  s.ctx.runner.wake()
+  while ((await s.ctx.jobs.get(job.id))?.state !== 'done') await new Promise((r) => setTimeout(r, 10))
+  const req = last<Img2ImgGeneration>()
+  assert.deepEqual([req.mode, req.init.width, req.init.height, req.denoisingStrength], ['img2img', 96, 64, 0.6])
+  assert.equal((await s.ctx.jobs.outputs(job.id)).length, 1)
+  const txt = await acceptJob(s.ctx, { ...base } as never, 'native')
+  assert.equal(txt.kind, 'txt2img')
 })
