@@ -14,16 +14,16 @@ import { loraRequestsFromPrompt } from '../pipeline/extra-networks-resolve.ts'
 import { cheapPreview } from '../pipeline/latent-preview.ts'
 import { resolveRequest, type GenerationParams, type ResolvedRequest } from '../pipeline/request.ts'
 import { conditioningRequest, runBatches, type BatchProgress, type FinishedImage, type ModeSpec, type RefinerOptions } from '../pipeline/run-batches.ts'
-import { loadModel } from '../pipeline/load-model.ts'
 import { checkSwitchAt } from '../pipeline/refiner.ts'
 import { ensureVaeEncoder } from '../pipeline/vae-encoder-weights.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
 import { hashFile } from '../tools/hash.ts'
-import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, ModelResolver } from './contract.ts'
+import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, LocalHooks, LocalRun, ModelResolver } from './contract.ts'
 import { img2imgModeSpec } from './img2img-mode.ts'
 import type { ModelHandle } from './model-handle.ts'
 import { hiresNeedsEncoder, txt2imgModeSpec } from './txt2img-mode.ts'
 import { adapterWeights } from './validate.ts'
+import { adapterIdentity } from './conditioning-key.ts'
 
 export interface GenerationDeps {
   readonly tokenizer: ClipTokenizer
@@ -33,6 +33,10 @@ export interface GenerationDeps {
   readonly hashCache: boolean
   readonly emit: (e: EngineEvent) => Promise<void>
   readonly signal?: AbortSignal
+  /** The caller's in-process hooks (GenerateOptions.local). */
+  readonly local?: LocalHooks
+  /** How the engine loads a checkpoint (its loader: thread count, test counters); used for the refiner. */
+  readonly load: (file: string) => Promise<ModelHandle['model']>
 }
 
 /** The request's LoRAs (its `loras`, then the prompt's `<lora:…>`), each found through the resolver. */
@@ -104,6 +108,7 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const base: GenerationParams = { ...req, tokenizer: deps.tokenizer, embeddings: prepared.embeddings, ...prepared.infotext }
   const r = resolveRequest(model.nativeSize, base)
   const hashes = await infoHashes(handle, deps.hashCache)
+  const local: LocalRun = await deps.local?.prepare?.(model) ?? {}
   if (model.prediction.source !== 'architecture') await emit({ type: 'log', message: `${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})` })
   const params: GenerationParams = { ...base, seed: r.seeds[0] }
   const conditioning = deps.oneShot ? undefined : await cachedConditioning(handle, params, r, prepared)
@@ -115,11 +120,13 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   try {
     await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
       ...hashes, signal: deps.signal, ...(refiner ? { refiner } : {}), keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
+      ...(local.decoder ? { decoder: local.decoder } : {}),
       onPhase: (phase, batch) => {
         if (phase === 'sample') startedAt = performance.now()
         return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
       },
       onProgress: (p) => {
+        local.onProgress?.(p)
         const every = req.previewEvery ?? 0
         const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
         void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
@@ -134,15 +141,20 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
     })
   } finally {
     await refiner?.model.release()
+    await local.finish?.()
   }
   const { value, source, detail } = model.prediction
   return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }
 }
 
-/** The request's refiner, loaded for this request only (outside the model cache) and released after it. */
+/**
+ * The request's refiner, loaded for this request only and released after it, with the engine's own loader. Not from
+ * the model cache: a cached refiner would need its own model's queue during this job, and two jobs whose base and
+ * refiner are each other's models would then wait on each other forever.
+ */
 async function loadRefiner(req: GenerationRequest, deps: GenerationDeps): Promise<RefinerOptions> {
   const file = await deps.resolver.checkpoint(req.refiner!)
-  const model = await loadModel(file)
+  const model = await deps.load(file)
   return { model, switchAt: checkSwitchAt(req.refinerSwitchAt ?? 0.8), hash: (await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2 }
 }
 
@@ -157,7 +169,7 @@ async function cachedConditioning(handle: ModelHandle, params: GenerationParams,
   const c = conditioningRequest(params, r)
   const key = JSON.stringify({
     prompt: c.prompt, negative: c.negativePrompt, steps: c.scheduleSteps, clipSkip: c.clipSkip, w: c.width, h: c.height, mode: prepared.mode,
-    loras: prepared.report.loras.map((l) => [l.file, l.te]), embeddings: [...prepared.report.embeddings.loaded, ...prepared.report.embeddings.bundled],
+    ...adapterIdentity(handle.model, prepared),
   })
   const hit = handle.conditioning(key)
   if (hit) return hit
