@@ -110,9 +110,6 @@ export const TXT2IMG_SCHEMA = { type: 'object', properties: TXT2IMG_FIELDS } as 
 /** sdloom's jobs API takes the same body but keeps what it makes: save_images defaults to true there. */
 export const NATIVE_JOB_SCHEMA = { type: 'object', properties: { ...TXT2IMG_FIELDS, ...IMG2IMG_NO_DEFAULTS, save_images: field('boolean', true) } } as const
 
-/** The jobs API's img2img (POST /sdloom/v1/jobs/img2img): A1111's img2img fields, images saved by default. */
-export const NATIVE_IMG2IMG_SCHEMA = { type: 'object', properties: { ...IMG2IMG_FIELDS, save_images: field('boolean', true) } } as const
-
 /** The body after validation (defaults filled; null where the client sent null). */
 export type Txt2ImgBody = { [K in keyof typeof TXT2IMG_FIELDS | keyof typeof IMG2IMG_ONLY_FIELDS]?: unknown } & {
   prompt: string | null; negative_prompt: string | null; styles?: string[] | null; seed: number | null

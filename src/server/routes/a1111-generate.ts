@@ -12,7 +12,7 @@ import type { GenerationResult } from '../generation.ts'
 import { ShuttingDownError } from '../http-errors.ts'
 import { toImg2ImgPayload } from '../img2img-request.ts'
 import type { GenerationJobPayload, MapContext } from '../request-base.ts'
-import { IMG2IMG_SCHEMA, NATIVE_IMG2IMG_SCHEMA, TXT2IMG_SCHEMA, truncateIntegers, type Txt2ImgBody } from '../txt2img-schema.ts'
+import { IMG2IMG_SCHEMA, TXT2IMG_SCHEMA, truncateIntegers, type Txt2ImgBody } from '../txt2img-schema.ts'
 import { toGenerationPayload } from '../txt2img-request.ts'
 import { checkpointFor } from './a1111-options.ts'
 
@@ -33,9 +33,6 @@ export const txt2imgRouteOptions = {
 }
 
 export const img2imgRouteOptions = { ...txt2imgRouteOptions, schema: { body: IMG2IMG_SCHEMA } }
-
-/** For the jobs API's POST /sdloom/v1/jobs/img2img: the same with save_images defaulting to true. */
-export const nativeImg2ImgRouteOptions = { ...txt2imgRouteOptions, schema: { body: NATIVE_IMG2IMG_SCHEMA } }
 
 async function mapContext(ctx: ServerContext, body: Txt2ImgBody): Promise<MapContext> {
   if (!ctx.accepting) throw new ShuttingDownError('the server is shutting down and takes no new jobs')
