@@ -18,10 +18,20 @@ export const sdModelItem = (e: LibraryEntry) => ({
   title: checkpointTitle(e), model_name: checkpointModelName(e), hash: e.sha256?.slice(0, 10) ?? null, sha256: e.sha256 ?? null, filename: e.file, config: null,
 })
 
+/** A1111's sampler options, from the registry's traits, values as strings as its pydantic model sends them. */
+function samplerOptions(s: (typeof SAMPLERS)[keyof typeof SAMPLERS]): Record<string, string> {
+  const flags: [string, boolean][] = [
+    ['second_order', s.modelCallsPerStep === 2], ['brownian_noise', s.noise === 'brownian'],
+    ['discard_next_to_last_sigma', s.discardPenultimateSigma], ['uses_ensd', s.usesEnsd],
+  ]
+  return {
+    ...(s.kind === 'k-diffusion' && s.defaultScheduler !== 'own' ? { scheduler: s.defaultScheduler } : {}),
+    ...Object.fromEntries(flags.filter(([, on]) => on).map(([k]) => [k, 'True'])),
+  }
+}
+
 function samplers() {
-  return Object.values(SAMPLERS).map((s) => ({
-    name: s.label, aliases: [...s.aliases, ...(s.comfy ? [s.comfy] : [])], options: s.kind === 'k-diffusion' && s.defaultScheduler !== 'own' ? { scheduler: s.defaultScheduler } : {},
-  }))
+  return Object.values(SAMPLERS).map((s) => ({ name: s.label, aliases: [...s.aliases, ...(s.comfy ? [s.comfy] : [])], options: samplerOptions(s) }))
 }
 
 function schedulers() {
