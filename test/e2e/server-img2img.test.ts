@@ -177,3 +177,16 @@ test('ESRGAN-family files under models/ESRGAN and models/RealESRGAN are listed u
     await t.dispose()
   }
 })
+
+test('infotext (A1111 1.8+) fills what the request leaves out; fields sent, even null, and override_settings sent win', async () => {
+  const infotext = 'a cat\nNegative prompt: dog\nSteps: 7, Sampler: Euler a, Schedule type: Karras, CFG scale: 5, Seed: 99, Size: 64x48, '
+    + 'Clip skip: 2, ENSD: 31337, Variation seed: 5, Variation seed strength: 0.25, Denoising strength: 0.4, Hires upscale: 2, Hires upscaler: Latent, Eta: 0.5'
+  const r = await s.fetchJson('/sdapi/v1/txt2img', { json: { infotext, steps: 3, cfg_scale: null, override_settings: { eta_noise_seed_delta: 0 } } })
+  assert.equal(r.status, 200, JSON.stringify(r.body))
+  const req = last<Txt2ImgGeneration>()
+  assert.deepEqual(
+    [req.prompt, req.negativePrompt, req.steps, req.sampler, req.scheduler, req.cfgScale, req.seed, req.width, req.height, req.clipSkip, req.ensd],
+    ['a cat', 'dog', 3, 'Euler a', 'Karras', 7, 99, 64, 48, 2, 0])
+  assert.deepEqual([req.subseed, req.subseedStrength, req.samplerParams], [5, 0.25, { eta: 0.5 }])
+  assert.deepEqual(req.hires, { scale: 2, upscaler: 'Latent', denoisingStrength: 0.4 })
+})

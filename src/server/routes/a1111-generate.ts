@@ -11,6 +11,7 @@ import { waitForJob, type ServerContext } from '../context.ts'
 import type { GenerationResult } from '../generation.ts'
 import { ShuttingDownError } from '../http-errors.ts'
 import { toImg2ImgPayload } from '../img2img-request.ts'
+import { applyInfotext } from '../infotext-request.ts'
 import type { GenerationJobPayload, MapContext } from '../request-base.ts'
 import { IMG2IMG_SCHEMA, TXT2IMG_SCHEMA, truncateIntegers, type Txt2ImgBody } from '../txt2img-schema.ts'
 import { toGenerationPayload } from '../txt2img-request.ts'
@@ -29,7 +30,8 @@ class JobFailedError extends SdError {
 
 export const txt2imgRouteOptions = {
   schema: { body: TXT2IMG_SCHEMA },
-  preValidation: async (req: { body: unknown }) => { truncateIntegers(req.body) },
+  // before the schema fills defaults: `infotext` fills only what the client left out
+  preValidation: async (req: { body: unknown }) => { applyInfotext(req.body); truncateIntegers(req.body) },
 }
 
 export const img2imgRouteOptions = { ...txt2imgRouteOptions, schema: { body: IMG2IMG_SCHEMA } }
