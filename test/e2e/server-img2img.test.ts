@@ -67,6 +67,8 @@ test('a hires target over the pixel limit, and bad hires values, are 400s naming
   assert.match(steps.body.detail, /^hr_second_pass_steps 1000 is over the server's limit of 150 \(--max-steps\)/)
   const ckpt = await s.fetchJson('/sdapi/v1/txt2img', { json: { ...base, enable_hr: true, hr_checkpoint_name: 'other.safetensors' } })
   assert.match(ckpt.body.detail, /^hr_checkpoint_name: /)
+  const upscaler = await s.fetchJson('/sdapi/v1/txt2img', { json: { ...base, enable_hr: true, hr_upscaler: 'ESRGAN_9x' } })
+  assert.match(upscaler.body.detail, /^hr_upscaler: could not find upscaler named "ESRGAN_9x"/)
   const phase = await s.fetchJson('/sdapi/v1/txt2img', { json: { ...base, firstphase_width: 64 } })
   assert.match(phase.body.detail, /^firstphase_width and firstphase_height must both be set/)
 })

@@ -10,7 +10,9 @@ import type { JobRecord } from '../../jobs/job-store.ts'
 import { waitForJob, type ServerContext } from '../context.ts'
 import type { GenerationResult } from '../generation.ts'
 import { ShuttingDownError } from '../http-errors.ts'
+import { checkUpscaler } from '../hires-request.ts'
 import { toImg2ImgPayload } from '../img2img-request.ts'
+import { LibraryResolver } from '../library-resolver.ts'
 import { applyInfotext } from '../infotext-request.ts'
 import type { GenerationJobPayload, MapContext } from '../request-base.ts'
 import { IMG2IMG_SCHEMA, TXT2IMG_SCHEMA, truncateIntegers, type Txt2ImgBody } from '../txt2img-schema.ts'
@@ -45,6 +47,7 @@ async function mapContext(ctx: ServerContext, body: Txt2ImgBody): Promise<MapCon
 /** Validates and maps a txt2img body, then commits the job row; the caller wakes the runner. */
 export async function acceptGeneration(ctx: ServerContext, body: Txt2ImgBody, face: GenerationJobPayload['face']): Promise<JobRecord<GenerationJobPayload>> {
   const payload = toGenerationPayload(body, face, await mapContext(ctx, body))
+  if (payload.request.mode === 'txt2img') await checkUpscaler(payload.request.hires, () => new LibraryResolver(ctx.library).upscalers())
   return ctx.jobs.enqueue('txt2img', payload, { maxQueued: ctx.limits.maxQueue })
 }
 
