@@ -8,6 +8,7 @@
  */
 import { InputError } from '../core/errors.ts'
 import type { HiresFix } from '../engine/contract.ts'
+import { isLatentUpscaler } from '../image/latent-upscale.ts'
 import { hiresTarget } from '../pipeline/hires.ts'
 import type { Options } from './options-store.ts'
 import { limitError, num, str, type ServerLimits } from './request-base.ts'
@@ -59,4 +60,17 @@ export function hiresOf(b: Txt2ImgBody, size: { width: number; height: number },
     sampler: given(b.hr_sampler_name), scheduler: given(b.hr_scheduler), cfgScale: num(b.hr_cfg),
   }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as HiresFix
+}
+
+/**
+ * An hr_upscaler that is not built in must be a network upscaler of the library, checked when the job is accepted
+ * (A1111: "could not find upscaler named X") rather than when it runs.
+ */
+export async function checkUpscaler(hires: HiresFix | undefined, networks: () => Promise<readonly { name: string }[]>): Promise<void> {
+  const name = hires?.upscaler
+  if (name === undefined || isLatentUpscaler(name) || name === 'Lanczos' || name === 'Nearest') return
+  const known = (await networks()).map((u) => u.name)
+  if (!known.includes(name)) {
+    throw new InputError(`hr_upscaler: could not find upscaler named "${name}"; GET /sdapi/v1/upscalers and /sdapi/v1/latent-upscale-modes list them (${['Latent', 'Lanczos', 'Nearest', ...known].join(', ')}, …)`)
+  }
 }

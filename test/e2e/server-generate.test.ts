@@ -72,6 +72,7 @@ test('txt2img with enable_hr (hr_scale, hr_second_pass_steps, denoising_strength
   assert.equal(infotextOf(got.png), infotextOf(cli))
   assert.ok(got.png.equals(cli), 'PNG bytes differ')
   assert.equal(got.info.denoising_strength, 0.5)
+  assert.deepEqual(got.info.extra_generation_params, { 'Schedule type': 'Automatic', 'Hires upscale': 2, 'Hires steps': 2, 'Hires upscaler': 'Latent' })
 })
 
 test('variation seeds: n_iter numbers seeds and subseeds as A1111 (the second image equals the CLI\'s seed+1, subseed+1)', async () => {

@@ -9,7 +9,10 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { crc32, deflateSync } from 'node:zlib'
-import type { Img2ImgGeneration, Txt2ImgGeneration } from '../../src/engine/contract.ts'
+import { join } from 'node:path'
+import type { Img2ImgGeneration, ModelResolver, Txt2ImgGeneration } from '../../src/engine/contract.ts'
+import type { GenerationJobPayload } from '../../src/server/request-base.ts'
+import { acceptJob } from '../../src/server/routes/a1111-generate.ts'
 import { ref } from '../golden.ts'
 import { scriptedEngine, startTestServer, type TestServer } from './server-helpers.ts'
 
@@ -64,6 +67,8 @@ test('a hires target over the pixel limit, and bad hires values, are 400s naming
   assert.match(steps.body.detail, /^hr_second_pass_steps 1000 is over the server's limit of 150 \(--max-steps\)/)
   const ckpt = await s.fetchJson('/sdapi/v1/txt2img', { json: { ...base, enable_hr: true, hr_checkpoint_name: 'other.safetensors' } })
   assert.match(ckpt.body.detail, /^hr_checkpoint_name: /)
+  const upscaler = await s.fetchJson('/sdapi/v1/txt2img', { json: { ...base, enable_hr: true, hr_upscaler: 'ESRGAN_9x' } })
+  assert.match(upscaler.body.detail, /^hr_upscaler: could not find upscaler named "ESRGAN_9x"/)
   const phase = await s.fetchJson('/sdapi/v1/txt2img', { json: { ...base, firstphase_width: 64 } })
   assert.match(phase.body.detail, /^firstphase_width and firstphase_height must both be set/)
 })
@@ -141,4 +146,49 @@ test('hostile pictures: a PNG bomb, bad base64, undecodable bytes, a URL and no 
   }
   assert.equal((await s.fetchJson('/sdapi/v1/sd-models')).status, 200)
   assert.equal((await ask({ init_images: [(await readFile(ref('sd1', 'img2img', 'init.png'))).toString('base64')] })).status, 200)
+})
+
+test('acceptJob (what the jobs API calls): a body with init_images becomes an img2img job whose row keeps the picture encoded', async () => {
+  const init = (await readFile(ref('sd1', 'img2img', 'init.png'))).toString('base64')
+  const job = await acceptJob(s.ctx, { ...base, init_images: [init], denoising_strength: 0.6, save_images: true } as never, 'native')
+  assert.equal(job.kind, 'img2img')
+  const row = (await s.ctx.jobs.get(job.id))!.payload as GenerationJobPayload
+  assert.deepEqual([row.request.mode, 'init' in row.request, row.pictures?.init === init], ['img2img', false, true])
+  s.ctx.runner.wake()
+  while ((await s.ctx.jobs.get(job.id))?.state !== 'done') await new Promise((r) => setTimeout(r, 10))
+  const req = last<Img2ImgGeneration>()
+  assert.deepEqual([req.mode, req.init.width, req.init.height, req.denoisingStrength], ['img2img', 96, 64, 0.6])
+  assert.equal((await s.ctx.jobs.outputs(job.id)).length, 1)
+  const txt = await acceptJob(s.ctx, { ...base } as never, 'native')
+  assert.equal(txt.kind, 'txt2img')
+})
+
+test('ESRGAN-family files under models/ESRGAN and models/RealESRGAN are listed upscalers the engine\'s resolver finds by name only', async () => {
+  let resolver: ModelResolver | undefined
+  const t = await startTestServer({
+    createEngine: (r) => { resolver = r; return scriptedEngine(1) },
+    extraFiles: { 'models/ESRGAN/4x-Tiny.pth': 'not read by the listing', 'models/RealESRGAN/RealESRGAN_x4plus.pth': 'x' },
+  })
+  try {
+    const names = (await t.fetchJson('/sdapi/v1/upscalers')).body.map((u: any) => u.name)
+    assert.deepEqual(names, ['None', 'Lanczos', 'Nearest', '4x-Tiny', 'R-ESRGAN 4x+'])
+    assert.equal((await t.fetchJson('/sdapi/v1/txt2img', { json: { ...base, enable_hr: true, hr_upscaler: '4x-Tiny' } })).status, 200)
+    assert.equal(await resolver!.upscaler!('4x-Tiny'), join(t.root, 'models/ESRGAN/4x-Tiny.pth'))
+    assert.equal(await resolver!.upscaler!('../ESRGAN/4x-Tiny'), undefined)
+  } finally {
+    await t.dispose()
+  }
+})
+
+test('infotext (A1111 1.8+) fills what the request leaves out; fields sent, even null, and override_settings sent win', async () => {
+  const infotext = 'a cat\nNegative prompt: dog\nSteps: 7, Sampler: Euler a, Schedule type: Karras, CFG scale: 5, Seed: 99, Size: 64x48, '
+    + 'Clip skip: 2, ENSD: 31337, Variation seed: 5, Variation seed strength: 0.25, Denoising strength: 0.4, Hires upscale: 2, Hires upscaler: Latent, Eta: 0.5'
+  const r = await s.fetchJson('/sdapi/v1/txt2img', { json: { infotext, steps: 3, cfg_scale: null, override_settings: { eta_noise_seed_delta: 0 } } })
+  assert.equal(r.status, 200, JSON.stringify(r.body))
+  const req = last<Txt2ImgGeneration>()
+  assert.deepEqual(
+    [req.prompt, req.negativePrompt, req.steps, req.sampler, req.scheduler, req.cfgScale, req.seed, req.width, req.height, req.clipSkip, req.ensd],
+    ['a cat', 'dog', 3, 'Euler a', 'Karras', 7, 99, 64, 48, 2, 0])
+  assert.deepEqual([req.subseed, req.subseedStrength, req.samplerParams], [5, 0.25, { eta: 0.5 }])
+  assert.deepEqual(req.hires, { scale: 2, upscaler: 'Latent', denoisingStrength: 0.4 })
 })

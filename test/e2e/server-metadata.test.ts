@@ -40,6 +40,12 @@ test('sd-models, sd-vae, loras, embeddings list the library as A1111 shapes them
 test('samplers, schedulers, styles, empty lists for what sdloom lacks, cmd-flags without credentials, memory', async () => {
   const samplers = (await s.fetchJson('/sdapi/v1/samplers')).body
   assert.ok(samplers.some((x: any) => x.name === 'Euler a' && x.aliases.includes('k_euler_a')))
+  // A1111 1.10's sampler table (sd_samplers_kdiffusion.py samplers_k_diffusion), options stringified by its API model
+  const options = (name: string) => samplers.find((x: any) => x.name === name).options
+  assert.deepEqual(options('DPM++ SDE'), { scheduler: 'karras', second_order: 'True', brownian_noise: 'True' })
+  assert.deepEqual(options('DPM2'), { scheduler: 'karras', second_order: 'True', discard_next_to_last_sigma: 'True' })
+  assert.deepEqual(options('DPM++ 3M SDE'), { scheduler: 'exponential', brownian_noise: 'True', discard_next_to_last_sigma: 'True' })
+  assert.deepEqual([options('Euler a'), options('Euler'), options('Heun')], [{ uses_ensd: 'True' }, {}, { second_order: 'True' }])
   const schedulers = (await s.fetchJson('/sdapi/v1/schedulers')).body
   assert.deepEqual(schedulers.find((x: any) => x.name === 'karras'), { name: 'karras', label: 'Karras', aliases: null, default_rho: 7, need_inner_model: false })
   assert.deepEqual((await s.fetchJson('/sdapi/v1/prompt-styles')).body, [

@@ -1,16 +1,16 @@
 /**
- * Durability: kill -9 of the server process with 3 jobs accepted (one running, two queued), then a restart: all 3
- * complete, in order, and the first one runs again from the start. SIGTERM stops gracefully: the running job goes
+ * Durability: kill -9 of the server process with 3 jobs accepted (one running, two queued, one of them img2img), then
+ * a restart: all 3 complete, in order, and the first one runs again from the start. SIGTERM stops gracefully: the running job goes
  * back to the queue and a waiting A1111 client is answered 503.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeA1111Root } from '../fixtures/server-a1111-root.ts'
-import { REPO_ROOT } from '../golden.ts'
+import { REPO_ROOT, ref } from '../golden.ts'
 
 let dir: string
 before(async () => {
@@ -38,9 +38,19 @@ const post = (url: string, body: unknown) => fetch(url, { method: 'POST', header
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 test('kill -9 with 3 jobs accepted, then a restart: all 3 complete', async () => {
-  const first = await startChild(100)
+  const first = await startChild(300) // job 1 runs 1.5 s: long enough to accept the other two meanwhile
   const ids: string[] = []
-  for (const seed of [1, 2, 3]) ids.push((await (await post(`${first.url}/sdloom/v1/jobs`, { prompt: `job ${seed}`, steps: 5, width: 16, height: 16, seed })).json() as { id: string }).id)
+  ids.push((await (await post(`${first.url}/sdloom/v1/jobs`, { prompt: 'job 1', steps: 5, width: 16, height: 16, seed: 1 })).json() as { id: string }).id)
+  // the second is an img2img job through A1111's blocking route: its row (the picture kept encoded) is committed
+  // before the answer, which the kill cuts off
+  const init = (await readFile(ref('sd1', 'img2img', 'init.png'))).toString('base64')
+  post(`${first.url}/sdapi/v1/img2img`, { prompt: 'job 2', steps: 5, width: 16, height: 16, seed: 2, init_images: [init] }).catch(() => undefined)
+  let listed: { id: string; kind: string }[] = []
+  while (listed.length < 2) { await sleep(20); listed = (await (await fetch(`${first.url}/sdloom/v1/jobs?limit=5`)).json()) as { id: string; kind: string }[] }
+  const img2img = listed.find((j) => j.kind === 'img2img')
+  assert.ok(img2img, JSON.stringify(listed))
+  ids.push(img2img.id)
+  ids.push((await (await post(`${first.url}/sdloom/v1/jobs`, { prompt: 'job 3', steps: 5, width: 16, height: 16, seed: 3 })).json() as { id: string }).id)
   while (((await (await fetch(`${first.url}/sdloom/v1/jobs/${ids[0]}`)).json()) as { state: string }).state !== 'running') await sleep(20)
   const exited = new Promise((r) => first.child.on('exit', r))
   first.child.kill('SIGKILL')

@@ -73,7 +73,7 @@ export const serve: Command = {
   help: [
     'Usage: sdloom serve --models DIR [options]',
     '',
-    'Serves A1111\'s /sdapi/v1 (txt2img, progress, interrupt, skip, options, sd-models, loras, embeddings, …) so',
+    'Serves A1111\'s /sdapi/v1 (txt2img with hires fix, img2img and inpainting, progress, interrupt, skip, options, sd-models, loras, embeddings, …) so',
     'existing A1111 clients work unchanged, plus sdloom\'s own jobs API (/sdloom/v1/jobs, SSE at /sdloom/v1/events).',
     'Every accepted request is a job in the data folder\'s SQLite database before it is answered: a crash or kill -9',
     'loses none (they run after the restart). Ctrl-C / SIGTERM stop gracefully.',

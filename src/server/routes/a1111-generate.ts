@@ -10,7 +10,10 @@ import type { JobRecord } from '../../jobs/job-store.ts'
 import { waitForJob, type ServerContext } from '../context.ts'
 import type { GenerationResult } from '../generation.ts'
 import { ShuttingDownError } from '../http-errors.ts'
+import { checkUpscaler } from '../hires-request.ts'
 import { toImg2ImgPayload } from '../img2img-request.ts'
+import { LibraryResolver } from '../library-resolver.ts'
+import { applyInfotext } from '../infotext-request.ts'
 import type { GenerationJobPayload, MapContext } from '../request-base.ts'
 import { IMG2IMG_SCHEMA, TXT2IMG_SCHEMA, truncateIntegers, type Txt2ImgBody } from '../txt2img-schema.ts'
 import { toGenerationPayload } from '../txt2img-request.ts'
@@ -29,7 +32,8 @@ class JobFailedError extends SdError {
 
 export const txt2imgRouteOptions = {
   schema: { body: TXT2IMG_SCHEMA },
-  preValidation: async (req: { body: unknown }) => { truncateIntegers(req.body) },
+  // before the schema fills defaults: `infotext` fills only what the client left out
+  preValidation: async (req: { body: unknown }) => { applyInfotext(req.body); truncateIntegers(req.body) },
 }
 
 export const img2imgRouteOptions = { ...txt2imgRouteOptions, schema: { body: IMG2IMG_SCHEMA } }
@@ -43,6 +47,7 @@ async function mapContext(ctx: ServerContext, body: Txt2ImgBody): Promise<MapCon
 /** Validates and maps a txt2img body, then commits the job row; the caller wakes the runner. */
 export async function acceptGeneration(ctx: ServerContext, body: Txt2ImgBody, face: GenerationJobPayload['face']): Promise<JobRecord<GenerationJobPayload>> {
   const payload = toGenerationPayload(body, face, await mapContext(ctx, body))
+  if (payload.request.mode === 'txt2img') await checkUpscaler(payload.request.hires, () => new LibraryResolver(ctx.library).upscalers())
   return ctx.jobs.enqueue('txt2img', payload, { maxQueued: ctx.limits.maxQueue })
 }
 

@@ -8,6 +8,7 @@ import type { LibraryEntry } from '../../library/library-db.ts'
 import { checkpointModelName, checkpointTitle, loraAlias, networkName, vaeModelName } from '../../library/names.ts'
 import { SAMPLERS, SCHEDULERS } from '../../sampling/index.ts'
 import type { ServerContext } from '../context.ts'
+import { LibraryResolver } from '../library-resolver.ts'
 
 const LATENT_UPSCALE_MODES = ['Latent', 'Latent (antialiased)', 'Latent (bicubic)', 'Latent (bicubic antialiased)', 'Latent (nearest)', 'Latent (nearest-exact)']
 
@@ -17,10 +18,20 @@ export const sdModelItem = (e: LibraryEntry) => ({
   title: checkpointTitle(e), model_name: checkpointModelName(e), hash: e.sha256?.slice(0, 10) ?? null, sha256: e.sha256 ?? null, filename: e.file, config: null,
 })
 
+/** A1111's sampler options, from the registry's traits, values as strings as its pydantic model sends them. */
+function samplerOptions(s: (typeof SAMPLERS)[keyof typeof SAMPLERS]): Record<string, string> {
+  const flags: [string, boolean][] = [
+    ['second_order', s.modelCallsPerStep === 2], ['brownian_noise', s.noise === 'brownian'],
+    ['discard_next_to_last_sigma', s.discardPenultimateSigma], ['uses_ensd', s.usesEnsd],
+  ]
+  return {
+    ...(s.kind === 'k-diffusion' && s.defaultScheduler !== 'own' ? { scheduler: s.defaultScheduler } : {}),
+    ...Object.fromEntries(flags.filter(([, on]) => on).map(([k]) => [k, 'True'])),
+  }
+}
+
 function samplers() {
-  return Object.values(SAMPLERS).map((s) => ({
-    name: s.label, aliases: [...s.aliases, ...(s.comfy ? [s.comfy] : [])], options: s.kind === 'k-diffusion' && s.defaultScheduler !== 'own' ? { scheduler: s.defaultScheduler } : {},
-  }))
+  return Object.values(SAMPLERS).map((s) => ({ name: s.label, aliases: [...s.aliases, ...(s.comfy ? [s.comfy] : [])], options: samplerOptions(s) }))
 }
 
 function schedulers() {
@@ -51,7 +62,11 @@ export function a1111ListRoutes(app: FastifyInstance, ctx: ServerContext): void 
   for (const r of ['refresh-checkpoints', 'refresh-vae', 'refresh-loras', 'refresh-embeddings']) app.post(`/sdapi/v1/${r}`, refresh)
   app.get('/sdapi/v1/samplers', async () => samplers())
   app.get('/sdapi/v1/schedulers', async () => schedulers())
-  app.get('/sdapi/v1/upscalers', async () => [{ name: 'None', model_name: null, model_path: null, model_url: null, scale: 4 }])
+  // A1111's built-ins, then the ESRGAN-family files of models/ESRGAN and models/RealESRGAN (hr_upscaler runs them all)
+  app.get('/sdapi/v1/upscalers', async () => [
+    ...['None', 'Lanczos', 'Nearest'].map((name) => ({ name, model_name: null, model_path: null, model_url: null, scale: 4 })),
+    ...(await new LibraryResolver(lib).upscalers()).map((u) => ({ name: u.name, model_name: u.name, model_path: u.file, model_url: null, scale: 4 })),
+  ])
   app.get('/sdapi/v1/latent-upscale-modes', async () => LATENT_UPSCALE_MODES.map((name) => ({ name })))
   app.get('/sdapi/v1/prompt-styles', async () => ctx.styles())
   for (const r of ['hypernetworks', 'face-restorers', 'realesrgan-models', 'script-info', 'extensions']) app.get(`/sdapi/v1/${r}`, async () => [])
