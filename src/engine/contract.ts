@@ -8,7 +8,10 @@
  * img2img (with inpainting as its option). Variation seeds apply to every mode. Requests holding pixels (img2img's
  * init picture and mask) travel as JSON through request-json.ts, which writes the bytes as base64.
  */
+import type { LatentDecoder } from '../pipeline/decode.ts'
 import type { HiresOptions } from '../pipeline/hires.ts'
+import type { LoadedModel } from '../pipeline/load-model.ts'
+import type { BatchProgress } from '../pipeline/run-batches.ts'
 import type { SamplerParams } from '../sampling/index.ts'
 
 /** A LoRA/LyCORIS named outside the prompt (A1111's `<lora:NAME:W>` in the prompt is read as well). */
@@ -81,6 +84,9 @@ export interface HiresFix extends Omit<HiresOptions, 'resize'> {
   /** hr_resize_x / hr_resize_y, flat as A1111's API has them (0 = from the other side and the aspect ratio). */
   readonly resizeWidth?: number
   readonly resizeHeight?: number
+  /** A1111's ESRGAN_tile / ESRGAN_tile_overlap settings for a network upscaler (192 / 8; tile 0 = the whole picture). */
+  readonly upscalerTile?: number
+  readonly upscalerTileOverlap?: number
 }
 
 export interface Txt2ImgGeneration extends GenerationBase {
@@ -194,6 +200,26 @@ export interface GenerateOptions {
    * one request per key once, so a restarted server re-attaches to it instead of running it again. Ignored in process.
    */
   readonly key?: string
+  /** In process only (the worker client and the queue ignore it): a face's own per-model setup. */
+  readonly local?: LocalHooks
+}
+
+/**
+ * What a face running the Engine in its own thread may plug into a run (the CLI: its TAESD decoder and live preview
+ * file, notes that depend on the loaded model). Not data: never sent over a worker or queue boundary.
+ */
+export interface LocalHooks {
+  /** Called once the model is loaded and its adapters applied, before the conditioning is built. */
+  prepare?(model: LoadedModel): Promise<LocalRun>
+}
+
+export interface LocalRun {
+  /** Decodes the final latents instead of the VAE (pipeline RunOptions.decoder). */
+  readonly decoder?: LatentDecoder
+  /** Every sampler step with its latents (a preview writer). */
+  readonly onProgress?: (p: BatchProgress) => void
+  /** After the run, also when it failed (its error, if any, is thrown after the run's). */
+  finish?(): Promise<void>
 }
 
 /** A loaded model, as `loadedModels()` reports it (the server's /sdapi/v1/memory and sd-models use it). */

@@ -65,7 +65,7 @@ export class Engine implements EngineApi {
         // the infotext's model hash is the identity's first 10 hex digits (A1111's AutoV2): never a second pass over the file
         handle.hashes ??= { model: handle.sha256.slice(0, 10), vae: vae && (await hashFile(vae, ['autov2'], { cache: this.opts.hashCache ?? true })).autov2 }
         return runGeneration(handle, req, {
-          tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
+          tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal, local: options.local,
           load: (refiner) => this.cache.loadUncached({ file: refiner }),
         })
       })

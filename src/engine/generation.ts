@@ -18,7 +18,7 @@ import { checkSwitchAt } from '../pipeline/refiner.ts'
 import { ensureVaeEncoder } from '../pipeline/vae-encoder-weights.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
 import { hashFile } from '../tools/hash.ts'
-import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, ModelResolver } from './contract.ts'
+import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, LocalHooks, LocalRun, ModelResolver } from './contract.ts'
 import { img2imgModeSpec } from './img2img-mode.ts'
 import type { ModelHandle } from './model-handle.ts'
 import { hiresNeedsEncoder, txt2imgModeSpec } from './txt2img-mode.ts'
@@ -33,6 +33,8 @@ export interface GenerationDeps {
   readonly hashCache: boolean
   readonly emit: (e: EngineEvent) => Promise<void>
   readonly signal?: AbortSignal
+  /** The caller's in-process hooks (GenerateOptions.local). */
+  readonly local?: LocalHooks
   /** How the engine loads a checkpoint (its loader: thread count, test counters); used for the refiner. */
   readonly load: (file: string) => Promise<ModelHandle['model']>
 }
@@ -106,6 +108,7 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const base: GenerationParams = { ...req, tokenizer: deps.tokenizer, embeddings: prepared.embeddings, ...prepared.infotext }
   const r = resolveRequest(model.nativeSize, base)
   const hashes = await infoHashes(handle, deps.hashCache)
+  const local: LocalRun = await deps.local?.prepare?.(model) ?? {}
   if (model.prediction.source !== 'architecture') await emit({ type: 'log', message: `${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})` })
   const params: GenerationParams = { ...base, seed: r.seeds[0] }
   const conditioning = deps.oneShot ? undefined : await cachedConditioning(handle, params, r, prepared)
@@ -117,11 +120,13 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   try {
     await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
       ...hashes, signal: deps.signal, ...(refiner ? { refiner } : {}), keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
+      ...(local.decoder ? { decoder: local.decoder } : {}),
       onPhase: (phase, batch) => {
         if (phase === 'sample') startedAt = performance.now()
         return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
       },
       onProgress: (p) => {
+        local.onProgress?.(p)
         const every = req.previewEvery ?? 0
         const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
         void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
@@ -136,6 +141,7 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
     })
   } finally {
     await refiner?.model.release()
+    await local.finish?.()
   }
   const { value, source, detail } = model.prediction
   return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }

@@ -11,8 +11,14 @@ import { NOISE_INIT, type ModeSpec } from '../pipeline/run-batches.ts'
 import type { HiresFix, ModelResolver, Txt2ImgGeneration } from './contract.ts'
 
 /** The contract's hires fields as the pipeline's HiresOptions. */
-const hiresOptions = (h: HiresFix): HiresOptions => ({
-  ...h, ...(h.resizeWidth || h.resizeHeight ? { resize: { width: h.resizeWidth ?? 0, height: h.resizeHeight ?? 0 } } : {}),
+function hiresOptions(h: HiresFix): HiresOptions {
+  const { resizeWidth, resizeHeight, upscalerTile: _t, upscalerTileOverlap: _o, ...rest } = h
+  return { ...rest, ...(resizeWidth || resizeHeight ? { resize: { width: resizeWidth ?? 0, height: resizeHeight ?? 0 } } : {}) }
+}
+
+/** ESRGAN_tile / ESRGAN_tile_overlap when the request sets them (A1111's 192 / 8 otherwise). */
+const tileOptions = (h: HiresFix) => ({
+  ...(h.upscalerTile !== undefined ? { tileSize: h.upscalerTile } : {}), ...(h.upscalerTileOverlap !== undefined ? { tileOverlap: h.upscalerTileOverlap } : {}),
 })
 
 /** Lanczos, Nearest and the "Latent …" family are built in; any other name is a network the resolver must find. */
@@ -23,8 +29,10 @@ async function networkUpscalers(h: HiresFix, resolver: ModelResolver): Promise<M
   const name = h.upscaler
   if (!name || isBuiltIn(name)) return []
   const file = await resolver.upscaler?.(name)
-  if (file === undefined) throw new InputError([{ code: 'not-found', path: ['hires', 'upscaler'], message: `upscaler "${name}" not found` }])
-  return [modelUpscaler({ name, file })]
+  if (file === undefined) {
+    throw new InputError([{ code: 'not-found', path: ['hires', 'upscaler'], message: `unknown upscaler "${name}". Hint: one of Lanczos, Nearest or a "Latent …" upscaler.` }])
+  }
+  return [modelUpscaler({ name, file }, tileOptions(h))]
 }
 
 /** A pixel-space hires upscaler decodes, upscales and encodes again: the model needs its VAE encoder. */

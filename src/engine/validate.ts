@@ -48,7 +48,7 @@ const HIRES_FIELDS: Readonly<Record<string, FieldRule>> = {
   scale: { kind: 'number' }, resizeWidth: { kind: 'number', integer: true }, resizeHeight: { kind: 'number', integer: true },
   upscaler: { kind: 'string' }, steps: { kind: 'number', integer: true }, denoisingStrength: { kind: 'number' },
   prompt: { kind: 'string' }, negativePrompt: { kind: 'string' }, sampler: { kind: 'string' }, scheduler: { kind: 'string' },
-  cfgScale: { kind: 'number' },
+  cfgScale: { kind: 'number' }, upscalerTile: { kind: 'number', integer: true }, upscalerTileOverlap: { kind: 'number', integer: true },
 }
 
 function checkHires(v: unknown): InputIssue[] {

@@ -47,6 +47,7 @@ test('SillyTavern: lists, model switch through options, progress wait, txt2img w
   assert.equal('forge_preset' in opts, false)
   const upscalers = [...(await get('/sdapi/v1/upscalers')).body, ...(await get('/sdapi/v1/latent-upscale-modes')).body].map((u: any) => u.name)
   assert.ok(upscalers.includes('Latent'))
+  assert.deepEqual(upscalers.slice(0, 3), ['None', 'Lanczos', 'Nearest'])
   for (const p of ['/sdapi/v1/sd-vae', '/sdapi/v1/samplers', '/sdapi/v1/schedulers']) assert.equal((await get(p)).status, 200, p)
   const title = (await get('/sdapi/v1/sd-models')).body[0].title
   assert.equal((await post('/sdapi/v1/options', { sd_model_checkpoint: title })).status, 200)
