@@ -336,12 +336,13 @@ test(TESTS.img2img, { skip }, async () => {
   await i2i.getByLabel('Inpaint area').selectOption({ label: 'Only masked' })
   await i2i.getByLabel('Only masked padding, pixels').fill('16')
   await i2i.getByLabel('Mask mode').selectOption({ label: 'Inpaint not masked' })
+  await i2i.getByLabel('Sampling steps', { exact: true }).fill('4')
   // The request as the jobs API gets it, then the engine's img2img request and the result in the tab.
   const sent = page.waitForRequest((r) => r.url().endsWith('/sdloom/v1/jobs') && r.method() === 'POST')
   await i2i.getByRole('button', { name: 'Generate', exact: true }).click()
   const body = (await sent).postDataJSON() as Record<string, any>
   assert.deepEqual({ ...body, init_images: undefined, mask: undefined, override_settings: undefined }, {
-    prompt: 'a repainted corner', negative_prompt: '', sampler_name: 'Euler a', save_images: true, steps: 20, cfg_scale: 7, seed: -1, width: 96, height: 72,
+    prompt: 'a repainted corner', negative_prompt: '', sampler_name: 'Euler a', save_images: true, steps: 4, cfg_scale: 7, seed: -1, width: 96, height: 72,
     n_iter: 1, batch_size: 1, denoising_strength: 0.5, resize_mode: 1, mask_blur: 4, inpainting_fill: 2, inpaint_full_res: true,
     inpaint_full_res_padding: 16, inpainting_mask_invert: 1, init_images: undefined, mask: undefined, override_settings: undefined,
   })
@@ -352,6 +353,7 @@ test(TESTS.img2img, { skip }, async () => {
   assert.deepEqual([mask.width, mask.height, at(48, 36), at(21, 36), at(2, 2), at(90, 68)], [96, 72, 255, 255, 0, 0])
   const infotext = await i2i.getByTestId('result-infotext').textContent({ timeout: 30_000 })
   assert.match(infotext!, /^a repainted corner\n/)
+  await shot(page, 'desktop-img2img-result')
   const req = scriptedEng.requests.at(-1)!
   assert.equal(req.mode, 'img2img')
   if (req.mode !== 'img2img') return
