@@ -5,6 +5,7 @@
 import type { ModelResolver } from '../engine/contract.ts'
 import type { Library } from '../library/library.ts'
 import { findByName, LibraryNameError } from '../library/names.ts'
+import { findUpscalerModels, type UpscalerModelFile } from '../pipeline/model-upscalers.ts'
 
 export class LibraryResolver implements ModelResolver {
   constructor(private readonly library: Library) {}
@@ -24,6 +25,16 @@ export class LibraryResolver implements ModelResolver {
       if (e instanceof LibraryNameError) return undefined
       throw e
     }
+  }
+
+  /** ESRGAN-family files of every root (models/ESRGAN by file name, models/RealESRGAN by A1111's names), listed afresh. */
+  async upscalers(): Promise<UpscalerModelFile[]> {
+    return (await Promise.all(this.library.layouts.map((l) => findUpscalerModels(l.root)))).flat()
+  }
+
+  /** An upscaler by its listed name only (the name is compared, never joined to a path). */
+  async upscaler(name: string): Promise<string | undefined> {
+    return (await this.upscalers()).find((u) => u.name === name)?.file
   }
 
   /** The first root's embeddings folder (A1111 has one; extra roots' embeddings are listed but not loaded). */

@@ -4,6 +4,7 @@
  * loopback without credentials. Stopping: no new jobs, waiting clients answered 503, the running job aborted and
  * requeued, connections closed, the engine and the database closed.
  */
+import { setMaxListeners } from 'node:events'
 import { join } from 'node:path'
 import { InputError } from '../core/errors.ts'
 import type { EngineApi, ModelResolver } from '../engine/contract.ts'
@@ -82,6 +83,8 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     }
   })
   const stopping = new AbortController()
+  // every waiting A1111 client listens for the stop (waitForJob): bounded by --max-queue, not by Node's default 10
+  setMaxListeners(0, stopping.signal)
   const ctx: ServerContext = {
     library, jobs, runner, options: await OptionsStore.open(cfg.dataDir), progress, events, pngs, skipHolder, engine: getEngine,
     limits: { ...DEFAULT_LIMITS, ...cfg.limits }, dataDir: cfg.dataDir, styles: () => readStyles(join(cfg.dataDir, 'styles.csv')),

@@ -9,7 +9,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { crc32, deflateSync } from 'node:zlib'
-import type { Img2ImgGeneration, Txt2ImgGeneration } from '../../src/engine/contract.ts'
+import { join } from 'node:path'
+import type { Img2ImgGeneration, ModelResolver, Txt2ImgGeneration } from '../../src/engine/contract.ts'
 import type { GenerationJobPayload } from '../../src/server/request-base.ts'
 import { acceptJob } from '../../src/server/routes/a1111-generate.ts'
 import { ref } from '../golden.ts'
@@ -158,4 +159,21 @@ test('acceptJob (what the jobs API calls): a body with init_images becomes an im
   assert.equal((await s.ctx.jobs.outputs(job.id)).length, 1)
   const txt = await acceptJob(s.ctx, { ...base } as never, 'native')
   assert.equal(txt.kind, 'txt2img')
+})
+
+test('ESRGAN-family files under models/ESRGAN and models/RealESRGAN are listed upscalers the engine\'s resolver finds by name only', async () => {
+  let resolver: ModelResolver | undefined
+  const t = await startTestServer({
+    createEngine: (r) => { resolver = r; return scriptedEngine(1) },
+    extraFiles: { 'models/ESRGAN/4x-Tiny.pth': 'not read by the listing', 'models/RealESRGAN/RealESRGAN_x4plus.pth': 'x' },
+  })
+  try {
+    const names = (await t.fetchJson('/sdapi/v1/upscalers')).body.map((u: any) => u.name)
+    assert.deepEqual(names, ['None', 'Lanczos', 'Nearest', '4x-Tiny', 'R-ESRGAN 4x+'])
+    assert.equal((await t.fetchJson('/sdapi/v1/txt2img', { json: { ...base, enable_hr: true, hr_upscaler: '4x-Tiny' } })).status, 200)
+    assert.equal(await resolver!.upscaler!('4x-Tiny'), join(t.root, 'models/ESRGAN/4x-Tiny.pth'))
+    assert.equal(await resolver!.upscaler!('../ESRGAN/4x-Tiny'), undefined)
+  } finally {
+    await t.dispose()
+  }
 })

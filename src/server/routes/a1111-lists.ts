@@ -8,6 +8,7 @@ import type { LibraryEntry } from '../../library/library-db.ts'
 import { checkpointModelName, checkpointTitle, loraAlias, networkName, vaeModelName } from '../../library/names.ts'
 import { SAMPLERS, SCHEDULERS } from '../../sampling/index.ts'
 import type { ServerContext } from '../context.ts'
+import { LibraryResolver } from '../library-resolver.ts'
 
 const LATENT_UPSCALE_MODES = ['Latent', 'Latent (antialiased)', 'Latent (bicubic)', 'Latent (bicubic antialiased)', 'Latent (nearest)', 'Latent (nearest-exact)']
 
@@ -51,8 +52,11 @@ export function a1111ListRoutes(app: FastifyInstance, ctx: ServerContext): void 
   for (const r of ['refresh-checkpoints', 'refresh-vae', 'refresh-loras', 'refresh-embeddings']) app.post(`/sdapi/v1/${r}`, refresh)
   app.get('/sdapi/v1/samplers', async () => samplers())
   app.get('/sdapi/v1/schedulers', async () => schedulers())
-  // A1111's built-ins; hires fix (hr_upscaler) runs Lanczos and Nearest as A1111 does (network upscalers: not listed yet)
-  app.get('/sdapi/v1/upscalers', async () => ['None', 'Lanczos', 'Nearest'].map((name) => ({ name, model_name: null, model_path: null, model_url: null, scale: 4 })))
+  // A1111's built-ins, then the ESRGAN-family files of models/ESRGAN and models/RealESRGAN (hr_upscaler runs them all)
+  app.get('/sdapi/v1/upscalers', async () => [
+    ...['None', 'Lanczos', 'Nearest'].map((name) => ({ name, model_name: null, model_path: null, model_url: null, scale: 4 })),
+    ...(await new LibraryResolver(lib).upscalers()).map((u) => ({ name: u.name, model_name: u.name, model_path: u.file, model_url: null, scale: 4 })),
+  ])
   app.get('/sdapi/v1/latent-upscale-modes', async () => LATENT_UPSCALE_MODES.map((name) => ({ name })))
   app.get('/sdapi/v1/prompt-styles', async () => ctx.styles())
   for (const r of ['hypernetworks', 'face-restorers', 'realesrgan-models', 'script-info', 'extensions']) app.get(`/sdapi/v1/${r}`, async () => [])
