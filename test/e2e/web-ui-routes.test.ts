@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { encodePng } from '../../src/image/png.ts'
 import { parseTagsCsv } from '../../src/server/routes/web-library.ts'
 import { CONTENT_SECURITY_POLICY } from '../../src/server/routes/web-ui.ts'
 import { startTestServer, type TestServer } from './server-helpers.ts'
@@ -108,4 +109,15 @@ test('the queue reorders through POST /jobs/:id/move (404 unknown, 409 not queue
   const jobs = (await s.fetchJson('/sdloom/v1/jobs?limit=2')).body.map((j: { id: string }) => j.id)
   assert.deepEqual(jobs, [c, b])
   assert.deepEqual((await s.fetchJson(`/sdloom/v1/jobs?limit=2&before=${b}`)).body.map((j: { id: string }) => j.id), [a, long])
+})
+
+test('POST /sdloom/v1/jobs with init_images is an img2img job (its summary says so); a bad picture is a 400 naming it', async () => {
+  const png = Buffer.from(encodePng({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(90) })).toString('base64')
+  const made = await s.fetchJson('/sdloom/v1/jobs', { json: { prompt: 'redo it', steps: 2, width: 64, height: 64, init_images: [png], denoising_strength: 0.4 } })
+  assert.equal(made.status, 202)
+  assert.deepEqual([made.body.kind, made.body.summary.mode, made.body.summary.prompt], ['img2img', 'img2img', 'redo it'])
+  const bad = await s.fetchJson('/sdloom/v1/jobs', { json: { prompt: 'x', init_images: ['bm90IGEgcGljdHVyZQ=='] } })
+  assert.equal(bad.status, 400)
+  assert.match(bad.body.detail, /^init_images\[0\]: /)
+  await until('the img2img job to finish', async () => (await s.fetchJson(`/sdloom/v1/jobs/${made.body.id}`)).body.state === 'done')
 })

@@ -4,7 +4,7 @@
  * find the image in the history; restore parameters from a dropped PNG; interrupt a long job (scripted engine, so
  * the job's length does not depend on the machine); a phone-sized viewport never scrolls sideways. The queue reorders;
  * the history pages past its first page and searches the whole database; img2img takes a picture, paints, undoes
- * and inverts a mask, and sends A1111's inpaint fields (checked at the request, until the server's img2img route lands);
+ * and inverts a mask, and sends A1111's inpaint fields through the jobs API to the engine's img2img request;
  * "send to img2img" carries a history image and its parameters over.
  * WEBUI_SHOTS=dir saves desktop (1280 px) and phone (375 px) screenshots of every view there.
  */
@@ -27,7 +27,7 @@ const TESTS = {
   phone: 'a phone-sized viewport has no horizontal scroll on any view, in both themes',
   queue: 'queue rows show prompt, size and steps; a queued job moves to the top, up and down, and the server runs that order',
   history: 'the history loads more on scroll past its first page; search and date range reach every image; send to img2img',
-  img2img: 'img2img: choose a picture, paint / erase / undo / invert / clear a mask, and the request carries A1111 inpaint fields',
+  img2img: 'img2img: drop or choose a picture, paint / erase / undo / invert / clear a mask; the job reaches the engine as an inpaint',
 }
 const SHOTS = process.env.WEBUI_SHOTS
 async function shot(page: Page, name: string): Promise<void> {
@@ -39,6 +39,7 @@ const skip = chromiumSkip('test/e2e/web-ui.test.ts', Object.values(TESTS))
 
 let real: TestServer
 let scripted: TestServer
+let scriptedEng: ReturnType<typeof scriptedEngine>
 let browser: Browser
 let problems: string[] = []
 const T0 = Date.now()
@@ -49,7 +50,7 @@ before(async () => {
   ensureWebBuilt()
   const extraFiles = { 'models/Lora/xl/tinyxl_lora.safetensors': readFileSync(ref('sdxl', 'adapters', 'tinyxl_lora.safetensors')) }
   real = await startTestServer({ extraFiles, createEngine: (resolver) => new EngineClient({ resolver, tokenizerDir: TOKENIZER_DIR, hashCache: false }) })
-  scripted = await startTestServer({ createEngine: () => scriptedEngine(40) })
+  scripted = await startTestServer({ createEngine: () => (scriptedEng = scriptedEngine(40)) })
   browser = await launchBrowser()
   lap('before')
 })
@@ -335,17 +336,13 @@ test(TESTS.img2img, { skip }, async () => {
   await i2i.getByLabel('Inpaint area').selectOption({ label: 'Only masked' })
   await i2i.getByLabel('Only masked padding, pixels').fill('16')
   await i2i.getByLabel('Mask mode').selectOption({ label: 'Inpaint not masked' })
-  // The request as the server will get it (its img2img route is the server branch's; until then the test answers).
-  const sent = new Promise<Record<string, any>>((resolve) => {
-    void page.route('**/sdloom/v1/jobs/img2img', (route) => {
-      resolve(route.request().postDataJSON())
-      void route.fulfill({ status: 422, json: { detail: [{ loc: ['body', 'denoising_strength'], msg: 'checked by the test', type: 'value_error' }] } })
-    })
-  })
+  await i2i.getByLabel('Sampling steps', { exact: true }).fill('4')
+  // The request as the jobs API gets it, then the engine's img2img request and the result in the tab.
+  const sent = page.waitForRequest((r) => r.url().endsWith('/sdloom/v1/jobs') && r.method() === 'POST')
   await i2i.getByRole('button', { name: 'Generate', exact: true }).click()
-  const body = await sent
+  const body = (await sent).postDataJSON() as Record<string, any>
   assert.deepEqual({ ...body, init_images: undefined, mask: undefined, override_settings: undefined }, {
-    prompt: 'a repainted corner', negative_prompt: '', sampler_name: 'Euler a', save_images: true, steps: 20, cfg_scale: 7, seed: -1, width: 96, height: 72,
+    prompt: 'a repainted corner', negative_prompt: '', sampler_name: 'Euler a', save_images: true, steps: 4, cfg_scale: 7, seed: -1, width: 96, height: 72,
     n_iter: 1, batch_size: 1, denoising_strength: 0.5, resize_mode: 1, mask_blur: 4, inpainting_fill: 2, inpaint_full_res: true,
     inpaint_full_res_padding: 16, inpainting_mask_invert: 1, init_images: undefined, mask: undefined, override_settings: undefined,
   })
@@ -354,7 +351,15 @@ test(TESTS.img2img, { skip }, async () => {
   const mask = decodePng(Buffer.from(body.mask, 'base64'))
   const at = (x: number, y: number): number => mask.data[(y * 96 + x) * 3]!
   assert.deepEqual([mask.width, mask.height, at(48, 36), at(21, 36), at(2, 2), at(90, 68)], [96, 72, 255, 255, 0, 0])
-  assert.equal(await i2i.locator('#denoise-error').textContent(), 'denoising_strength: checked by the test')
+  const infotext = await i2i.getByTestId('result-infotext').textContent({ timeout: 30_000 })
+  assert.match(infotext!, /^a repainted corner\n/)
+  await shot(page, 'desktop-img2img-result')
+  const req = scriptedEng.requests.at(-1)!
+  assert.equal(req.mode, 'img2img')
+  if (req.mode !== 'img2img') return
+  assert.deepEqual([req.init.width, req.init.height, Buffer.compare(Buffer.from(req.init.data), Buffer.from(rgb))], [96, 72, 0])
+  assert.deepEqual({ ...req.inpaint, mask: undefined }, { mask: undefined, maskBlur: 4, invertMask: true, fill: 'latent-noise', onlyMasked: { padding: 16 } })
+  assert.deepEqual([req.denoisingStrength, req.resizeMode, req.inpaint?.mask.data[36 * 96 + 48], req.inpaint?.mask.data[2 * 96 + 2]], [0.5, 'crop', 255, 0])
   await page.close()
-  assert.deepEqual(problems.filter((p) => !p.includes('422')), [])
+  assert.deepEqual(problems, [])
 })

@@ -1,7 +1,7 @@
 /**
  * The generate view of the txt2img and img2img tabs: prompts (Ctrl+Enter generates), Generate / Interrupt / Skip,
  * the parameters, the extra networks, progress with live preview, and the results. A generation is a job of
- * /sdloom/v1/jobs (saved, so it reaches the history; img2img's go to IMG2IMG_JOBS with the fields `extra` adds); its
+ * /sdloom/v1/jobs (saved, so it reaches the history; img2img's carry the fields `extra` adds: init_images makes it img2img); its
  * events come over the page's SSE stream; interrupt and skip are A1111's routes.
  */
 import type { ComponentChildren } from 'preact'
@@ -17,8 +17,6 @@ import { PromptBox, type Suggestion } from './prompt-box.tsx'
 import { Results } from './results.tsx'
 import type { Catalog, JobView } from './types.ts'
 
-/** The jobs API's img2img/inpaint face (A1111 img2img fields; answers like POST /sdloom/v1/jobs). */
-export const IMG2IMG_JOBS = '/sdloom/v1/jobs/img2img'
 
 export interface GenerateViewProps {
   readonly mode: 'txt2img' | 'img2img'
@@ -73,7 +71,7 @@ export function GenerateView({ mode, extra, panel, sendToImg2img, params: p, set
     setErrors({})
     try {
       const body = { ...toJobBody(p), ...extra?.() }
-      const j = await api<JobView>(mode === 'img2img' ? IMG2IMG_JOBS : '/sdloom/v1/jobs', { json: body })
+      const j = await api<JobView>('/sdloom/v1/jobs', { json: body })
       waiting.current = j.id
       setPending(j.id)
       // The job may have finished before its id came back.

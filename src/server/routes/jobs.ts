@@ -1,11 +1,11 @@
 /**
- * sdloom's own async API beside A1111's blocking one: POST /sdloom/v1/jobs (A1111 txt2img fields; images are saved
- * by default) answers 202 with the job id at once; GET shows state, queue position and images; DELETE cancels
- * (queued: at once; running: at the next step); GET /sdloom/v1/events is a Server-Sent Events stream of every job's
+ * sdloom's own async API beside A1111's blocking one: POST /sdloom/v1/jobs (A1111 txt2img fields, or img2img's when
+ * the body has init_images; images are saved by default) answers 202 with the job id at once; GET shows state, queue
+ * position and images; DELETE cancels (queued: at once; running: at the next step); GET /sdloom/v1/events is a Server-Sent Events stream of every job's
  * progress, previews (base64 PNG) and images (`?job=ID` for one job); GET /sdloom/v1/images is the gallery (newest first).
  * POST /sdloom/v1/jobs/:id/move reorders the queue ({position} 1-based, or {before: id}); 409 when the job is not queued.
- * The job list filters by `state`; both lists page with `before` (a job id; an image's `cursor`); the gallery also filters by `q` (text in the
- * infotext: prompt, model, any parameter) and `since`/`until` (ms since the epoch), in the database.
+ * The job list filters by `state`; both lists page with `before` (a job id; an image's `cursor`); the gallery also
+ * filters by `q` (text in the infotext: prompt, model, any parameter) and `since`/`until` (ms since the epoch), in SQL.
  */
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
@@ -16,7 +16,7 @@ import type { GenerationResult, JobEvent } from '../generation.ts'
 import { LimitError, NotFoundError } from '../http-errors.ts'
 import type { GenerationJobPayload } from '../txt2img-request.ts'
 import { NATIVE_JOB_SCHEMA, type Txt2ImgBody } from '../txt2img-schema.ts'
-import { acceptGeneration, txt2imgRouteOptions } from './a1111-generate.ts'
+import { acceptJob, txt2imgRouteOptions } from './a1111-generate.ts'
 
 /** The txt2img route's options with the jobs API's schema (its defaults are filled before the handler sees the body). */
 const jobRouteOptions = { ...txt2imgRouteOptions, schema: { body: NATIVE_JOB_SCHEMA } }
@@ -95,7 +95,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/sdloom/v1/jobs', jobRouteOptions, async (req, reply) => {
     const body = { ...(req.body as Txt2ImgBody) }
     body.save_images = body.save_images !== false // null (pydantic's Optional) keeps the jobs API's default too
-    const job = await acceptGeneration(ctx, body, 'native')
+    const job = await acceptJob(ctx, body, 'native')
     ctx.events.emit('event', { jobId: job.id, type: 'queued' })
     ctx.runner.wake()
     return reply.code(202).send(await jobView(ctx, job))
