@@ -1,7 +1,8 @@
 /*
  * Load time of an fp16 checkpoint into float32 (WeightStore.load), warm page cache: the previous path (read the
  * stored bytes into a fresh array, convert into a second fresh array, one tensor at a time) against the current one
- * (read into the tail of the result and widen in place, 3 reads in flight) on the same file, interleaved.
+ * (read into the tail of the result and widen in place, 3 reads in flight) on the same file, interleaved; and the
+ * same for --weights int8 (widen then quantize, against quantizing each row from the stored bytes in reused buffers).
  * The file: SD1.5's UNet conv/linear sizes in F16, SDLOOM_BENCH_LOAD_MB of them (default 1024 MB), written first.
  * CPU is this process's user+system time (all threads), so it shows the page-fault (system) share.
  */
@@ -13,6 +14,7 @@ import { openSafetensors } from '../../src/formats/safetensors.ts'
 import { writeSafetensors, type WriteTensor } from '../../src/formats/safetensors-writer.ts'
 import { bytesToF32 } from '../../src/formats/to-f32.ts'
 import { WeightStore } from '../../src/models/weights.ts'
+import { quantizeRows } from '../../src/graph/int8-weights.ts'
 import type { BenchRow, BenchSection } from '../section.ts'
 
 /** [rows, cols] of typical SD1.5 UNet weights (conv weights flattened), repeated to fill the size. */
@@ -30,7 +32,7 @@ async function once(f: () => Promise<unknown>): Promise<{ s: number; user: numbe
 }
 
 export const section: BenchSection = {
-  title: 'Load time: fp16 safetensors → float32 weights (warm page cache)',
+  title: 'Load time: fp16 safetensors → float32 or int8 weights (warm page cache)',
   async run() {
     const mb = Number(process.env.SDLOOM_BENCH_LOAD_MB ?? 1024)
     const dir = await mkdtemp(join(tmpdir(), 'sdloom-load-'))
@@ -50,10 +52,14 @@ export const section: BenchSection = {
       const total = keys.reduce((a, k) => a + src.info(k).byteLength, 0)
       const previous = async () => { const out = []; for (const k of keys) out.push(bytesToF32('F16', await src.readRaw(k), src.info(k).count)); return out }
       const current = () => WeightStore.load(src)
-      const best = { previous: { s: Infinity, user: 0, system: 0 }, current: { s: Infinity, user: 0, system: 0 } }
+      // --weights int8: before session 5 each tensor was widened to a fresh float32 array, then quantized; now it is
+      // quantized a row at a time from the stored bytes read into reused buffers (models/int8-load.ts).
+      const previousInt8 = async () => { const out = []; for (const k of keys) out.push(quantizeRows(await src.readF32(k), src.info(k).shape[0])); return out }
+      const currentInt8 = () => WeightStore.load(src, { int8: () => true })
+      const best = Object.fromEntries(['previous', 'current', 'previous int8', 'current int8'].map((n) => [n, { s: Infinity, user: 0, system: 0 }]))
       await previous()                                        // page cache warm
       for (let round = 0; round < 3; round++) {
-        for (const [name, f] of [['previous', previous], ['current', current]] as const) {
+        for (const [name, f] of [['previous', previous], ['current', current], ['previous int8', previousInt8], ['current int8', currentInt8]] as const) {
           const r = await once(f)
           if (r.s < best[name].s) best[name] = r
         }
@@ -64,6 +70,7 @@ export const section: BenchSection = {
           value: `${r.s.toFixed(2)} s`, note: `best of 3; CPU user ${r.user.toFixed(2)} s + system ${r.system.toFixed(2)} s; ${(total / 1e9 / r.s).toFixed(2)} GB/s of F16` })
       }
       rows.push({ measure: 'current / previous', value: `${(best.current.s / best.previous.s).toFixed(2)}×` })
+      rows.push({ measure: 'current int8 / previous int8', value: `${(best['current int8'].s / best['previous int8'].s).toFixed(2)}×` })
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

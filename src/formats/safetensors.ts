@@ -161,6 +161,13 @@ export class SafetensorsSource implements TensorSource {
     const e = this.info(key)
     return readExactly(this.fh, this.file, e.byteLength, e.start)
   }
+  async readRawInto(key: string, dst: Uint8Array): Promise<Uint8Array> {
+    const e = this.info(key)
+    if (dst.byteLength < e.byteLength) throw new RangeError(`readRawInto: ${dst.byteLength}-byte buffer for ${e.byteLength} bytes of ${key}`)
+    const view = dst.subarray(0, e.byteLength)
+    await readInto(this.fh, this.file, view, e.start)
+    return view
+  }
   /** F32 is read straight into the result and F16/BF16/F8 into its tail, then widened in place (to-f32.ts). */
   async readF32(key: string): Promise<Float32Array> {
     const e = this.info(key)

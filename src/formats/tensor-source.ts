@@ -34,5 +34,11 @@ export interface TensorSource {
   readF32(key: string): Promise<Float32Array>
   /** The stored bytes, little-endian, contiguous. */
   readRaw(key: string): Promise<Uint8Array>
+  /**
+   * readRaw into the start of a caller-owned buffer (at least `info(key).byteLength` long), returning that prefix:
+   * a loader that converts as it reads reuses one buffer instead of faulting in a fresh one per tensor.
+   * Only where the stored bytes are read as they are (safetensors).
+   */
+  readRawInto?(key: string, dst: Uint8Array): Promise<Uint8Array>
   close(): Promise<void>
 }

@@ -10,35 +10,46 @@ export function bytesToF32(dtype: DType, bytes: Uint8Array, count: number): Floa
     throw new RangeError(`bytesToF32: ${bytes.byteLength} bytes for ${count} ${dtype} values (expected ${count * DTYPE_BYTES[dtype]})`)
   }
   const out = new Float32Array(count)
+  decodeInto(dtype, bytes, out)
+  return out
+}
+
+/**
+ * Converts `out.length` stored values from the start of `bytes` into `out` (a caller-owned buffer, e.g. one row of a
+ * weight being quantized as it is read: no float32 copy of the whole tensor is made).
+ */
+export function decodeInto(dtype: DType, bytes: Uint8Array, out: Float32Array): void {
+  const count = out.length
+  if (bytes.byteLength < count * DTYPE_BYTES[dtype]) throw new RangeError(`decodeInto: ${bytes.byteLength} bytes for ${count} ${dtype} values`)
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   switch (dtype) {
     case 'F32':
-      new Uint8Array(out.buffer).set(bytes)
-      return out
-    case 'F64': for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true); return out
+      new Uint8Array(out.buffer, out.byteOffset, count * 4).set(bytes.subarray(0, count * 4))
+      return
+    case 'F64': for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true); return
     case 'F16': {
       const t = f16Table()
       for (let i = 0; i < count; i++) out[i] = t[bytes[2 * i] | (bytes[2 * i + 1] << 8)]
-      return out
+      return
     }
     case 'BF16': {
-      const u = new Uint32Array(out.buffer)
+      const u = new Uint32Array(out.buffer, out.byteOffset, count)
       for (let i = 0; i < count; i++) u[i] = ((bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16) >>> 0
-      return out
+      return
     }
     case 'F8_E4M3': case 'F8_E5M2': {
       const t = f8Table(dtype)
       for (let i = 0; i < count; i++) out[i] = t[bytes[i]]
-      return out
+      return
     }
-    case 'I64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(i * 8, true)); return out
-    case 'U64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigUint64(i * 8, true)); return out
-    case 'I32': for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true); return out
-    case 'U32': for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true); return out
-    case 'I16': for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, true); return out
-    case 'U16': for (let i = 0; i < count; i++) out[i] = dv.getUint16(i * 2, true); return out
-    case 'I8': for (let i = 0; i < count; i++) out[i] = dv.getInt8(i); return out
-    case 'U8': case 'BOOL': for (let i = 0; i < count; i++) out[i] = bytes[i]; return out
+    case 'I64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(i * 8, true)); return
+    case 'U64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigUint64(i * 8, true)); return
+    case 'I32': for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true); return
+    case 'U32': for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true); return
+    case 'I16': for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, true); return
+    case 'U16': for (let i = 0; i < count; i++) out[i] = dv.getUint16(i * 2, true); return
+    case 'I8': for (let i = 0; i < count; i++) out[i] = dv.getInt8(i); return
+    case 'U8': case 'BOOL': for (let i = 0; i < count; i++) out[i] = bytes[i]; return
   }
 }
 

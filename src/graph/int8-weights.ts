@@ -19,17 +19,22 @@ export function quantizeRows(w: Float32Array, rows: number): Int8Weight {
   const cols = w.length / rows
   const q = new Int8Array(w.length)
   const scale = new Float32Array(rows)
-  for (let r = 0; r < rows; r++) {
-    const start = r * cols
-    let amax = 0
-    for (let i = start; i < start + cols; i++) { const a = Math.abs(w[i]); if (a > amax) amax = a }
-    // An all-zero row keeps scale 1 so the codes (all 0) still dequantize to exact zeros.
-    const s = amax > 0 ? amax / 127 : 1
-    scale[r] = s
-    const inv = 1 / s
-    for (let i = start; i < start + cols; i++) q[i] = Math.round(w[i] * inv)
-  }
+  for (let r = 0; r < rows; r++) scale[r] = quantizeRow(w.subarray(r * cols, (r + 1) * cols), q, r * cols)
   return { q, scale }
+}
+
+/**
+ * Quantizes one output channel's values into `q` from index `at` and returns its scale. Loaders that widen a
+ * stored row at a time (models/int8-load.ts) call it directly, so their codes equal quantizeRows' bit for bit.
+ */
+export function quantizeRow(row: Float32Array, q: Int8Array, at: number): number {
+  let amax = 0
+  for (let i = 0; i < row.length; i++) { const a = Math.abs(row[i]); if (a > amax) amax = a }
+  // An all-zero row keeps scale 1 so the codes (all 0) still dequantize to exact zeros.
+  const s = amax > 0 ? amax / 127 : 1
+  const inv = 1 / s
+  for (let i = 0; i < row.length; i++) q[at + i] = Math.round(row[i] * inv)
+  return s
 }
 
 /** float32 values of a quantized weight (what DequantizeLinear computes), for code that needs them on the host. */

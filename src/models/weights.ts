@@ -11,6 +11,7 @@ import { isFloatDType } from '../core/dtype.ts'
 import type { HostTensor } from '../core/host-tensor.ts'
 import type { LowRankLayout } from '../nn/low-rank.ts'
 import { dequantizeRows, quantizeRows, type Int8Weight } from '../graph/int8-weights.ts'
+import { isRowQuantizable, quantizeStored } from './int8-load.ts'
 
 interface LowRankState { readonly layout: LowRankLayout; readonly feeds: ReadonlyMap<string, HostTensor> }
 
@@ -57,8 +58,13 @@ export class WeightStore implements WeightSource, ShapeSource {
     })
     // READ_AHEAD reads in flight: while this thread widens one tensor (faulting in its fresh pages), libuv's threads
     // read the next ones (the kernel faults their pages on the other core).
-    const pending = new Map<number, Promise<Float32Array>>()
-    const start = (i: number) => { if (i < wanted.length) pending.set(i, source.readF32(wanted[i])) }
+    const name = (key: string) => opts.rename ? opts.rename(key) as string : key
+    const asInt8 = wanted.map((k) => opts.int8?.(name(k), source.info(k).shape) === true)
+    const reader = new StoredReader(source, wanted.filter((k, i) => asInt8[i]))
+    const pending = new Map<number, Promise<Float32Array | Int8Weight>>()
+    const start = (i: number) => {
+      if (i < wanted.length) pending.set(i, asInt8[i] ? reader.quantized(wanted[i], i % (READ_AHEAD + 1)) : source.readF32(wanted[i]))
+    }
     for (let i = 0; i < READ_AHEAD; i++) start(i)
     try {
       for (let i = 0; i < wanted.length; i++) {
@@ -66,10 +72,9 @@ export class WeightStore implements WeightSource, ShapeSource {
         const data = await pending.get(i)!
         pending.delete(i)
         start(i + READ_AHEAD)
-        const name = opts.rename ? opts.rename(key) as string : key
         const shape = source.info(key).shape
-        if (opts.int8?.(name, shape)) this.setInt8(name, shape, quantizeRows(data, shape[0]))
-        else this.set(name, shape, data)
+        if (data instanceof Float32Array) this.set(name(key), shape, data)
+        else this.setInt8(name(key), shape, data)
         opts.onProgress?.(i + 1, wanted.length)
       }
     } finally {
@@ -196,5 +201,25 @@ export class WeightStore implements WeightSource, ShapeSource {
   /** The low-rank layout of the layers whose keys start with `prefix` (a graph's share of it). */
   lowRankLayout(prefix = ''): LowRankLayout {
     return new Map([...this.lowRank.layout].filter(([k]) => k.startsWith(prefix)))
+  }
+}
+
+/**
+ * Reads the weights held as int8 and quantizes each from its stored bytes (models/int8-load.ts). Where the source
+ * can read into a caller's buffer, READ_AHEAD + 1 reused buffers (one per read in flight, one being quantized) take
+ * the stored bytes, so a tensor costs no fresh memory beyond its int8 codes.
+ */
+class StoredReader {
+  private readonly slots: Uint8Array[]
+  constructor(private readonly source: TensorSource, keys: readonly string[]) {
+    const largest = Math.max(0, ...keys.map((k) => source.info(k).byteLength))
+    this.slots = source.readRawInto && largest > 0 ? Array.from({ length: READ_AHEAD + 1 }, () => new Uint8Array(largest)) : []
+  }
+
+  async quantized(key: string, slot: number): Promise<Int8Weight> {
+    const { dtype, shape } = this.source.info(key)
+    if (!isRowQuantizable(dtype)) return quantizeRows(await this.source.readF32(key), shape[0])
+    const bytes = this.slots.length > 0 ? await this.source.readRawInto!(key, this.slots[slot]) : await this.source.readRaw(key)
+    return quantizeStored(dtype, bytes, shape)
   }
 }

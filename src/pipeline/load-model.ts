@@ -169,7 +169,8 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   }
 }
 
-async function mergeVae(weights: WeightStore, file: string, prefixes: readonly string[]): Promise<void> {
+/** Merges a separate VAE file over the store's VAE keys under `prefixes` (at load, the engine's VAE switch, vae-encoder-weights.ts). */
+export async function mergeVae(weights: WeightStore, file: string, prefixes: readonly string[]): Promise<void> {
   const vae = await openTensorFile(file)
   try {
     const map = vaeKeyMap(vae.keys())

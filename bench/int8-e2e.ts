@@ -1,0 +1,63 @@
+/*
+ * `--weights int8` end to end (bench/sections/int8.ts, when SDLOOM_BENCH_INT8_E2E=1): the full-size random SD1.5
+ * checkpoint written as fp16 (as released SD1.5 files are), one txt2img per precision in its own process
+ * (bench/txt2img-e2e-child.ts, oneShot as `sdloom generate` runs it): peak RSS and each phase's peak (what holds the
+ * memory), CPU seconds per step, and the image's PSNR int8 vs fp32. SDLOOM_BENCH_INT8_STEPS (20),
+ * SDLOOM_BENCH_INT8_SIDE (512); SDLOOM_BENCH_SDXL=1 adds SDXL 1024² with int8 (peak RSS only, 2 steps).
+ */
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { SD15_CASE, SDXL_CASE, type Txt2ImgCase } from './txt2img-cases.ts'
+import type { BenchRow } from './section.ts'
+
+interface ChildResult { peakGiB: number; s: number; steps: number; phases: { phase: string; peakMb: number; cpuS: number }[] }
+
+async function child(file: string, weights: 'fp32' | 'int8', steps: number, side: number, image: string): Promise<ChildResult> {
+  const env = { ...process.env, SDLOOM_E2E_WEIGHTS: weights, SDLOOM_E2E_STEPS: String(steps), SDLOOM_E2E_SIDE: String(side), SDLOOM_E2E_IMAGE: image }
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/txt2img-e2e-child.ts', file, 'oneShot'], { env, maxBuffer: 1 << 24 })
+  return JSON.parse(stdout.trim().split('\n').pop() as string) as ChildResult
+}
+
+/** PSNR in dB of two images with values in [-1, 1] (peak-to-peak 2). */
+function psnr(a: Float32Array, b: Float32Array): number {
+  let se = 0
+  for (let i = 0; i < a.length; i++) se += (a[i] - b[i]) ** 2
+  return 10 * Math.log10(4 / (se / a.length))
+}
+
+const load = () => loadavg().map((v) => v.toFixed(1)).join(' ')
+const phasesNote = (r: ChildResult) => r.phases.map((p) => `${p.phase} ${(p.peakMb / 1024).toFixed(2)} GiB / ${p.cpuS} CPU-s`).join('; ')
+
+async function runCase(c: Txt2ImgCase, dir: string, precisions: readonly ('fp32' | 'int8')[], steps: number, side: number, rows: BenchRow[]): Promise<void> {
+  const file = join(dir, `${c.name.split(' ')[0]}-f16.safetensors`)
+  await c.write(file, 'F16')
+  const images = new Map<string, Float32Array>()
+  for (const w of precisions) {
+    const image = join(dir, `${w}.f32`)
+    const r = await child(file, w, steps, side, image)
+    const buf = await readFile(image)
+    images.set(w, new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4))
+    const sample = r.phases.find((p) => p.phase === 'sample')
+    rows.push({ measure: `${c.name.split(' ')[0]} ${side}² txt2img, ${steps} steps, ${w} weights (fp16 file): peak RSS`, value: `${r.peakGiB.toFixed(2)} GiB (${(r.peakGiB * 1.073741824).toFixed(2)} GB)`,
+      note: `phases (peak RSS / CPU, all threads): ${phasesNote(r)}; load avg ${load()}` })
+    if (sample) rows.push({ measure: `  ${w}: CPU seconds per step (all threads)`, value: (sample.cpuS / steps).toFixed(1) })
+  }
+  const [a, b] = [images.get('fp32'), images.get('int8')]
+  if (a && b) rows.push({ measure: `${c.name.split(' ')[0]} ${side}², ${steps} steps: image PSNR int8 vs fp32`, value: `${psnr(a, b).toFixed(1)} dB`, note: 'random weights, same seed' })
+}
+
+export async function int8EndToEndRows(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = []
+  const dir = await mkdtemp(join(tmpdir(), 'sdloom-int8-e2e-'))
+  try {
+    const steps = Number(process.env.SDLOOM_BENCH_INT8_STEPS ?? 20)
+    await runCase(SD15_CASE, dir, ['fp32', 'int8'], steps, Number(process.env.SDLOOM_BENCH_INT8_SIDE ?? 512), rows)
+    if (process.env.SDLOOM_BENCH_SDXL) await runCase(SDXL_CASE, dir, ['int8'], 2, 1024, rows)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+  return rows
+}
