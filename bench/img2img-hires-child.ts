@@ -33,8 +33,11 @@ function picture(side: number): Raster {
 
 const base = { prompt: 'a photo of a cat', negativePrompt: 'blurry', sampler: 'Euler', seed: 1, width: 512, height: 512, tokenizer: createClipTokenizer(TOKENIZER_DIR) }
 let calls = 0
-const opts = { oneShot: true, onProgress: () => { calls++ } }
 const c0 = process.cpuUsage()
+/** CPU seconds at each phase start and after each denoiser step: text / first step (+ VAE encode) / steps / decode. */
+const marks: { at: string; cpu: number }[] = []
+const mark = (at: string) => { marks.push({ at, cpu: cpuSeconds(process.cpuUsage(c0)) }) }
+const opts = { oneShot: true, onProgress: () => { calls++; mark('step') }, onPhase: (phase: string) => { mark(phase) } }
 let loadCpu = 0
 const t0 = performance.now()
 let size = ''
@@ -53,4 +56,6 @@ if (kind === 'esrgan') {
   await model.release()
 }
 const wall = (performance.now() - t0) / 1000
-console.log(JSON.stringify({ loadCpu, cpu: cpuSeconds(process.cpuUsage(c0)) - loadCpu, wall, peakGiB: (await peakRssMb()) / 1024, calls, size }))
+mark('end')
+const spans = marks.slice(1).map((m, i) => `${marks[i].at}→${m.at} ${(m.cpu - marks[i].cpu).toFixed(1)}`)
+console.log(JSON.stringify({ loadCpu, cpu: cpuSeconds(process.cpuUsage(c0)) - loadCpu, wall, peakGiB: (await peakRssMb()) / 1024, calls, size, spans }))

@@ -20,7 +20,7 @@ import { SD15_CASE } from '../txt2img-cases.ts'
 import type { BenchRow, BenchSection } from '../section.ts'
 import { tinyEsrgan, writeEsrganSafetensors } from '../../test/fixtures/tiny-esrgan.ts'
 
-interface ChildResult { loadCpu: number; cpu: number; wall: number; peakGiB: number; calls: number; size: string }
+interface ChildResult { loadCpu: number; cpu: number; wall: number; peakGiB: number; calls: number; size: string; spans?: string[] }
 
 const CASES = ['txt2img', 'img2img', 'hires', 'esrgan'] as const
 type Case = (typeof CASES)[number]
@@ -41,7 +41,7 @@ const LABELS: Readonly<Record<Case, string>> = {
 const row = (kind: Case, r: ChildResult & { load: string }): BenchRow => ({
   measure: LABELS[kind],
   value: `${r.cpu.toFixed(0)} CPU s; peak RSS ${r.peakGiB.toFixed(2)} GiB (${(r.peakGiB * 1.073741824).toFixed(2)} GB)`,
-  note: `${kind === 'esrgan' ? 'load included' : `${r.calls} denoiser steps; load ${r.loadCpu.toFixed(0)} CPU s not counted`}; out ${r.size}; wall ${r.wall.toFixed(0)} s; load average ${r.load}`,
+  note: `${kind === 'esrgan' ? 'load included' : `${r.calls} denoiser steps; load ${r.loadCpu.toFixed(0)} CPU s not counted`}; out ${r.size}; wall ${r.wall.toFixed(0)} s; load average ${r.load}${r.spans?.length ? `; CPU s per span: ${r.spans.join(', ')}` : ''}`,
 })
 
 export const section: BenchSection = {

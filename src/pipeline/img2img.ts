@@ -33,7 +33,10 @@ export function checkStrength(strength: number): number {
 export function encodedInit(picture: Raster, strength: number): InitLatent {
   let one: Promise<Float32Array> | undefined
   return async (model, ctx, opts) => {
-    one ??= encodePicture(model, picture, opts.vaeTiling)
+    one ??= encodePicture(model, picture, opts.vaeTiling).then(async (latent) => {
+      if (!opts.keepSessions) await model.releaseSessions('vae')    // the encoder's activations are not held through sampling
+      return latent
+    })
     return { img2img: { latent: repeatBatch(await one, ctx.seeds.length), strength } }
   }
 }

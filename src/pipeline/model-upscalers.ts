@@ -17,7 +17,7 @@ export interface UpscalerModelFile {
   readonly file: string
 }
 
-/** Real-ESRGAN's fixed names (realesrgan_model.py get_realesrgan_models). The SRVGG ones (General, AnimeVideo) are listed so their files are named, though only RRDBNet runs. */
+/** Real-ESRGAN's fixed names (realesrgan_model.py get_realesrgan_models). The SRVGG ones (General, AnimeVideo) run as SRVGGNetCompact (models/esrgan/srvgg.ts). */
 export const REAL_ESRGAN_FILES: Readonly<Record<string, string>> = {
   'R-ESRGAN General 4xV3': 'realesr-general-x4v3.pth',
   'R-ESRGAN General WDN 4xV3': 'realesr-general-wdn-x4v3.pth',

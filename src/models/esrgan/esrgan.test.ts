@@ -4,7 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { assertClose } from '../../../test/golden.ts'
-import { referenceForward, seeded, tinyEsrgan, toOldLayout, writeEsrganPth, writeEsrganSafetensors, type TinyEsrganSpec } from '../../../test/fixtures/tiny-esrgan.ts'
+import {
+  referenceForward, referenceSrvgg, seeded, tinyEsrgan, tinySrvgg, toOldLayout, writeEsrganPth, writeEsrganSafetensors, type TinyEsrganSpec, type TinySrvggSpec,
+} from '../../../test/fixtures/tiny-esrgan.ts'
 import { UnknownModelError } from '../../core/errors.ts'
 import { writeSafetensors } from '../../formats/safetensors-writer.ts'
 import { EsrganNet } from './session.ts'
@@ -64,9 +66,34 @@ test('a file that is not an RRDBNet is refused naming what was looked for', asyn
       assert.ok(e instanceof UnknownModelError)
       assert.equal(e.message, '4x_SwinIR.safetensors: is not an ESRGAN-family (RRDBNet) upscaler: no tensor "conv_first.weight", '
         + '"body.0.rdb1.conv1.weight", "conv_body.weight", "conv_hr.weight", "conv_last.weight" (nor its old ESRGAN name model.N / '
-        + 'model.1.sub.N.RDBk.convj.0). Hint: SwinIR, DAT, HAT, SRVGG (realesr-general) and other architectures are not supported; '
-        + 'RRDBNet files are ESRGAN_4x, RealESRGAN_x4plus(_anime_6B), 4x-UltraSharp and the like.')
+        + 'model.1.sub.N.RDBk.convj.0). Hint: SwinIR, DAT, HAT and other architectures are not supported; '
+        + 'RRDBNet files are ESRGAN_4x, RealESRGAN_x4plus(_anime_6B), 4x-UltraSharp and the like; SRVGGNetCompact files (body.N) are '
+        + 'realesr-general-x4v3 and realesr-animevideov3.')
       return true
     })
+  } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+// SRVGGNetCompact against referenceSrvgg (test/fixtures/tiny-esrgan.ts): srvgg_arch.py's forward as float64 loops
+// (convs, per-channel PReLU, pixel_shuffle by its index formula, nearest upsample), not the graph's DepthToSpace trick.
+const GENERAL: TinySrvggSpec = { features: 8, convs: 4, scale: 4, seed: 11 }
+
+test('SRVGGNetCompact (realesr-general-x4v3 layout, `params` nested in a .pth) equals the reference forward; a bare ×2 .safetensors too', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'srvgg-'))
+  try {
+    const net = tinySrvgg(GENERAL)
+    await writeEsrganPth(join(dir, 'realesr-general-x4v3.pth'), { params: net })
+    const img = image(6, 9, 3)
+    const general = await run(join(dir, 'realesr-general-x4v3.pth'), img)
+    assert.deepEqual(general.config, { arch: 'srvgg', channels: 3, features: 8, convs: 4, scale: 4, unshuffle: 1 })
+    assert.deepEqual(general.out.shape, [1, 3, 24, 36])
+    assertClose(general.out.data, referenceSrvgg(net, GENERAL, img), 1e-5, 'SRVGG 4x')
+
+    const X2: TinySrvggSpec = { features: 6, convs: 2, scale: 2, seed: 5 }
+    const small = tinySrvgg(X2)
+    await writeEsrganSafetensors(join(dir, 'srvgg_x2.safetensors'), small)
+    const two = await run(join(dir, 'srvgg_x2.safetensors'), img)
+    assert.deepEqual(two.config, { arch: 'srvgg', channels: 3, features: 6, convs: 2, scale: 2, unshuffle: 1 })
+    assertClose(two.out.data, referenceSrvgg(small, X2, img), 1e-5, 'SRVGG 2x')
   } finally { await rm(dir, { recursive: true, force: true }) }
 })

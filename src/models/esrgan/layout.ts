@@ -99,8 +99,8 @@ export function measureEsrgan(src: ShapeSource): EsrganConfig {
   const missing = probes.filter((k) => !src.has(k))
   if (missing.length > 0) {
     throw new UnknownModelError(src.file, `is not an ESRGAN-family (RRDBNet) upscaler: no tensor ${missing.map((k) => `"${k}"`).join(', ')} `
-      + '(nor its old ESRGAN name model.N / model.1.sub.N.RDBk.convj.0). Hint: SwinIR, DAT, HAT, SRVGG (realesr-general) '
-      + 'and other architectures are not supported; RRDBNet files are ESRGAN_4x, RealESRGAN_x4plus(_anime_6B), 4x-UltraSharp and the like.')
+      + '(nor its old ESRGAN name model.N / model.1.sub.N.RDBk.convj.0). Hint: SwinIR, DAT, HAT '
+      + 'and other architectures are not supported; RRDBNet files are ESRGAN_4x, RealESRGAN_x4plus(_anime_6B), 4x-UltraSharp and the like; SRVGGNetCompact files (body.N) are realesr-general-x4v3 and realesr-animevideov3.')
   }
   const [features, inCh] = src.shape('conv_first.weight')
   const channels = src.shape('conv_last.weight')[0]

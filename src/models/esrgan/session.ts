@@ -1,7 +1,8 @@
 /*
  * An ESRGAN-family upscaler loaded and ready: its file (.pth through the safe pickle reader, never executing pickle
- * code; or .safetensors) read whole (RealESRGAN_x4plus: 67 MB as float32), renamed to the BasicSR layout, measured,
- * built as a graph and run by onnxruntime on one image (or one tile) at a time.
+ * code; or .safetensors) read whole (RealESRGAN_x4plus: 67 MB as float32), renamed to the BasicSR layout (RRDBNet) or
+ * kept as `body.N` (SRVGGNetCompact, srvgg.ts), measured, built as a graph and run by onnxruntime on one image (or one
+ * tile) at a time.
  */
 import { InputError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
@@ -10,6 +11,7 @@ import { GraphSession } from '../../graph/session.ts'
 import { WeightStore } from '../weights.ts'
 import { buildEsrganGraph } from './graph.ts'
 import { esrganRename, measureEsrgan, type EsrganConfig } from './layout.ts'
+import { buildSrvggGraph, isSrvgg, measureSrvgg, srvggRename, type SrvggConfig } from './srvgg.ts'
 
 export interface EsrganOptions {
   /** onnxruntime intra-op threads (default: all cores). */
@@ -44,18 +46,19 @@ function cropTopLeft(t: HostTensor, h: number, w: number): HostTensor {
 }
 
 export class EsrganNet {
-  private constructor(readonly file: string, readonly config: EsrganConfig, private readonly session: GraphSession, private readonly weights: WeightStore) {}
+  private constructor(readonly file: string, readonly config: EsrganConfig | SrvggConfig, private readonly session: GraphSession, private readonly weights: WeightStore) {}
 
-  /** Reads, measures and builds an RRDBNet file (either key layout). */
+  /** Reads, measures and builds an RRDBNet (either key layout) or SRVGGNetCompact file, told apart by its keys. */
   static async load(file: string, opts: EsrganOptions = {}): Promise<EsrganNet> {
     const source = await openTensorFile(file)
+    const compact = isSrvgg(source.keys())
     let weights: WeightStore
-    try { weights = await WeightStore.load(source, { rename: esrganRename(source.keys()) }) } finally { await source.close() }
-    const config = measureEsrgan(weights)
-    const built = buildEsrganGraph(weights, config)
+    try { weights = await WeightStore.load(source, { rename: (compact ? srvggRename : esrganRename)(source.keys()) }) } finally { await source.close() }
+    const measured = compact ? measureSrvgg(weights) : measureEsrgan(weights)
+    const built = 'arch' in measured ? buildSrvggGraph(weights, measured) : buildEsrganGraph(weights, measured)
     // memPattern off: with symbolic H and W it over-reserves (as for the VAE).
     const session = await GraphSession.create(built.graph, { threads: opts.threads, weightKeys: built.weightKeys, memPattern: false })
-    return new EsrganNet(file, config, session, weights)
+    return new EsrganNet(file, measured, session, weights)
   }
 
   /** image [1, C, H, W] in [0, 1] → [1, C, H·scale, W·scale], not clamped. */
