@@ -35,7 +35,7 @@ async function endPhase(next: string): Promise<void> {
 }
 
 const model = await loadModel(file, { weights })
-await endPhase(lora ? 'lora' : 'encode')
+await endPhase(lora ? 'lora' : 'setup')
 const t0 = performance.now()
 if (lora) await prepareAdapters(model, { loras: [{ file: lora, te: 1, unet: 1 }], hashCache: false, oneShot: mode === 'oneShot' }, () => undefined)
 const tokenizer = createClipTokenizer(TOKENIZER_DIR)
