@@ -8,9 +8,11 @@ export { Engine, type EngineOptions } from './engine/engine.ts'
 export { EngineClient, type EngineClientOptions } from './engine/client.ts'
 export { fileResolver, type FileResolverOptions } from './engine/file-resolver.ts'
 export { validateRequest } from './engine/validate.ts'
+export { requestFromJson, requestFromJsonValue, requestToJson } from './engine/request-json.ts'
 export type {
   AdapterRef, EngineApi, EngineEvent, EnginePhase, GenerateOptions, GeneratedImage, GenerationBase, GenerationRequest,
-  GenerationResult, LoadedModelStatus, ModelResolver, RgbImage, Txt2ImgGeneration,
+  GenerationResult, HiresFix, Img2ImgGeneration, InpaintFillName, InpaintRequest, LoadedModelStatus, MaskImage, ModelResolver,
+  ResizeModeName, RgbImage, Txt2ImgGeneration,
 } from './engine/contract.ts'
 export {
   InputError, MissingKeysError, ModelMismatchError, NetworkError, PickleSecurityError, SdError, ShapeMismatchError,

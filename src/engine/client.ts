@@ -108,7 +108,8 @@ export class EngineClient implements EngineApi {
       loras[name] = file
     }
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await r.vae(req.vae)
-    return { checkpoint: await r.checkpoint(req.model), vae, loras, embeddingsDir: await r.embeddingsDir() }
+    const checkpoint = await r.checkpoint(req.model)
+    return { checkpoint, checkpointSha256: await r.knownSha256?.(checkpoint), vae, loras, embeddingsDir: await r.embeddingsDir() }
   }
 
   async loadedModels(): Promise<readonly LoadedModelStatus[]> {

@@ -4,10 +4,14 @@
  * implement it, so a face never knows which one it holds. Everything here is JSON-serializable except the byte
  * arrays (Uint8Array, which postMessage transfers and structuredClone copies) and the AbortSignal of a call.
  *
- * Modes: txt2img now; img2img / inpaint / hires join as members of the `mode` union (the img2img issue), never as
- * flags on the txt2img shape.
+ * Modes are members of the `mode` union, never flags on the txt2img shape: txt2img (with hires fix as its option) and
+ * img2img (with inpainting as its option). Variation seeds apply to every mode. Requests holding pixels (img2img's
+ * init picture and mask) travel as JSON through request-json.ts, which writes the bytes as base64.
  */
+import type { LatentDecoder } from '../pipeline/decode.ts'
 import type { HiresOptions } from '../pipeline/hires.ts'
+import type { LoadedModel } from '../pipeline/load-model.ts'
+import type { BatchProgress } from '../pipeline/run-batches.ts'
 import type { SamplerParams } from '../sampling/index.ts'
 
 /** A LoRA/LyCORIS named outside the prompt (A1111's `<lora:NAME:W>` in the prompt is read as well). */
@@ -63,6 +67,12 @@ export interface GenerationBase {
   readonly refiner?: string
   /** A1111 refiner_switch_at in (0, 1]; default 0.8. */
   readonly refinerSwitchAt?: number
+  /** A1111 subseed ("Variation seed"; −1 or absent: random); used when subseedStrength > 0. */
+  readonly subseed?: number
+  /** A1111 subseed_strength ("Variation strength") in [0, 1]; default 0 (off). */
+  readonly subseedStrength?: number
+  /** A1111 seed_resize_from_w/h ("Resize seed from"), multiples of 8: the noise is drawn at this size and centred. */
+  readonly seedResizeFrom?: { readonly width: number; readonly height: number }
 }
 
 /**
@@ -74,6 +84,9 @@ export interface HiresFix extends Omit<HiresOptions, 'resize'> {
   /** hr_resize_x / hr_resize_y, flat as A1111's API has them (0 = from the other side and the aspect ratio). */
   readonly resizeWidth?: number
   readonly resizeHeight?: number
+  /** A1111's ESRGAN_tile / ESRGAN_tile_overlap settings for a network upscaler (192 / 8; tile 0 = the whole picture). */
+  readonly upscalerTile?: number
+  readonly upscalerTileOverlap?: number
 }
 
 export interface Txt2ImgGeneration extends GenerationBase {
@@ -81,8 +94,49 @@ export interface Txt2ImgGeneration extends GenerationBase {
   readonly hires?: HiresFix
 }
 
-/** One request type with modes (img2img/inpaint/hires are added by the img2img issue). */
-export type GenerationRequest = Txt2ImgGeneration
+/**
+ * A1111 resize_mode: 0 'just' (stretch), 1 'crop' (cover, cut the overflow), 2 'fill' (fit, extend the edges),
+ * 3 'latent' (encode at the picture's own size, then resize the latents bilinearly: "Just resize (latent upscale)").
+ */
+export type ResizeModeName = 'just' | 'crop' | 'fill' | 'latent'
+
+/** A1111 inpainting_fill 0..3 ("Masked content"). */
+export type InpaintFillName = 'fill' | 'original' | 'latent-noise' | 'latent-nothing'
+
+/** 8-bit single-channel pixels (PIL mode 'L'), row-major, 1 byte a pixel; 255 = repaint. */
+export interface MaskImage {
+  readonly width: number
+  readonly height: number
+  readonly data: Uint8Array
+}
+
+/** Inpainting, an option of img2img (A1111's mask, mask_blur, inpainting_fill, inpaint_full_res…, inpainting_mask_invert). */
+export interface InpaintRequest {
+  readonly mask: MaskImage
+  /** A1111 mask_blur in pixels; default 4. */
+  readonly maskBlur?: number
+  /** A1111 inpainting_mask_invert: repaint the black part. */
+  readonly invertMask?: boolean
+  /** Default 'original'. */
+  readonly fill?: InpaintFillName
+  /** A1111 inpaint_full_res ("Only masked") with inpaint_full_res_padding (default 32); absent: the whole picture. */
+  readonly onlyMasked?: { readonly padding?: number }
+}
+
+/** img2img (A1111 /sdapi/v1/img2img): rework `init` from the prompt at a denoising strength; with `inpaint`, only its mask. */
+export interface Img2ImgGeneration extends GenerationBase {
+  readonly mode: 'img2img'
+  /** The picture to start from, flattened to RGB (the face decodes files; transparency is the face's choice). */
+  readonly init: RgbImage
+  /** A1111 denoising_strength in (0, 1]; default 0.75. */
+  readonly denoisingStrength?: number
+  /** Default 'just'. */
+  readonly resizeMode?: ResizeModeName
+  readonly inpaint?: InpaintRequest
+}
+
+/** One request type with modes. */
+export type GenerationRequest = Txt2ImgGeneration | Img2ImgGeneration
 
 /** 8-bit RGB pixels, row-major, 3 bytes a pixel. */
 export interface RgbImage {
@@ -146,6 +200,26 @@ export interface GenerateOptions {
    * one request per key once, so a restarted server re-attaches to it instead of running it again. Ignored in process.
    */
   readonly key?: string
+  /** In process only (the worker client and the queue ignore it): a face's own per-model setup. */
+  readonly local?: LocalHooks
+}
+
+/**
+ * What a face running the Engine in its own thread may plug into a run (the CLI: its TAESD decoder and live preview
+ * file, notes that depend on the loaded model). Not data: never sent over a worker or queue boundary.
+ */
+export interface LocalHooks {
+  /** Called once the model is loaded and its adapters applied, before the conditioning is built. */
+  prepare?(model: LoadedModel): Promise<LocalRun>
+}
+
+export interface LocalRun {
+  /** Decodes the final latents instead of the VAE (pipeline RunOptions.decoder). */
+  readonly decoder?: LatentDecoder
+  /** Every sampler step with its latents (a preview writer). */
+  readonly onProgress?: (p: BatchProgress) => void
+  /** After the run, also when it failed (its error, if any, is thrown after the run's). */
+  finish?(): Promise<void>
 }
 
 /** A loaded model, as `loadedModels()` reports it (the server's /sdapi/v1/memory and sd-models use it). */
@@ -180,4 +254,6 @@ export interface ModelResolver {
   embeddingsDir(): Promise<string | undefined>
   /** A network upscaler (ESRGAN family) by its A1111 name ("R-ESRGAN 4x+", "4x-UltraSharp"); undefined: not found. */
   upscaler?(name: string): Promise<string | undefined>
+  /** The SHA-256 of a checkpoint file this resolver returned, if it knows it already (the engine then hashes nothing). */
+  knownSha256?(file: string): Promise<string | undefined>
 }

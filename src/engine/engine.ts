@@ -8,10 +8,12 @@
  */
 import { totalmem } from 'node:os'
 import { createClipTokenizer, type ClipTokenizer } from '../prompt/index.ts'
+import { hashFile } from '../tools/hash.ts'
 import type { EngineApi, EngineEvent, GenerateOptions, GenerationRequest, GenerationResult, LoadedModelStatus, ModelResolver } from './contract.ts'
 import { runGeneration } from './generation.ts'
 import { ModelCache, type Loader } from './model-cache.ts'
 import { validateRequest } from './validate.ts'
+import { useVae } from './vae-switch.ts'
 
 export interface EngineOptions {
   readonly resolver: ModelResolver
@@ -37,7 +39,7 @@ export class Engine implements EngineApi {
   private closed = false
 
   constructor(private readonly opts: EngineOptions) {
-    this.cache = new ModelCache(opts.budgetBytes ?? totalmem() / 2, opts.loader)
+    this.cache = new ModelCache({ budgetBytes: opts.budgetBytes ?? totalmem() / 2, load: opts.loader, hashCache: opts.hashCache })
     this.tokenizer = createClipTokenizer(opts.tokenizerDir)
   }
 
@@ -54,11 +56,19 @@ export class Engine implements EngineApi {
     const file = await resolver.checkpoint(req.model)
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await resolver.vae(req.vae)
     await emit({ type: 'phase', phase: 'load', label: file })
-    const handle = await this.cache.acquire({ file, vae, prediction: req.prediction, weights: req.weights }, (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) })
+    const handle = await this.cache.acquire({ file, vae, prediction: req.prediction, weights: req.weights },
+      (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) }, resolver.knownSha256 && (() => resolver.knownSha256!(file)))
     try {
-      return await handle.queue.run(() => runGeneration(handle, req, {
-        tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal,
-      }))
+      return await handle.queue.run(async () => {
+        const switched = await useVae(handle, file, vae)
+        if (switched) await emit({ type: 'log', message: switched })
+        // the infotext's model hash is the identity's first 10 hex digits (A1111's AutoV2): never a second pass over the file
+        handle.hashes ??= { model: handle.sha256.slice(0, 10), vae: vae && (await hashFile(vae, ['autov2'], { cache: this.opts.hashCache ?? true })).autov2 }
+        return runGeneration(handle, req, {
+          tokenizer: this.tokenizer, resolver, oneShot: this.opts.oneShot ?? false, hashCache: this.opts.hashCache ?? true, emit, signal: options.signal, local: options.local,
+          load: (refiner) => this.cache.loadUncached({ file: refiner }),
+        })
+      })
     } finally {
       this.cache.release(handle)
       if (this.opts.oneShot) await this.cache.drop(handle)
@@ -66,7 +76,7 @@ export class Engine implements EngineApi {
   }
 
   async loadedModels(): Promise<readonly LoadedModelStatus[]> {
-    return (await this.cache.handles()).map((h) => ({ file: h.model.file, arch: h.model.arch, bytes: h.bytes, lastUsed: h.lastUsed }))
+    return (await this.cache.handles()).map((h) => ({ file: h.model.file, sha256: h.sha256, arch: h.model.arch, bytes: h.bytes, lastUsed: h.lastUsed }))
   }
 
   unload(file?: string): Promise<void> { return this.cache.unload(file) }

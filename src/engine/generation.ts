@@ -1,6 +1,7 @@
 /*
  * One request on one held model, inside the model's queue: adapters (resolved through the ModelResolver, LoRA mode
- * chosen), the conditioning (cached per prompt), the pipeline's txt2img mode, and each step and image turned into
+ * chosen), the conditioning (cached per prompt), the mode's spec (txt2img-mode.ts, img2img-mode.ts: the pipeline's
+ * init-latent strategies), one run of the pipeline's batches for every mode, and each step and image turned into
  * events: phases with counts, steps with s/it and ETA, cheap latent previews, RGB images with their infotext.
  */
 import { basename } from 'node:path'
@@ -12,17 +13,17 @@ import { buildConditioning } from '../pipeline/conditioning.ts'
 import { loraRequestsFromPrompt } from '../pipeline/extra-networks-resolve.ts'
 import { cheapPreview } from '../pipeline/latent-preview.ts'
 import { resolveRequest, type GenerationParams, type ResolvedRequest } from '../pipeline/request.ts'
-import { conditioningRequest, NOISE_INIT, runBatches, type BatchProgress, type FinishedImage, type RefinerOptions } from '../pipeline/run-batches.ts'
-import { loadModel } from '../pipeline/load-model.ts'
+import { conditioningRequest, runBatches, type BatchProgress, type FinishedImage, type ModeSpec, type RefinerOptions } from '../pipeline/run-batches.ts'
 import { checkSwitchAt } from '../pipeline/refiner.ts'
-import { hiresSpec, type HiresOptions } from '../pipeline/hires.ts'
-import { modelUpscaler, type ModelUpscaler } from '../pipeline/model-upscalers.ts'
-import { isLatentUpscaler } from '../image/latent-upscale.ts'
+import { ensureVaeEncoder } from '../pipeline/vae-encoder-weights.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
 import { hashFile } from '../tools/hash.ts'
-import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, HiresFix, ModelResolver } from './contract.ts'
+import type { EngineEvent, GeneratedImage, GenerationRequest, GenerationResult, LocalHooks, LocalRun, ModelResolver } from './contract.ts'
+import { img2imgModeSpec } from './img2img-mode.ts'
 import type { ModelHandle } from './model-handle.ts'
+import { hiresNeedsEncoder, txt2imgModeSpec } from './txt2img-mode.ts'
 import { adapterWeights } from './validate.ts'
+import { adapterIdentity } from './conditioning-key.ts'
 
 export interface GenerationDeps {
   readonly tokenizer: ClipTokenizer
@@ -32,6 +33,10 @@ export interface GenerationDeps {
   readonly hashCache: boolean
   readonly emit: (e: EngineEvent) => Promise<void>
   readonly signal?: AbortSignal
+  /** The caller's in-process hooks (GenerateOptions.local). */
+  readonly local?: LocalHooks
+  /** How the engine loads a checkpoint (its loader: thread count, test counters); used for the refiner. */
+  readonly load: (file: string) => Promise<ModelHandle['model']>
 }
 
 /** The request's LoRAs (its `loras`, then the prompt's `<lora:…>`), each found through the resolver. */
@@ -103,60 +108,60 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const base: GenerationParams = { ...req, tokenizer: deps.tokenizer, embeddings: prepared.embeddings, ...prepared.infotext }
   const r = resolveRequest(model.nativeSize, base)
   const hashes = await infoHashes(handle, deps.hashCache)
+  const local: LocalRun = await deps.local?.prepare?.(model) ?? {}
   if (model.prediction.source !== 'architecture') await emit({ type: 'log', message: `${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})` })
   const params: GenerationParams = { ...base, seed: r.seeds[0] }
   const conditioning = deps.oneShot ? undefined : await cachedConditioning(handle, params, r, prepared)
   const images: GeneratedImage[] = []
   let startedAt = performance.now()
   const modeReq = conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params
-  const spec = req.hires
-    ? hiresSpec({ ...modeReq, hires: hiresOptions(req.hires), upscalers: await networkUpscalers(req.hires, deps.resolver) }, r)
-    : { req: modeReq, r, init: NOISE_INIT }
+  const spec = await modeSpec(handle, req, modeReq, r, deps.resolver)
   const refiner = req.refiner ? await loadRefiner(req, deps) : undefined
   try {
     await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
       ...hashes, signal: deps.signal, ...(refiner ? { refiner } : {}), keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
+      ...(local.decoder ? { decoder: local.decoder } : {}),
       onPhase: (phase, batch) => {
         if (phase === 'sample') startedAt = performance.now()
         return emit({ type: 'phase', phase, label: r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined })
       },
       onProgress: (p) => {
+        local.onProgress?.(p)
         const every = req.previewEvery ?? 0
         const preview = every > 0 && (p.step % every === 0 || p.step === p.steps) ? cheapPreview(p.denoised, p.latentShape, 0, model.arch) : undefined
         void emit({ ...stepEvent(p, startedAt, r), ...(preview ? { preview } : {}) })
       },
       onImage: async (img: FinishedImage) => {
-        const image: GeneratedImage = { index: img.index, seed: img.seed, rgb: imageToUint8(img.image), infotext: formatInfotext(img.info), info: jsonSafe(img.info) }
+        // inpainting's overlay composite when the mode made one, else the decoded picture
+        const rgb = img.pixels ?? imageToUint8(img.image)
+        const image: GeneratedImage = { index: img.index, seed: img.seed, rgb, infotext: formatInfotext(img.info), info: jsonSafe(img.info) }
         images.push(image)
         await emit({ type: 'image', image })
       },
     })
   } finally {
     await refiner?.model.release()
+    await local.finish?.()
   }
   const { value, source, detail } = model.prediction
   return { images, model: { file: model.file, arch: model.arch, prediction: value, predictionSource: source, predictionDetail: detail }, warnings }
 }
 
-/** The request's refiner, loaded for this request only (outside the model cache) and released after it. */
+/**
+ * The request's refiner, loaded for this request only and released after it, with the engine's own loader. Not from
+ * the model cache: a cached refiner would need its own model's queue during this job, and two jobs whose base and
+ * refiner are each other's models would then wait on each other forever.
+ */
 async function loadRefiner(req: GenerationRequest, deps: GenerationDeps): Promise<RefinerOptions> {
   const file = await deps.resolver.checkpoint(req.refiner!)
-  const model = await loadModel(file)
+  const model = await deps.load(file)
   return { model, switchAt: checkSwitchAt(req.refinerSwitchAt ?? 0.8), hash: (await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2 }
 }
 
-/** The contract's hires fields as the pipeline's HiresOptions. */
-const hiresOptions = (h: HiresFix): HiresOptions => ({
-  ...h, ...(h.resizeWidth || h.resizeHeight ? { resize: { width: h.resizeWidth ?? 0, height: h.resizeHeight ?? 0 } } : {}),
-})
-
-/** The hires upscaler when it is a network (ESRGAN family) the resolver knows by name; none for built-in upscalers. */
-async function networkUpscalers(h: HiresFix, resolver: ModelResolver): Promise<ModelUpscaler[]> {
-  const name = h.upscaler
-  if (!name || isLatentUpscaler(name) || name === 'Lanczos' || name === 'Nearest') return []
-  const file = await resolver.upscaler?.(name)
-  if (file === undefined) throw new InputError([{ code: 'not-found', path: ['hires', 'upscaler'], message: `upscaler "${name}" not found` }])
-  return [modelUpscaler({ name, file })]
+/** The request's mode as the pipeline's spec; img2img, inpainting and pixel-space hires need the VAE encoder first. */
+async function modeSpec(handle: ModelHandle, req: GenerationRequest, params: GenerationParams, r: ResolvedRequest, resolver: ModelResolver): Promise<ModeSpec> {
+  if (req.mode === 'img2img' || hiresNeedsEncoder(req)) await ensureVaeEncoder(handle.model)
+  return req.mode === 'img2img' ? img2imgModeSpec(handle.model, req, params, r) : txt2imgModeSpec(req, params, r, resolver)
 }
 
 /** The conditioning of a prompt seen before on this model with the same text-encoder state, else built and kept. */
@@ -164,7 +169,7 @@ async function cachedConditioning(handle: ModelHandle, params: GenerationParams,
   const c = conditioningRequest(params, r)
   const key = JSON.stringify({
     prompt: c.prompt, negative: c.negativePrompt, steps: c.scheduleSteps, clipSkip: c.clipSkip, w: c.width, h: c.height, mode: prepared.mode,
-    loras: prepared.report.loras.map((l) => [l.file, l.te]), embeddings: [...prepared.report.embeddings.loaded, ...prepared.report.embeddings.bundled],
+    ...adapterIdentity(handle.model, prepared),
   })
   const hit = handle.conditioning(key)
   if (hit) return hit

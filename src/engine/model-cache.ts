@@ -1,13 +1,16 @@
 /*
- * Loaded checkpoints by file identity, under a byte budget. The key is the file's resolved path, size and mtime (a
- * fast identity: a replaced file is a new key) plus what was fixed at load (separate VAE, prediction override). After
- * each load the least recently used models with no job queued are released until the held bytes fit the budget; a
- * model with jobs is never evicted, so the budget can be exceeded while every model is busy.
+ * Loaded checkpoints by content, under a byte budget. The key is the file's SHA-256 (model-identity.ts: a copy or a
+ * symlink of a loaded file is the same model; a replaced file is a new one) plus what was fixed at load (prediction
+ * override, weight precision). The VAE is not part of it: the first request's VAE is merged at load, and another
+ * request's is switched in without a reload (vae-switch.ts). After each load the least recently used models with no job queued are released until
+ * the held bytes fit the budget; a model with jobs is never evicted, so the budget can be exceeded while every model
+ * is busy.
  */
-import { realpath, stat } from 'node:fs/promises'
-import { InputError } from '../core/errors.ts'
+import { realpath } from 'node:fs/promises'
 import { loadModel, type LoadModelOptions, type Prediction, type WeightPrecision } from '../pipeline/load-model.ts'
 import { ModelHandle } from './model-handle.ts'
+import { ContentIds, isSha256 } from './model-identity.ts'
+import { vaeIdentity } from './vae-switch.ts'
 
 export interface ModelSpec {
   readonly file: string
@@ -17,38 +20,59 @@ export interface ModelSpec {
   readonly weights?: WeightPrecision
 }
 
-async function fileIdentity(file: string, field: string): Promise<string> {
-  const st = await stat(file).catch(() => undefined)
-  if (!st?.isFile()) throw new InputError([{ code: 'not-found', path: [field], message: `${file}: no such file` }])
-  return `${await realpath(file)}\t${st.size}\t${st.mtimeMs}`
-}
-
-export async function modelKey(spec: ModelSpec): Promise<string> {
-  const vae = spec.vae === undefined ? '' : await fileIdentity(spec.vae, 'vae')
-  return [await fileIdentity(spec.file, 'model'), vae, spec.prediction ?? '', spec.weights ?? 'fp32'].join('\n')
-}
-
 export type Loader = (spec: ModelSpec, opts: Pick<LoadModelOptions, 'onProgress'>) => Promise<ModelHandle['model']>
+
+export interface ModelCacheOptions {
+  readonly budgetBytes: number
+  /** Replaces loadModel (tests count loads). */
+  readonly load?: Loader
+  /** Read and write tools/hash.ts's cache file for checkpoint hashes; default true. */
+  readonly hashCache?: boolean
+}
+
+const defaultLoader: Loader = (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, weights: spec.weights, ...opts })
 
 export class ModelCache {
   private readonly entries = new Map<string, Promise<ModelHandle>>()
+  readonly budgetBytes: number
+  readonly ids: ContentIds
+  private readonly load: Loader
 
-  constructor(readonly budgetBytes: number, private readonly load: Loader = (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, weights: spec.weights, ...opts })) {}
+  constructor(opts: ModelCacheOptions) {
+    this.budgetBytes = opts.budgetBytes
+    this.load = opts.load ?? defaultLoader
+    this.ids = new ContentIds(opts.hashCache ?? true)
+  }
+
+  /** The cache key of a model: its content and the load-time choices that change its weights or sessions. */
+  async key(spec: ModelSpec, knownSha256?: () => Promise<string | undefined>): Promise<{ key: string; sha256: string }> {
+    const sha256 = await this.ids.sha256(spec.file, 'model', knownSha256)
+    return { key: [sha256, spec.prediction ?? '', spec.weights ?? 'fp32'].join('\t'), sha256 }
+  }
+
+  /** `spec` loaded with this cache's loader but not kept (the caller releases it). */
+  loadUncached(spec: ModelSpec): Promise<ModelHandle['model']> { return this.load(spec, {}) }
 
   /**
    * The handle of `spec`, loaded once however many callers ask at the same time. It comes back claimed
    * (`users` + 1, so no eviction sees it idle before the caller's job is queued); the caller calls `release` after.
    */
-  async acquire(spec: ModelSpec, onProgress?: (done: number, total: number) => void): Promise<ModelHandle> {
-    const key = await modelKey(spec)
+  async acquire(spec: ModelSpec, onProgress?: (done: number, total: number) => void, knownSha256?: () => Promise<string | undefined>): Promise<ModelHandle> {
+    const { key, sha256 } = await this.key(spec, knownSha256)
     let entry = this.entries.get(key)
     const fresh = entry === undefined
     if (!entry) {
-      entry = this.load(spec, { onProgress }).then((model) => new ModelHandle(key, model))
+      entry = (async () => {
+        const vae = { file: spec.vae, identity: await vaeIdentity(spec.vae) }
+        const handle = new ModelHandle(key, await this.load(spec, { onProgress }), sha256)
+        handle.vae = vae
+        return handle
+      })()
       this.entries.set(key, entry)
       entry.catch(() => { if (this.entries.get(key) === entry) this.entries.delete(key) })
     }
     const handle = await entry
+    handle.files.add(await realpath(spec.file))
     handle.users++
     handle.lastUsed = Date.now()
     if (fresh) await this.evict(handle)
@@ -86,9 +110,12 @@ export class ModelCache {
     await h.queue.run(() => h.model.release())
   }
 
-  /** Drops the models loaded from `file` (every model when undefined). */
+  /** Drops the models loaded from `file` under any of its paths, or with that SHA-256 (every model when undefined). */
   async unload(file?: string): Promise<void> {
     const real = file === undefined ? undefined : await realpath(file).catch(() => file)
-    for (const h of await this.handles()) if (real === undefined || h.key.startsWith(`${real}\t`)) await this.drop(h)
+    const sha = file !== undefined && isSha256(file) ? file.toLowerCase() : undefined
+    for (const h of await this.handles()) {
+      if (real === undefined || h.files.has(real) || h.sha256 === sha) await this.drop(h)
+    }
   }
 }

@@ -8,6 +8,7 @@ import type { PromptConditioning } from '../pipeline/conditioning.ts'
 import type { LoadedModel } from '../pipeline/load-model.ts'
 import type { WeightStore } from '../models/weights.ts'
 import { Fifo } from './fifo.ts'
+import type { HeldVae } from './vae-switch.ts'
 
 export interface CachedConditioning {
   readonly conditioning: PromptConditioning
@@ -29,7 +30,18 @@ export class ModelHandle {
   /** AutoV2 hashes of the checkpoint and VAE files, computed once. */
   hashes: { model?: string; vae?: string } | undefined
 
-  constructor(readonly key: string, readonly model: LoadedModel) {}
+  /** The real paths this model was asked for by (copies and links of one file are one model). */
+  readonly files = new Set<string>()
+
+  /** `sha256`: the checkpoint file's content hash, the cache's identity of this model (model-identity.ts). */
+  /** The VAE the model's weights hold now (vae-switch.ts changes it between jobs). */
+  vae: HeldVae = { identity: '' }
+
+  /**
+   * `sha256`: the checkpoint file's content hash, the cache's identity of this model (model-identity.ts). `model` is
+   * replaced (same weights and sessions) when a VAE switch changes its `vaeFile`.
+   */
+  constructor(readonly key: string, public model: LoadedModel, readonly sha256: string) {}
 
   /** Bytes the weights hold now: base arrays (float32, or int8 codes + scales) and patched copies, each buffer once. */
   get bytes(): number { return heldBytes(this.model.weights) }

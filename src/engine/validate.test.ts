@@ -26,7 +26,7 @@ test('every JSON-level problem at once, each naming its field; ranges name their
       ['enum', 'mode'], ['required', 'model'], ['type', 'prompt'], ['type', 'steps'], ['enum', 'rng'],
       ['required', 'loras.0.name'], ['type', 'loras.1'], ['unrecognized', 'colour'],
     ])
-    assert.equal(e.issues[0].message, 'mode must be one of txt2img, got "img2txt"')
+    assert.equal(e.issues[0].message, 'mode must be one of txt2img, img2img, got "img2txt"')
     return true
   })
   assert.throws(() => validateRequest({ ...FULL, width: 100 }), (e: unknown) => e instanceof InputError

@@ -7,12 +7,14 @@ import { InputError, type InputIssue } from '../core/errors.ts'
 import { checkSwitchAt } from '../pipeline/refiner.ts'
 import { resolveRequest } from '../pipeline/request.ts'
 import type { AdapterRef, GenerationRequest } from './contract.ts'
+import { checkObject, isRecord, unknownKeys, type FieldRule } from './validate-fields.ts'
+import { checkImg2Img, checkVariation, IMG2IMG_KEYS } from './validate-img2img.ts'
 
-type Kind = 'string' | 'number' | 'boolean'
-type FieldRule = { readonly kind: Kind; readonly required?: boolean; readonly oneOf?: readonly string[]; readonly integer?: boolean }
+
+const MODES = ['txt2img', 'img2img'] as const
 
 const FIELDS: Readonly<Record<string, FieldRule>> = {
-  mode: { kind: 'string', required: true, oneOf: ['txt2img'] },
+  mode: { kind: 'string', required: true, oneOf: MODES },
   model: { kind: 'string', required: true },
   vae: { kind: 'string' },
   prompt: { kind: 'string', required: true },
@@ -37,23 +39,16 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   previewEvery: { kind: 'number', integer: true },
   refiner: { kind: 'string' },
   refinerSwitchAt: { kind: 'number' },
+  subseed: { kind: 'number', integer: true },
+  subseedStrength: { kind: 'number' },
 }
 
-function checkField(path: (string | number)[], v: unknown, rule: FieldRule): InputIssue | undefined {
-  const name = path.join('.')
-  if (typeof v !== rule.kind || (rule.kind === 'number' && !Number.isFinite(v as number))) {
-    return { code: 'type', path, message: `${name} must be ${rule.kind === 'number' ? 'a finite number' : `a ${rule.kind}`}, got ${JSON.stringify(v) ?? String(v)}` }
-  }
-  if (rule.integer && !Number.isInteger(v)) return { code: 'type', path, message: `${name} must be a whole number, got ${String(v)}` }
-  if (rule.oneOf && !rule.oneOf.includes(v as string)) return { code: 'enum', path, message: `${name} must be one of ${rule.oneOf.join(', ')}, got "${String(v)}"` }
-  return undefined
-}
 
 const HIRES_FIELDS: Readonly<Record<string, FieldRule>> = {
   scale: { kind: 'number' }, resizeWidth: { kind: 'number', integer: true }, resizeHeight: { kind: 'number', integer: true },
   upscaler: { kind: 'string' }, steps: { kind: 'number', integer: true }, denoisingStrength: { kind: 'number' },
   prompt: { kind: 'string' }, negativePrompt: { kind: 'string' }, sampler: { kind: 'string' }, scheduler: { kind: 'string' },
-  cfgScale: { kind: 'number' },
+  cfgScale: { kind: 'number' }, upscalerTile: { kind: 'number', integer: true }, upscalerTileOverlap: { kind: 'number', integer: true },
 }
 
 function checkHires(v: unknown): InputIssue[] {
@@ -66,19 +61,6 @@ const ADAPTER_FIELDS: Readonly<Record<string, FieldRule>> = {
   name: { kind: 'string', required: true }, weight: { kind: 'number' }, unetWeight: { kind: 'number' },
 }
 
-function checkObject(obj: Record<string, unknown>, rules: Readonly<Record<string, FieldRule>>, at: (string | number)[]): InputIssue[] {
-  const issues: InputIssue[] = []
-  for (const [k, rule] of Object.entries(rules)) {
-    const v = obj[k]
-    if (v === undefined) {
-      if (rule.required) issues.push({ code: 'required', path: [...at, k], message: `${[...at, k].join('.')} is required` })
-      continue
-    }
-    const issue = checkField([...at, k], v, rule)
-    if (issue) issues.push(issue)
-  }
-  return issues
-}
 
 const SAMPLER_PARAM_FIELDS: Readonly<Record<string, FieldRule>> = Object.fromEntries(
   ['eta', 'sNoise', 'sChurn', 'sTmin', 'sTmax', 'sigmaMin', 'sigmaMax', 'rho', 'sMinUncond', 'skipEarlyCond'].map((k) => [k, { kind: 'number' }]),
@@ -90,7 +72,6 @@ function checkSamplerParams(v: unknown): InputIssue[] {
   return [...checkObject(v, SAMPLER_PARAM_FIELDS, ['samplerParams']), ...unknownKeys(v, SAMPLER_PARAM_FIELDS, ['samplerParams'])]
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 function checkLoras(v: unknown): InputIssue[] {
   if (v === undefined) return []
@@ -100,21 +81,21 @@ function checkLoras(v: unknown): InputIssue[] {
     : [{ code: 'type', path: ['loras', i], message: `loras.${i} must be an object { name, weight?, unetWeight? }` }])
 }
 
-function unknownKeys(obj: Record<string, unknown>, rules: Readonly<Record<string, unknown>>, at: (string | number)[]): InputIssue[] {
-  return Object.keys(obj).filter((k) => !(k in rules)).map((k) => ({
-    code: 'unrecognized', path: [...at, k], message: `${[...at, k].join('.')}: unknown field (known: ${Object.keys(rules).join(', ')})`,
-  }))
-}
 
 /** Checks a request (as parsed from JSON or built in code) and returns it typed; throws one InputError listing every issue. */
 export function validateRequest(input: unknown): GenerationRequest {
   if (!isRecord(input)) throw new InputError([{ code: 'type', path: [], message: 'a generation request must be an object' }])
+  const img2img = input.mode === 'img2img'
+  // mode-specific fields: hires fix is txt2img's option, the picture and inpainting img2img's
+  const modeKeys = img2img ? IMG2IMG_KEYS : input.mode === 'txt2img' ? { hires: true } : {}
   const issues = [
     ...checkObject(input, FIELDS, []),
     ...checkLoras(input.loras),
     ...checkSamplerParams(input.samplerParams),
-    ...checkHires(input.hires),
-    ...unknownKeys(input, { ...FIELDS, loras: true, samplerParams: true, hires: true }, []),
+    ...checkVariation(input),
+    ...(input.mode === 'txt2img' ? checkHires(input.hires) : []),
+    ...(img2img ? checkImg2Img(input) : []),
+    ...unknownKeys(input, { ...FIELDS, loras: true, samplerParams: true, seedResizeFrom: true, ...modeKeys }, []),
   ]
   if (input.previewEvery !== undefined && issues.every((i) => i.path[0] !== 'previewEvery') && (input.previewEvery as number) < 0) {
     issues.push({ code: 'range', path: ['previewEvery'], message: `previewEvery must be 0 (none) or a number of steps, got ${String(input.previewEvery)}` })

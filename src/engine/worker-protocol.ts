@@ -9,6 +9,8 @@ import type { EngineEvent, GenerationRequest, GenerationResult, LoadedModelStatu
 /** What the caller's resolver decided for one request. */
 export interface ResolvedFiles {
   readonly checkpoint: string
+  /** The checkpoint's SHA-256 when the caller's resolver knows it (ModelResolver.knownSha256). */
+  readonly checkpointSha256?: string
   readonly vae?: string
   /** Every LoRA name of the request (its `loras` and the prompt's `<lora:…>`) → file. */
   readonly loras: Readonly<Record<string, string>>

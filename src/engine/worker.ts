@@ -18,6 +18,7 @@ const resolvedOnly = (files: ResolvedFiles): ModelResolver => ({
   vae: async (ref) => files.vae ?? ref,
   lora: async (name) => files.loras[name],
   embeddingsDir: async () => files.embeddingsDir,
+  knownSha256: async (file) => (file === files.checkpoint ? files.checkpointSha256 : undefined),
 })
 
 const engine = new Engine({

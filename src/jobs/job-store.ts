@@ -39,6 +39,29 @@ export interface JobOutput {
   readonly createdAt: number
 }
 
+/** Where a queued job moves: to a 1-based place (clamped to the queue's length), or just ahead of another queued job. */
+export type MoveTarget = { readonly position: number } | { readonly before: string }
+
+/** A page of the gallery: images older than `before` (a `cursor` from an earlier page), matching text and a time range. */
+export interface OutputQuery {
+  readonly limit: number
+  /** The `cursor` of the last image of the previous page. */
+  readonly before?: string
+  /** Case-insensitive substring of the infotext (prompt, model, any parameter). */
+  readonly text?: string
+  /** createdAt ≥ since (ms since the epoch). */
+  readonly since?: number
+  /** createdAt < until (ms since the epoch). */
+  readonly until?: number
+  /** Only images saved to a file (the gallery shows nothing else). */
+  readonly savedOnly?: boolean
+}
+
+/** A gallery row and the cursor that asks for the images after it. */
+export interface PagedOutput extends JobOutput {
+  readonly cursor: string
+}
+
 export interface EnqueueOptions {
   /** Refuse when this many jobs are already queued (QueueFullError). */
   readonly maxQueued?: number
@@ -50,9 +73,9 @@ export type CancelOutcome = 'cancelled' | 'running' | 'finished' | 'missing'
 export interface JobStore {
   enqueue<P>(kind: string, payload: P, opts?: EnqueueOptions): Promise<JobRecord<P>>
   get(id: string): Promise<JobRecord | undefined>
-  /** Newest first. */
-  list(opts?: { readonly state?: JobState; readonly limit?: number }): Promise<JobRecord[]>
-  /** The oldest queued job, now marked running (attempts + 1); undefined when none is queued. */
+  /** Newest first; `before` (a job id) starts after that job, for paging. */
+  list(opts?: { readonly state?: JobState; readonly limit?: number; readonly before?: string }): Promise<JobRecord[]>
+  /** The first job in queue order, now marked running (attempts + 1); undefined when none is queued. */
   claimNext(): Promise<JobRecord | undefined>
   finish(id: string, state: 'done' | 'failed' | 'cancelled', outcome: { result?: unknown; error?: JobError }): Promise<void>
   cancel(id: string): Promise<CancelOutcome>
@@ -60,11 +83,16 @@ export interface JobStore {
   requeueRunning(): Promise<number>
   /** 1-based place in the queue of a queued job; undefined otherwise. */
   position(id: string): Promise<number | undefined>
+  /**
+   * Moves a queued job; returns its new 1-based place. Throws JobNotFoundError for an unknown id and
+   * JobNotQueuedError when the job (or the `before` job) is not waiting in the queue.
+   */
+  move(id: string, to: MoveTarget): Promise<number>
   counts(): Promise<Record<JobState, number>>
   addOutput(output: JobOutput): Promise<void>
   outputs(jobId: string): Promise<JobOutput[]>
-  /** Latest images over all jobs, newest first (the gallery). */
-  recentOutputs(limit: number): Promise<JobOutput[]>
+  /** The gallery (latest images over all jobs) page by page, newest first, filtered in the database (so search reaches every image). */
+  findOutputs(query: OutputQuery): Promise<PagedOutput[]>
 }
 
 /** The queue holds its maximum: the client should retry later or raise the limit. */
@@ -80,3 +108,12 @@ export class JobNotFoundError extends SdError {
   override name = 'JobNotFoundError'
   constructor(readonly id: string) { super(`no job with id "${id}"`) }
 }
+
+/** Only a waiting job can move (or be moved ahead of): a running or finished one has left the queue. */
+export class JobNotQueuedError extends SdError {
+  override name = 'JobNotQueuedError'
+  constructor(readonly id: string, readonly state: JobState) {
+    super(`job "${id}" is ${state}, not queued, so it has no place in the queue to move. Hint: reload the queue; only queued jobs move`)
+  }
+}
+

@@ -79,3 +79,70 @@ test('the runner takes jobs in order, records failures and cancellations, and re
   assert.deepEqual(settled.slice(2).map((j) => [j.state, j.error?.message, j.attempts]), [['queued', undefined, 1], ['cancelled', 'interrupted', 2]])
   await runner2.stop()
 })
+
+test('a queued job moves to a place or ahead of another; the runner takes the new order; arrivals still go last', async () => {
+  const store = new SqliteJobStore(openDatabase(join(dir, 'move.db')))
+  const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((name) => store.enqueue('k', { name })))
+  const order = async (): Promise<string[]> => {
+    const queued = await store.list({ state: 'queued' })
+    const places = await Promise.all(queued.map(async (j) => [await store.position(j.id), (j.payload as { name: string }).name] as const))
+    return places.sort((x, y) => x[0]! - y[0]!).map(([, name]) => name)
+  }
+  assert.equal(await store.move(d!.id, { position: 1 }), 1)
+  assert.deepEqual(await order(), ['d', 'a', 'b', 'c'])
+  assert.equal(await store.move(a!.id, { before: c!.id }), 3)
+  assert.deepEqual(await order(), ['d', 'b', 'a', 'c'])
+  assert.equal(await store.move(d!.id, { position: 99 }), 4) // clamped to the end
+  assert.deepEqual(await order(), ['b', 'a', 'c', 'd'])
+  assert.equal(await store.move(b!.id, { before: b!.id }), 1) // ahead of itself: stays
+  const e = await store.enqueue('k', { name: 'e' })
+  assert.deepEqual(await order(), ['b', 'a', 'c', 'd', 'e'])
+  const claimed = await store.claimNext()
+  assert.equal(claimed?.id, b!.id)
+  await assert.rejects(store.move(b!.id, { position: 1 }), { name: 'JobNotQueuedError', message: new RegExp(`^job "${b!.id}" is running, not queued`) })
+  await assert.rejects(store.move(a!.id, { before: b!.id }), { name: 'JobNotQueuedError' })
+  await assert.rejects(store.move('nope', { position: 1 }), { name: 'JobNotFoundError', message: 'no job with id "nope"' })
+  await store.requeueRunning() // b comes back at the head, where it was taken from
+  assert.deepEqual(await order(), ['b', 'a', 'c', 'd', 'e'])
+  const taken: string[] = []
+  for (let j = await store.claimNext(); j; j = await store.claimNext()) taken.push((j.payload as { name: string }).name)
+  assert.deepEqual(taken, ['b', 'a', 'c', 'd', 'e'])
+  assert.equal(e.id.length, 36)
+})
+
+test('a database from before queue_order keeps its queue (the column is added in arrival order)', async () => {
+  const file = join(dir, 'old.db')
+  const db = openDatabase(file)
+  db.exec(`CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, state TEXT NOT NULL,
+    payload TEXT NOT NULL, result TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER)`)
+  for (const id of ['x', 'y']) db.prepare(`INSERT INTO jobs (id, kind, state, payload, created_at) VALUES (?, 'k', 'queued', '{}', 1)`).run(id)
+  const store = new SqliteJobStore(db)
+  assert.deepEqual([await store.position('x'), await store.position('y')], [1, 2])
+  assert.equal(await store.move('y', { position: 1 }), 1)
+  assert.equal((await store.claimNext())?.id, 'y')
+})
+
+test('the gallery pages past any limit by cursor, and filters text and time over every image in SQL', async () => {
+  const store = new SqliteJobStore(openDatabase(join(dir, 'gallery.db')))
+  const job = await store.enqueue('k', {})
+  // 1200 images, two per millisecond (so the cursor must break ties), every 100th a "fox".
+  for (let i = 0; i < 1200; i++) {
+    await store.addOutput({ jobId: job.id, index: i, seed: i, infotext: `${i % 100 === 0 ? 'a red fox' : 'a cat'}, 100%_done\nSeed: ${i}`, createdAt: 1000 + Math.floor(i / 2), ...(i % 7 === 0 ? {} : { file: `/o/${i}.png` }) })
+  }
+  const seen: number[] = []
+  let cursor: string | undefined
+  for (;;) {
+    const page = await store.findOutputs({ limit: 500, ...(cursor ? { before: cursor } : {}) })
+    if (page.length === 0) break
+    seen.push(...page.map((o) => o.seed))
+    cursor = page.at(-1)!.cursor
+  }
+  assert.deepEqual(seen, Array.from({ length: 1200 }, (_, i) => 1199 - i))
+  assert.deepEqual((await store.findOutputs({ limit: 50, text: 'RED FOX' })).map((o) => o.seed), [1100, 1000, 900, 800, 700, 600, 500, 400, 300, 200, 100, 0])
+  // LIKE wildcards in the search text are literal.
+  assert.equal((await store.findOutputs({ limit: 2000, text: '100%_' })).length, 1200)
+  assert.equal((await store.findOutputs({ limit: 2000, text: '1%0' })).length, 0)
+  assert.deepEqual((await store.findOutputs({ limit: 50, since: 1001, until: 1003 })).map((o) => o.seed), [5, 4, 3, 2])
+  assert.deepEqual((await store.findOutputs({ limit: 5, savedOnly: true, text: 'fox' })).map((o) => o.seed), [1100, 1000, 900, 800, 600]) // 700 (a multiple of 7) was not saved
+  await assert.rejects(store.findOutputs({ limit: 1, before: 'drop table' }), { name: 'InputError', message: /^before: "drop table" is not a gallery cursor/ })
+})

@@ -6,11 +6,12 @@
  *  - every distinct schedule entry is encoded once; the conditioning switches only where a schedule says so;
  *  - SD1: CLIP-L with clip skip; SD2: OpenCLIP penultimate + ln_final, 0 after EOS (clip skip ignored);
  *    SDXL: CLIP-L | bigG per token, vector = bigG pooled (first chunk) + Fourier size ids; an all-empty negative
- *    prompt is zeros (force_zero_negative_prompt) with the size ids kept.
+ *    prompt is zeros (force_zero_negative_prompt) with the size ids kept;
+ *    SDXL refiner: bigG alone, vector = pooled + Fourier size ids + Fourier aesthetic score (6.0 prompts, 2.5 negatives).
  * https://github.com/AUTOMATIC1111/stable-diffusion-webui/blob/c8a5322d/modules/prompt_parser.py
  */
 import { InputError } from '../core/errors.ts'
-import { argmaxId, sdxlSizeEmbedding, sdxlSizeFor, type TextEncoderSession } from '../models/clip/index.ts'
+import { argmaxId, SDXL_REFINER_AESTHETIC, sdxlRefinerEmbedding, sdxlSizeEmbedding, sdxlSizeFor, type TextEncoderSession } from '../models/clip/index.ts'
 import {
   encodeTexts, entryAtStep, planNegativePrompt, planPositivePrompt,
   type ChunkEncoder, type ClipTokenizer, type EmbeddingIndex, type EncodedText, type ScheduledText,
@@ -39,6 +40,8 @@ export interface ConditioningRequest {
   /** Image size (SDXL size conditioning). */
   readonly width: number
   readonly height: number
+  /** The SDXL refiner's aesthetic scores (A1111 sdxl_refiner_high/low_aesthetic_score; default 6.0 / 2.5). */
+  readonly aestheticScores?: { readonly positive: number; readonly negative: number }
 }
 
 /** One prompt's conditioning at one step: context [tokens, dim] and, for SDXL, vector [adm]. */
@@ -82,9 +85,10 @@ export async function buildConditioning(model: LoadedModel, req: ConditioningReq
 async function encodeSchedule(encoders: TextEncoders, schedule: readonly ScheduledText[], req: ConditioningRequest,
   isNegative: boolean): Promise<Encoded> {
   const texts = schedule.map((e) => e.text)
-  const conds = encoders.arch === 'sdxl'
-    ? await encodeSdxl(encoders, texts, req, isNegative && texts.every((t) => t === ''))
-    : (await encodeWith(encoders.encoder, 'te1', texts, req)).map((e): Cond => ({ context: e.z, tokens: e.tokens, dim: e.dim }))
+  const zero = isNegative && texts.every((t) => t === '')
+  const conds = encoders.arch === 'sdxl' ? await encodeSdxl(encoders, texts, req, zero)
+    : encoders.arch === 'sdxl-refiner' ? await encodeRefiner(encoders.bigG, texts, req, { isNegative, zero })
+      : (await encodeWith(encoders.encoder, 'te1', texts, req)).map((e): Cond => ({ context: e.z, tokens: e.tokens, dim: e.dim }))
   return { schedule, byText: new Map(texts.map((t, i) => [t, conds[i]])) }
 }
 
@@ -134,5 +138,19 @@ async function encodeSdxl(encoders: Extract<TextEncoders, { arch: 'sdxl' }>, tex
       vector.set(pooled, 0)
     }
     return { context, tokens: a.tokens, dim, vector }
+  })
+}
+
+/** The refiner: crossattn = bigG; vector = pooled (first chunk) + size ids + aesthetic score; zeros for an empty negative. */
+async function encodeRefiner(bigG: TextEncoderSession, texts: readonly string[], req: ConditioningRequest,
+  o: { readonly isNegative: boolean; readonly zero: boolean }): Promise<Cond[]> {
+  const scores = req.aestheticScores ?? SDXL_REFINER_AESTHETIC
+  const ids = sdxlRefinerEmbedding(sdxlSizeFor(req.height, req.width), o.isNegative ? scores.negative : scores.positive)
+  return (await encodeWith(bigG, 'te2', texts, req)).map((g): Cond => {
+    const pooled = g.pooled ?? new Float32Array(0)
+    const vector = new Float32Array(pooled.length + ids.length)
+    vector.set(ids, pooled.length)
+    if (!o.zero) vector.set(pooled, 0)
+    return { context: o.zero ? new Float32Array(g.z.length) : g.z, tokens: g.tokens, dim: g.dim, vector }
   })
 }

@@ -103,14 +103,17 @@ function hiresPass(req: HiresRequest, t: Target, strength: number, r2: ResolvedR
       up = upscaleLatent(first.latent, [b, ...first.latentShape], t.height / 8, t.width / 8, name)
     } else {
       up = new Float32Array(b * c * (t.height / 8) * (t.width / 8))
+      // as runBatches does between phases: the UNet's and the VAE's activation memory are never held at once
+      if (!opts.keepSessions) await model.releaseSessions('unet')
       try {
         for (let i = 0; i < b; i++) {
           const decoded = await decodeOne(model, first.latent, i, first.latentShape, { tiling: opts.vaeTiling })
           const big = await upscaleTo(rasterFromRgb(imageToUint8(decoded.image)), t.width, t.height, pixel)
-          up.set(await encodePicture(model, big), (i * up.length) / b)
+          up.set(await encodePicture(model, big, opts.vaeTiling), (i * up.length) / b)
         }
       } finally {
         await pixel.release?.()                       // an ESRGAN network is not held through the second pass's sampling
+        if (!opts.keepSessions) await model.releaseSessions('vae')
       }
     }
     const cut = truncate(up, [b, c, t.height / 8, t.width / 8], t)

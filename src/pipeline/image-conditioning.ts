@@ -6,6 +6,7 @@
  * txt2img with an inpainting model: the picture is 0.5 grey (0 in [-1, 1]) and the mask all ones.
  */
 import type { Raster } from '../image/raster.ts'
+import type { VaeTilingMode } from '../models/vae/index.ts'
 import { encodeTensor, rasterToTensor, repeatBatch } from './encode-picture.ts'
 import type { LoadedModel } from './load-model.ts'
 
@@ -24,12 +25,12 @@ function concat(maskPlane: Float32Array, latent: Float32Array, batch: number): I
 }
 
 /** Inpainting: `picture` is what gets encoded (filled for fill modes), `mask` the processed 'L' mask (255 = repaint). */
-export async function inpaintConditioning(model: LoadedModel, picture: Raster, mask: Raster, batch: number): Promise<ImageConditioning> {
+export async function inpaintConditioning(model: LoadedModel, picture: Raster, mask: Raster, batch: number, tiling?: VaeTilingMode): Promise<ImageConditioning> {
   const image = rasterToTensor(picture)
   const plane = picture.width * picture.height
   const m = Float32Array.from({ length: plane }, (_, p) => Math.round(mask.data[p * mask.channels] / 255))
   const masked = image.data.map((v, i) => Math.fround(v * (1 - m[i % plane])))
-  const latent = await encodeTensor(model, { shape: image.shape, data: masked })
+  const latent = await encodeTensor(model, { shape: image.shape, data: masked }, tiling)
   const h = picture.height / 8
   const w = picture.width / 8
   const small = Float32Array.from({ length: h * w }, (_, i) => m[Math.floor(i / w) * 8 * picture.width + (i % w) * 8])
@@ -37,8 +38,8 @@ export async function inpaintConditioning(model: LoadedModel, picture: Raster, m
 }
 
 /** txt2img with an inpainting model: a grey picture, fully masked. */
-export async function txt2imgConditioning(model: LoadedModel, batch: number, latentShape: readonly number[]): Promise<ImageConditioning> {
+export async function txt2imgConditioning(model: LoadedModel, batch: number, latentShape: readonly number[], tiling?: VaeTilingMode): Promise<ImageConditioning> {
   const [, h, w] = latentShape
-  const latent = await encodeTensor(model, { shape: [1, 3, h * 8, w * 8], data: new Float32Array(3 * h * w * 64) })
+  const latent = await encodeTensor(model, { shape: [1, 3, h * 8, w * 8], data: new Float32Array(3 * h * w * 64) }, tiling)
   return concat(new Float32Array(h * w).fill(1), latent, batch)
 }

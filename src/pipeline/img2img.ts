@@ -32,8 +32,8 @@ export function checkStrength(strength: number): number {
 /** Encodes a picture once and starts every batch from it at a strength. */
 export function encodedInit(picture: Raster, strength: number): InitLatent {
   let one: Promise<Float32Array> | undefined
-  return async (model, ctx) => {
-    one ??= encodePicture(model, picture)
+  return async (model, ctx, opts) => {
+    one ??= encodePicture(model, picture, opts.vaeTiling)
     return { img2img: { latent: repeatBatch(await one, ctx.seeds.length), strength } }
   }
 }

@@ -33,8 +33,8 @@ const FILL_LABELS: Readonly<Record<InpaintFill, string | undefined>> = {
 
 function inpaintInit(picture: Raster, mask: Raster, fill: InpaintFill, strength: number): InitLatent {
   let encoded: Promise<Float32Array> | undefined
-  return async (model, ctx) => {
-    encoded ??= encodePicture(model, picture)
+  return async (model, ctx, opts) => {
+    encoded ??= encodePicture(model, picture, opts.vaeTiling)
     const [c, h, w] = ctx.latentShape
     const nmask = latentMask(mask, w, h)
     let latent = repeatBatch(await encoded, ctx.seeds.length)
@@ -46,7 +46,7 @@ function inpaintInit(picture: Raster, mask: Raster, fill: InpaintFill, strength:
       latent = latent.map((v, i) => Math.fround(Math.fround(v * (1 - nmask[i % (h * w)])) + (noise ? Math.fround(noise[i] * nmask[i % (h * w)]) : 0)))
     }
     const imageConditioning = model.unetConfig.inChannels === INPAINT_CHANNELS
-      ? await inpaintConditioning(model, picture, mask, ctx.seeds.length) : undefined
+      ? await inpaintConditioning(model, picture, mask, ctx.seeds.length, opts.vaeTiling) : undefined
     return { img2img: { latent, strength, mask: { initLatent: latent, nmask } }, ...(imageConditioning ? { imageConditioning } : {}) }
   }
 }

@@ -46,10 +46,11 @@ export interface LoadModelOptions {
   readonly weights?: WeightPrecision
 }
 
-/** The text encoders of each architecture, as A1111 runs them. */
+/** The text encoders of each architecture, as A1111 runs them (the SDXL refiner: bigG alone). */
 export type TextEncoders =
   | { readonly arch: 'sd1' | 'sd2'; readonly encoder: TextEncoderSession }
   | { readonly arch: 'sdxl'; readonly clipL: TextEncoderSession; readonly bigG: TextEncoderSession }
+  | { readonly arch: 'sdxl-refiner'; readonly bigG: TextEncoderSession }
 
 export interface LoadedModel {
   readonly file: string
@@ -84,7 +85,8 @@ export interface LoadedModel {
 
 export type SessionKind = 'text' | 'unet' | 'vae'
 
-const ARCH_OF: Readonly<Record<string, Arch>> = { 'sd1': 'sd1', 'sd2': 'sd2', 'sdxl-base': 'sdxl' }
+/** The refiner is SDXL for everything but its text encoder and conditioning vector (same VAE, latent, schedule). */
+const ARCH_OF: Readonly<Record<string, Arch>> = { 'sd1': 'sd1', 'sd2': 'sd2', 'sdxl-base': 'sdxl', 'sdxl-refiner': 'sdxl' }
 const TEXT_PREFIXES: Readonly<Record<Arch, string>> = {
   sd1: 'cond_stage_model.transformer.', sd2: 'cond_stage_model.model.', sdxl: 'conditioner.embedders.',
 }
@@ -126,7 +128,7 @@ export function checkpointArch(file: string, id: Identification): Arch {
   const arch = ARCH_OF[id.architecture.id]
   if (!arch || !id.architecture.supported) {
     const why = id.foreign ? ` (${id.architecture.note})` : ''
-    throw new UnknownModelError(file, `is ${an(label)} checkpoint${why}; txt2img runs SD1.x, SD2.x and SDXL base checkpoints.`)
+    throw new UnknownModelError(file, `is ${an(label)} checkpoint${why}; sdloom runs SD1.x, SD2.x, SDXL base and SDXL refiner checkpoints.`)
   }
   return arch
 }
@@ -145,8 +147,9 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       throw new UnknownModelError(path, `is ${an(identification.architecture.label)} checkpoint whose UNet takes ${unetConfig.inChannels} input channels `
         + `(tensor "${unetConfig.sources.inChannels}"); sdloom runs 4-channel UNets and 9-channel inpainting UNets.`)
     }
-    const sessions = new SessionCache(weights, unetConfig, opts.threads)
-    const prediction = await decidePrediction(arch, source, opts.prediction, sessions)
+    const refiner = identification.architecture.id === 'sdxl-refiner'
+    const sessions = new SessionCache(weights, unetConfig, opts.threads, refiner)
+    const prediction = await decidePrediction(arch, source, opts.prediction, sessions, refiner)
     return {
       file: path, arch, identification, weights, unetConfig, prediction,
       vaeScale: arch === 'sdxl' ? 0.13025 : 0.18215,
@@ -166,7 +169,8 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   }
 }
 
-async function mergeVae(weights: WeightStore, file: string, prefixes: readonly string[]): Promise<void> {
+/** Merges a separate VAE file over the store's VAE keys under `prefixes` (at load, the engine's VAE switch, vae-encoder-weights.ts). */
+export async function mergeVae(weights: WeightStore, file: string, prefixes: readonly string[]): Promise<void> {
   const vae = await openTensorFile(file)
   try {
     const map = vaeKeyMap(vae.keys())
@@ -193,7 +197,8 @@ async function mergeVae(weights: WeightStore, file: string, prefixes: readonly s
 class SessionCache {
   private readonly cache = new Map<string, Promise<{ release(): Promise<void> }>>()
   private readonly layouts = new Map<string, string>()
-  constructor(readonly weights: WeightStore, private readonly config: UnetConfig, private readonly threads: number | undefined) {}
+  constructor(readonly weights: WeightStore, private readonly config: UnetConfig, private readonly threads: number | undefined,
+    private readonly sdxlRefiner: boolean) {}
 
   private async once<T extends { release(): Promise<void> }>(key: string, prefix: string, make: (lowRank: LowRankLayout) => Promise<T>): Promise<T> {
     const layout = this.weights.lowRankLayout(prefix)
@@ -216,6 +221,7 @@ class SessionCache {
 
   async textEncoders(arch: Arch, clipSkip: number): Promise<TextEncoders> {
     if (!Number.isInteger(clipSkip) || clipSkip < 1) throw new InputError(`clip skip must be an integer >= 1, got ${clipSkip}`)
+    if (arch === 'sdxl' && this.sdxlRefiner) return { arch: 'sdxl-refiner', bigG: await this.encoder(TEXT_ENCODER_PRESETS.sdxlRefinerBigG, 'bigG') }
     if (arch === 'sdxl') {
       return { arch, clipL: await this.encoder(TEXT_ENCODER_PRESETS.sdxlClipL, 'clipL'), bigG: await this.encoder(TEXT_ENCODER_PRESETS.sdxlBigG, 'bigG') }
     }
@@ -250,11 +256,11 @@ class SessionCache {
   }
 }
 
-async function decidePrediction(arch: Arch, source: TensorSource, flag: Prediction | undefined, sessions: SessionCache): Promise<PredictionChoice> {
+async function decidePrediction(arch: Arch, source: TensorSource, flag: Prediction | undefined, sessions: SessionCache, refiner: boolean): Promise<PredictionChoice> {
   if (flag) return { value: flag, source: 'flag', detail: `--prediction ${flag}` }
   const fromMetadata = predictionFromMetadata(source.metadata)
   if (fromMetadata) return fromMetadata
-  if (arch !== 'sd2') return { value: 'eps', source: 'architecture', detail: `${arch === 'sd1' ? 'SD1.x' : 'SDXL base'} predicts eps` }
+  if (arch !== 'sd2') return { value: 'eps', source: 'architecture', detail: `${arch === 'sd1' ? 'SD1.x' : refiner ? 'SDXL refiner' : 'SDXL base'} predicts eps` }
   const mean = await probeVPrediction(sessions)
   return {
     value: mean < -1 ? 'v' : 'eps', source: 'probe',

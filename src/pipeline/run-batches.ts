@@ -106,7 +106,7 @@ export interface BatchStart {
   readonly imageConditioning?: ImageConditioning
 }
 
-export type InitLatent = (model: LoadedModel, ctx: BatchContext) => Promise<BatchStart>
+export type InitLatent = (model: LoadedModel, ctx: BatchContext, opts: RunOptions) => Promise<BatchStart>
 
 /** Latents of a batch at a size (a second pass may change it). */
 export interface BatchLatents {
@@ -180,7 +180,7 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
     const ctx: BatchContext = { r, conditioning, seeds, batch, latentShape: [4, r.height / 8, r.width / 8], ...(secondConditioning ? { secondConditioning } : {}) }
     await opts.onPhase?.('sample', batch)
     const firstCtx = refiner && !spec.secondPass ? { ...ctx, refiner } : ctx
-    const first: BatchLatents = { latent: await sampleBatch(model, firstCtx, await spec.init(model, ctx), opts), latentShape: ctx.latentShape }
+    const first: BatchLatents = { latent: await sampleBatch(model, firstCtx, await spec.init(model, ctx, opts), opts), latentShape: ctx.latentShape }
     const out = spec.secondPass ? await spec.secondPass(model, first, refiner ? { ...ctx, refiner } : ctx, opts) : first
     if (refiner?.switched && !opts.keepSessions) await refiner.options.model.releaseSessions('unet')
     await free('unet')
@@ -222,7 +222,7 @@ const refinerInfo = (o: RefinerOptions): Record<string, string | number> => ({
 export async function sampleBatch(model: LoadedModel, ctx: BatchContext, start: BatchStart, opts: RunOptions): Promise<Float32Array> {
   const { r, conditioning, seeds, latentShape } = ctx
   const imageConditioning = model.unetConfig.inChannels === INPAINT_CHANNELS
-    ? start.imageConditioning ?? await txt2imgConditioning(model, seeds.length, latentShape) : undefined
+    ? start.imageConditioning ?? await txt2imgConditioning(model, seeds.length, latentShape, opts.vaeTiling) : undefined
   const unet = await model.unet()
   const base = unetModel({ unet, weights: model.weights, conditioning, latentShape: [...latentShape], imageConditioning })
   const refiner = ctx.refiner

@@ -18,7 +18,8 @@ import { outputPaths } from '../pipeline/output-paths.ts'
 import { a1111Info, type FinishedImage } from './a1111-info.ts'
 import { jobTimestamp } from './progress.ts'
 import type { ServerContext } from './context.ts'
-import type { GenerationJobPayload } from './txt2img-request.ts'
+import { materialize } from './img2img-request.ts'
+import type { GenerationJobPayload } from './request-base.ts'
 
 export interface GenerationResult {
   readonly images: readonly FinishedImage[]
@@ -77,7 +78,7 @@ function onEngineEvent(deps: GenerationDeps, jobId: string, batch: number, batch
 /** One engine call per batch; returns what finished (all of it, or what came before an interrupt). */
 async function runBatches(deps: GenerationDeps, jobId: string, p: GenerationJobPayload, ctx: JobContext): Promise<Omit<GenerationResult, 'info'>> {
   const engine = await deps.engine()
-  const r = p.request
+  const r = await materialize(p)
   const batchSize = r.batchSize ?? 1
   const batchCount = r.batchCount ?? 1
   const images: FinishedImage[] = []
@@ -90,7 +91,10 @@ async function runBatches(deps: GenerationDeps, jobId: string, p: GenerationJobP
     deps.skipHolder.skip = () => { deps.progress.skipped = true; batchAbort.abort(new Error('skipped')) }
     const pending: Promise<FinishedImage>[] = []
     try {
-      const result = await engine.generate({ ...r, seed: (r.seed ?? 0) + b * batchSize, batchCount: 1 }, {
+      // A1111 numbers seeds and variation seeds over the whole request: image i has seed + i and subseed + i
+      const shift = b * batchSize
+      const batch = { ...r, seed: (r.seed ?? 0) + shift, ...(r.subseed !== undefined ? { subseed: r.subseed + shift } : {}), batchCount: 1 }
+      const result = await engine.generate(batch, {
         signal: batchAbort.signal,
         key: `${jobId}-${b}`,
         // In process the engine awaits the returned promise (each image written before it goes on); over the worker

@@ -30,7 +30,19 @@ export const DEFAULT_OPTIONS = {
   show_progress_type: 'Approx cheap',
   show_progress_grid: true,
   eta_ancestral: 1,
+  eta_ddim: 0,
+  s_churn: 0,
+  s_tmin: 0,
+  s_tmax: 0,
   s_noise: 1,
+  s_min_uncond: 0,
+  sigma_min: 0,
+  sigma_max: 0,
+  rho: 0,
+  skip_early_cond: 0,
+  latent_upscale_default_mode: 'Latent',
+  /** sdloom's own: weight precision of the UNet and text encoders, fp32 or int8 (weight-only; a quarter of the memory). */
+  sdloom_weights: 'fp32',
   sd_lora: 'None',
   lora_preferred_name: 'Alias from file',
   face_restoration: false,
@@ -49,6 +61,7 @@ export type Options = Record<string, unknown> & { [K in OptionKey]: (typeof DEFA
 const RESTRICTED = new Set(['api_enable_requests', 'api_forbid_local_requests', 'api_useragent'])
 const OUTDIRS = new Set(['outdir_samples', 'outdir_txt2img_samples', 'outdir_img2img_samples'])
 const RANDN = ['GPU', 'CPU', 'NV']
+const WEIGHTS = ['fp32', 'int8']
 
 function checkValue(key: string, value: unknown): unknown {
   if (!(key in DEFAULT_OPTIONS)) return value
@@ -59,6 +72,7 @@ function checkValue(key: string, value: unknown): unknown {
   if (want === 'number' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value)
   if (typeof value !== want) throw new InputError(`option ${key}: expected a ${want}, got ${JSON.stringify(value)}`)
   if (key === 'randn_source' && !RANDN.includes(value as string)) throw new InputError(`option randn_source: expected one of ${RANDN.join(', ')}, got "${String(value)}"`)
+  if (key === 'sdloom_weights' && !WEIGHTS.includes(value as string)) throw new InputError(`option sdloom_weights: expected one of ${WEIGHTS.join(', ')}, got "${String(value)}"`)
   if (OUTDIRS.has(key) && value !== '' && (isAbsolute(value as string) || normalize(value as string).split(/[\\/]/).includes('..'))) {
     throw new InputError(`option ${key}: "${String(value)}" must be a folder inside the data folder (relative, without "..")`)
   }

@@ -31,6 +31,10 @@ test('refuses what is not a txt2img checkpoint, naming the file and what it is',
   const inpaint = await loadModel(files.inpaint)
   assert.equal(inpaint.unetConfig.inChannels, 9)
   await inpaint.release()
+  // SDXL refiner checkpoints load too (as the --refiner stage or on their own; test/e2e/sdxl-refiner.test.ts runs one)
+  const refiner = await loadModel(files.refiner)
+  assert.deepEqual([refiner.arch, refiner.identification.architecture.label, refiner.nativeSize], ['sdxl', 'SDXL refiner', 1024])
+  await refiner.release()
   await writeSpecs(files.other, [{ name: 'foo.weight', dtype: 'F32', shape: [2] }])
   const cases: [string, string][] = [
     [ref('sd1', 'adapters', 'tinylora.safetensors'), 'tinylora.safetensors: is a LoRA (SD1.x), not a checkpoint. Hint: pass it with --lora FILE and a checkpoint with --model.'],
@@ -38,7 +42,6 @@ test('refuses what is not a txt2img checkpoint, naming the file and what it is',
       + 'Hint: put it in the --embeddings DIR and pass a checkpoint with --model.'],
     [files.vae, 'vae.safetensors: is a standalone VAE (SD-family VAE (4-channel latent)), not a full checkpoint (UNet + VAE + text encoder). '
       + 'Hint: pass it with --vae and a checkpoint with --model.'],
-    [files.refiner, 'refiner.safetensors: is an SDXL refiner checkpoint; txt2img runs SD1.x, SD2.x and SDXL base checkpoints.'],
     [files.other, 'other.safetensors: is not a Stable Diffusion checkpoint: no UNet, VAE, text-encoder, LoRA or embedding keys found (1 tensors, first: "foo.weight").'],
   ]
   for (const [file, message] of cases) await assert.rejects(loadModel(file), { message }, file)

@@ -21,7 +21,8 @@ after(() => s.dispose())
 test('sd-models, sd-vae, loras, embeddings list the library as A1111 shapes them; the hostile pickle only in the library view, with its error', async () => {
   const models = await s.fetchJson('/sdapi/v1/sd-models')
   assert.equal(models.status, 200)
-  assert.deepEqual(models.body.map((m: any) => [m.title, m.model_name, m.hash, m.config]), [['tiny-sd1.safetensors', 'tiny-sd1', null, null]])
+  // not hashed yet: A1111 shows hash and sha256 as null (and the title without [hash]) until the file is hashed
+  assert.deepEqual(models.body.map((m: any) => [m.title, m.model_name, m.hash, m.sha256, m.config]), [['tiny-sd1.safetensors', 'tiny-sd1', null, null, null]])
   assert.deepEqual((await s.fetchJson('/sdapi/v1/sd-vae')).body.map((v: any) => v.model_name), ['lowvar-vae.safetensors'])
   const loras = (await s.fetchJson('/sdapi/v1/loras')).body
   assert.deepEqual(loras.map((l: any) => [l.name, l.alias]), [['tinyloha', 'tinyloha'], ['tinylora', 'tinylora']])
@@ -64,7 +65,10 @@ test('options: GET has the checkpoint title, POST takes the whole object back, c
   const now = (await s.fetchJson('/sdapi/v1/options')).body
   assert.match(now.sd_model_checkpoint, /^tiny-sd1\.safetensors \[[0-9a-f]{10}\]$/)
   assert.equal(now.CLIP_stop_at_last_layers, 2)
-  assert.equal((await s.fetchJson('/sdapi/v1/sd-models')).body[0].title, now.sd_model_checkpoint)
+  const hashed = (await s.fetchJson('/sdapi/v1/sd-models')).body[0]
+  assert.equal(hashed.title, now.sd_model_checkpoint)
+  assert.match(hashed.sha256, /^[0-9a-f]{64}$/)
+  assert.equal(hashed.hash, hashed.sha256.slice(0, 10))
   const bad = await s.fetchJson('/sdapi/v1/options', { json: { CLIP_stop_at_last_layers: 'two' } })
   assert.deepEqual([bad.status, bad.body.error, bad.body.detail], [400, 'InputError', 'option CLIP_stop_at_last_layers: expected a number, got "two"'])
   const path = await s.fetchJson('/sdapi/v1/options', { json: { sd_model_checkpoint: '../../secret.safetensors' } })
@@ -90,8 +94,8 @@ test('malformed JSON, wrong types, huge bodies, limits and ../ names answer clea
   const traversal = await s.fetchJson('/sdapi/v1/txt2img', { json: { prompt: 'x', override_settings: { sd_model_checkpoint: '../../../etc/passwd' } } })
   assert.equal(traversal.status, 400)
   assert.doesNotMatch(JSON.stringify(traversal.body), new RegExp(s.dir))
-  const hires = await s.fetchJson('/sdapi/v1/txt2img', { json: { prompt: 'x', enable_hr: true } })
-  assert.deepEqual([hires.status, hires.body.detail], [400, 'enable_hr: hires fix is not supported by sdloom yet; send enable_hr: false'])
+  const hires = await s.fetchJson('/sdapi/v1/txt2img', { json: { prompt: 'x', steps: 4, enable_hr: true, hr_second_pass_steps: 41 } })
+  assert.deepEqual([hires.status, hires.body.detail], [400, "hr_second_pass_steps 41 is over the server's limit of 40 (--max-steps). Hint: ask for less, or start the server with a higher --max-steps"])
   const internal = await s.fetchJson('/sdapi/v1/txt2img', { json: { prompt: 'fail inside the engine', steps: 1, width: 8, height: 8 } })
   assert.deepEqual([internal.status, internal.body.error, internal.body.detail], [500, 'InternalError', 'internal error while generating; the server log has the details'])
   assert.doesNotMatch(JSON.stringify(internal.body), /secret/)

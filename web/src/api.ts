@@ -9,6 +9,7 @@ export class ApiError extends Error {
 
 /** Request fields an SdError message may start with or name (txt2img-request.ts wording). */
 const FIELD_PATTERNS: readonly [RegExp, string][] = [
+  [/^init_images|init image/i, 'init_images'], [/^denoising_strength/, 'denoising_strength'],
   [/^width × height|^width\b|^height\b/, 'width'], [/^steps\b/, 'steps'], [/^batch_size\b/, 'batch_size'], [/^n_iter\b/, 'n_iter'],
   [/no checkpoint named|library has no checkpoint/, 'sd_model_checkpoint'], [/no vae named/i, 'sd_vae'],
   [/sampler/i, 'sampler_name'], [/schedule/i, 'scheduler'], [/no (lora|embedding) named|lora|prompt/i, 'prompt'],

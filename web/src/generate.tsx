@@ -1,20 +1,32 @@
 /**
- * The txt2img view: prompts (Ctrl+Enter generates), Generate / Interrupt / Skip, the parameters, the extra networks,
- * progress with live preview, and the results. A generation is a job of /sdloom/v1/jobs (saved, so it reaches the
- * history); its events come over the page's SSE stream; interrupt and skip are A1111's routes.
+ * The generate view of the txt2img and img2img tabs: prompts (Ctrl+Enter generates), Generate / Interrupt / Skip,
+ * the parameters, the extra networks, progress with live preview, and the results. A generation is a job of
+ * /sdloom/v1/jobs (saved, so it reaches the history; img2img's go to IMG2IMG_JOBS with the fields `extra` adds); its
+ * events come over the page's SSE stream; interrupt and skip are A1111's routes.
  */
+import type { ComponentChildren } from 'preact'
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api, ApiError } from './api.ts'
 import { onJobEvent } from './events.ts'
 import { GenerateForm } from './generate-form.tsx'
 import { networkName, Networks } from './networks.tsx'
+import { MissingInputError } from './img2img-params.ts'
 import { toJobBody, type GenParams } from './params.ts'
 import { ProgressView } from './progress-view.tsx'
 import { PromptBox, type Suggestion } from './prompt-box.tsx'
 import { Results } from './results.tsx'
 import type { Catalog, JobView } from './types.ts'
 
-interface Props {
+/** The jobs API's img2img/inpaint face (A1111 img2img fields; answers like POST /sdloom/v1/jobs). */
+export const IMG2IMG_JOBS = '/sdloom/v1/jobs/img2img'
+
+export interface GenerateViewProps {
+  readonly mode: 'txt2img' | 'img2img'
+  /** The mode's fields beyond txt2img's; may throw MissingInputError (shown beside its field). */
+  readonly extra?: () => Record<string, unknown>
+  /** The mode's own controls, above the parameters; given the errors so each shows beside its control, and a way to drop one. */
+  readonly panel?: (errors: Readonly<Record<string, string>>, dismiss: (field: string) => void) => ComponentChildren
+  readonly sendToImg2img: (url: string) => void
   readonly params: GenParams
   readonly set: (patch: Partial<GenParams>) => void
   readonly catalog: Catalog
@@ -32,7 +44,8 @@ function suggestionsOf(c: Catalog): Suggestion[] {
   ]
 }
 
-export function GenerateView({ params: p, set, catalog, sendToPrompt, notice, seedLocked, setSeedLocked }: Props) {
+export function GenerateView({ mode, extra, panel, sendToImg2img, params: p, set, catalog, sendToPrompt, notice, seedLocked, setSeedLocked }: GenerateViewProps) {
+  const idPrefix = mode === 'txt2img' ? '' : `${mode}-`
   const [errors, setErrors] = useState<Record<string, string>>({})
   const [job, setJob] = useState<JobView | undefined>()
   const [pending, setPending] = useState<string | undefined>()
@@ -59,14 +72,16 @@ export function GenerateView({ params: p, set, catalog, sendToPrompt, notice, se
   const generate = async (): Promise<void> => {
     setErrors({})
     try {
-      const j = await api<JobView>('/sdloom/v1/jobs', { json: toJobBody(p) })
+      const body = { ...toJobBody(p), ...extra?.() }
+      const j = await api<JobView>(mode === 'img2img' ? IMG2IMG_JOBS : '/sdloom/v1/jobs', { json: body })
       waiting.current = j.id
       setPending(j.id)
       // The job may have finished before its id came back.
       if (settled.current.has(j.id)) fetchJob(j.id)
     } catch (e) {
       const err = e as Error
-      setErrors({ [err instanceof ApiError && err.field ? err.field : 'generate']: err.message })
+      const field = err instanceof ApiError || err instanceof MissingInputError ? err.field : undefined
+      setErrors({ [field ?? 'generate']: err.message })
     }
   }
   const post = (path: string) => { api(path, { json: {} }).catch((e: Error) => setErrors({ generate: e.message })) }
@@ -77,9 +92,9 @@ export function GenerateView({ params: p, set, catalog, sendToPrompt, notice, se
   return (
     <div class="generate">
       <div class="prompts">
-        <PromptBox id="prompt" label="Prompt" value={p.prompt} onInput={(v) => set({ prompt: v })} onFocus={() => setTarget('prompt')}
+        <PromptBox id={`${idPrefix}prompt`} label="Prompt" value={p.prompt} onInput={(v) => set({ prompt: v })} onFocus={() => setTarget('prompt')}
           onSubmit={generate} suggestions={suggestions} error={errors.prompt} />
-        <PromptBox id="negative" label="Negative prompt" value={p.negative} onInput={(v) => set({ negative: v })} onFocus={() => setTarget('negative')}
+        <PromptBox id={`${idPrefix}negative`} label="Negative prompt" value={p.negative} onInput={(v) => set({ negative: v })} onFocus={() => setTarget('negative')}
           onSubmit={generate} suggestions={suggestions} />
         <div class="actions">
           <button type="button" class="primary" onClick={generate} title="Ctrl+Enter">Generate</button>
@@ -91,11 +106,12 @@ export function GenerateView({ params: p, set, catalog, sendToPrompt, notice, se
         {notice && <p class="notice" role="status">{notice}</p>}
       </div>
       <div class="params">
-        <GenerateForm params={p} set={set} catalog={catalog} errors={errors} seedLocked={seedLocked} setSeedLocked={setSeedLocked} lastSeed={lastSeed} />
+        {panel?.(errors, (field) => setErrors(({ [field]: _, ...rest }) => rest))}
+        <GenerateForm idPrefix={idPrefix} params={p} set={set} catalog={catalog} errors={errors} seedLocked={seedLocked} setSeedLocked={setSeedLocked} lastSeed={lastSeed} />
       </div>
       <div class="output">
         <ProgressView />
-        <Results job={job} sendToPrompt={sendToPrompt} reuseSeed={(seed) => set({ seed })} />
+        <Results job={job} sendToPrompt={sendToPrompt} sendToImg2img={sendToImg2img} reuseSeed={(seed) => set({ seed })} />
       </div>
       <div class="networks-wrap">
         <button type="button" class="link" aria-expanded={showNetworks} onClick={() => setShowNetworks(!showNetworks)}>

@@ -1,12 +1,15 @@
 /**
- * The sdloom web UI: tabs for txt2img, queue, history, PNG info and the model inspector; a theme switch; a PNG dropped
- * anywhere shows its parameters. The catalog (models, samplers, library) is loaded once and on "refresh".
+ * The sdloom web UI: tabs for txt2img, img2img, queue, history, PNG info and the model inspector; a theme switch; a
+ * PNG dropped anywhere (but on img2img's picture box) shows its parameters. The catalog (models, samplers, library) is
+ * loaded once and on "refresh". txt2img and img2img keep their own parameters, as in A1111.
  */
 import { render } from 'preact'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, blobToBase64 } from './api.ts'
 import { GenerateView } from './generate.tsx'
 import { HistoryView } from './history.tsx'
+import { Img2ImgView, toInitImage } from './img2img.tsx'
+import { IMG2IMG_DEFAULTS, snapSize, type Img2ImgParams } from './img2img-params.ts'
 import { InspectorView } from './inspector.tsx'
 import { DEFAULTS, fromParameters, type GenParams } from './params.ts'
 import { PngInfoView } from './png-info.tsx'
@@ -14,7 +17,7 @@ import { QueueView } from './queue.tsx'
 import type { Catalog, LibraryEntry, PngInfo, Sampler, Scheduler, SdModel, SdVae } from './types.ts'
 import './style.css'
 
-const TABS = [['generate', 'txt2img'], ['queue', 'Queue'], ['history', 'History'], ['png', 'PNG info'], ['inspect', 'Inspector']] as const
+const TABS = [['generate', 'txt2img'], ['img2img', 'img2img'], ['queue', 'Queue'], ['history', 'History'], ['png', 'PNG info'], ['inspect', 'Inspector']] as const
 type Tab = typeof TABS[number][0]
 const EMPTY: Catalog = { checkpoints: [], vaes: [], samplers: [], schedulers: [], library: [], tags: [] }
 
@@ -44,10 +47,16 @@ function App() {
   const [catalog, setCatalog] = useState<Catalog>(EMPTY)
   const [loadError, setLoadError] = useState<string | undefined>()
   const [params, setParams] = useState<GenParams>(DEFAULTS)
+  const [params2, setParams2] = useState<GenParams>(DEFAULTS)
+  const [init, setInit] = useState<Img2ImgParams>(IMG2IMG_DEFAULTS)
   const [seedLocked, setSeedLocked] = useState(false)
+  const [seedLocked2, setSeedLocked2] = useState(false)
   const [notice, setNotice] = useState<string | undefined>()
+  const [notice2, setNotice2] = useState<string | undefined>()
   const [png, setPng] = useState<{ info?: PngInfo; error?: string }>({})
   const set = useCallback((patch: Partial<GenParams>) => setParams((p) => ({ ...p, ...patch })), [])
+  const set2 = useCallback((patch: Partial<GenParams>) => setParams2((p) => ({ ...p, ...patch })), [])
+  const patchInit = useCallback((patch: Partial<Img2ImgParams>) => setInit((p) => ({ ...p, ...patch })), [])
 
   const refresh = (): void => {
     const pending = firstCatalog ?? loadCatalog()
@@ -57,20 +66,35 @@ function App() {
       if (performance.getEntriesByName('sdloom-ready').length === 0) performance.mark('sdloom-ready')
       setCatalog(c)
       setLoadError(undefined)
-      setParams((p) => ({ ...p, checkpoint: p.checkpoint || c.checkpoints[0]?.title || '' }))
+      const pick = (p: GenParams): GenParams => ({ ...p, checkpoint: p.checkpoint || c.checkpoints[0]?.title || '' })
+      setParams(pick)
+      setParams2(pick)
     }, (e: Error) => setLoadError(e.message))
   }
   useEffect(refresh, [])
 
   const readPng = async (blob: Blob): Promise<PngInfo> => api<PngInfo>('/sdapi/v1/png-info', { json: { image: await blobToBase64(blob) } })
+  const restoredNotice = (notRestored: readonly string[]): string =>
+    (notRestored.length > 0 ? `Parameters restored. Not restored: ${notRestored.join('; ')}` : 'Parameters restored.')
   const restore = (info: PngInfo): void => {
     const r = fromParameters(info.parameters, params, catalog, seedLocked)
     setParams(r.params)
-    setNotice(r.notRestored.length > 0 ? `Parameters restored. Not restored: ${r.notRestored.join('; ')}` : 'Parameters restored.')
+    setNotice(restoredNotice(r.notRestored))
     setTab('generate')
   }
   const sendToGenerate = (url: string): void => {
     fetch(url).then((r) => r.blob()).then(readPng).then(restore, (e: Error) => setNotice(`Could not read the image's parameters: ${e.message}`))
+  }
+  // A1111's "send to img2img": the picture becomes the init image and its parameters fill the img2img form.
+  const sendToImg2img = (url: string): void => {
+    setTab('img2img')
+    fetch(url).then((r) => r.blob()).then(async (blob) => {
+      const [image, info] = await Promise.all([toInitImage(blob, url.split('/').slice(-3).join('-')), readPng(blob)])
+      const r = fromParameters(info.parameters, params2, catalog, seedLocked2)
+      setInit((p) => ({ ...p, image }))
+      setParams2({ ...r.params, width: snapSize(image.width), height: snapSize(image.height) })
+      setNotice2(restoredNotice(r.notRestored))
+    }).catch((e: Error) => setNotice2(`Could not send the image to img2img: ${e.message}`))
   }
   const pickPng = (file: File): void => {
     setTab('png')
@@ -107,10 +131,15 @@ function App() {
       <main>
         {/* Views stay mounted once shown (a running job's progress and results survive a look at the history). */}
         <div role="tabpanel" aria-labelledby="tab-generate" hidden={tab !== 'generate'}>
-          <GenerateView params={params} set={set} catalog={catalog} sendToPrompt={sendToGenerate} notice={notice} seedLocked={seedLocked} setSeedLocked={setSeedLocked} />
+          <GenerateView mode="txt2img" params={params} set={set} catalog={catalog} sendToPrompt={sendToGenerate} sendToImg2img={sendToImg2img}
+            notice={notice} seedLocked={seedLocked} setSeedLocked={setSeedLocked} />
         </div>
+        <div role="tabpanel" aria-labelledby="tab-img2img" hidden={tab !== 'img2img'}>{visited.has('img2img') && (
+          <Img2ImgView init={init} setInit={patchInit} params={params2} set={set2} catalog={catalog} sendToPrompt={sendToGenerate} sendToImg2img={sendToImg2img}
+            notice={notice2} seedLocked={seedLocked2} setSeedLocked={setSeedLocked2} />
+        )}</div>
         <div role="tabpanel" aria-labelledby="tab-queue" hidden={tab !== 'queue'}>{visited.has('queue') && <QueueView />}</div>
-        <div role="tabpanel" aria-labelledby="tab-history" hidden={tab !== 'history'}>{visited.has('history') && <HistoryView sendToGenerate={sendToGenerate} />}</div>
+        <div role="tabpanel" aria-labelledby="tab-history" hidden={tab !== 'history'}>{visited.has('history') && <HistoryView sendToGenerate={sendToGenerate} sendToImg2img={sendToImg2img} />}</div>
         <div role="tabpanel" aria-labelledby="tab-png" hidden={tab !== 'png'}>
           <PngInfoView info={png.info} error={png.error} pick={pickPng} restore={() => png.info && restore(png.info)} />
         </div>

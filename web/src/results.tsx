@@ -1,14 +1,15 @@
-/** The finished job's images in a grid, the chosen one's infotext, "send parameters to prompt" and "reuse seed". */
+/** The finished job's images in a grid, the chosen one's infotext, "send parameters to prompt", "send to img2img" and "reuse seed". */
 import { useState } from 'preact/hooks'
 import type { JobView } from './types.ts'
 
 interface Props {
   readonly job: JobView | undefined
   readonly sendToPrompt: (url: string) => void
+  readonly sendToImg2img: (url: string) => void
   readonly reuseSeed: (seed: number) => void
 }
 
-export function Results({ job, sendToPrompt, reuseSeed }: Props) {
+export function Results({ job, sendToPrompt, sendToImg2img, reuseSeed }: Props) {
   const [chosen, setChosen] = useState(0)
   if (!job) return <div class="results empty"><p>Images appear here.</p></div>
   if (job.error && job.images.length === 0) return <div class="results"><p class="error" role="alert">{job.error.message}</p></div>
@@ -29,6 +30,7 @@ export function Results({ job, sendToPrompt, reuseSeed }: Props) {
           <pre class="infotext" data-testid="result-infotext">{img.infotext}</pre>
           <div class="row">
             {img.url && <button type="button" onClick={() => sendToPrompt(img.url!)}>Send parameters to prompt</button>}
+            {img.url && <button type="button" onClick={() => sendToImg2img(img.url!)}>Send to img2img</button>}
             <button type="button" onClick={() => reuseSeed(img.seed)}>Reuse seed {img.seed}</button>
             {img.url && <a class="button" href={img.url} download={`${img.seed}.png`}>Download</a>}
           </div>

@@ -25,11 +25,22 @@ export interface Sampler { readonly name: string; readonly aliases: readonly str
 export interface Scheduler { readonly name: string; readonly label: string }
 
 export interface JobImage { readonly index: number; readonly seed: number; readonly infotext: string; readonly url: string | null }
+/** The queue's view of a job's request (null for a job that is not a generation). */
+export interface JobSummary {
+  /** 'txt2img', 'img2img', … */
+  readonly mode: string
+  readonly prompt: string; readonly negativePrompt: string; readonly model: string; readonly width: number | null; readonly height: number | null
+  readonly steps: number | null; readonly sampler: string | null; readonly images: number
+}
 export interface JobView {
-  readonly id: string; readonly state: string; readonly position: number | null; readonly createdAt: number
+  readonly id: string; readonly state: string; readonly position: number | null; readonly createdAt: number; readonly summary: JobSummary | null
   readonly error: { readonly name: string; readonly message: string } | null; readonly images: readonly JobImage[]
 }
-export interface GalleryImage { readonly jobId: string; readonly index: number; readonly seed: number; readonly infotext: string; readonly createdAt: number; readonly url: string | null }
+export interface GalleryImage {
+  readonly jobId: string; readonly index: number; readonly seed: number; readonly infotext: string; readonly createdAt: number; readonly url: string | null
+  /** Pass as `before` to get the images after this one. */
+  readonly cursor: string
+}
 export interface PngInfo { readonly info: string; readonly items: Readonly<Record<string, string>>; readonly parameters: Readonly<Record<string, string>> }
 
 /** Everything the generate view picks from. */

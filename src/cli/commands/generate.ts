@@ -1,29 +1,28 @@
 /*
- * `sdloom generate PROMPT`: txt2img from a checkpoint file, written as PNGs with A1111's infotext.
+ * `sdloom generate PROMPT`: txt2img from a checkpoint file, written as PNGs with A1111's infotext. The command line
+ * becomes one Engine request (the same contract the server and workers use) run by an in-process, one-shot Engine:
+ * sessions released between phases, LoRAs merged in place, the model dropped after the run. `img2img` shares runMode.
  * Test-only override: SDLOOM_DEFAULT_MODEL_SHA256 / SDLOOM_DEFAULT_MODEL_SIZE replace the pinned hash and size of the
  * default model, so the download path can be tested against a small file served locally (with SDLOOM_HF_ENDPOINT).
  */
-import { basename } from 'node:path'
 import { InputError } from '../../core/errors.ts'
-import { formatInfotext } from '../../image/infotext.ts'
-import { saveImagePng } from '../../image/save-image.ts'
-import { createClipTokenizer, resolveTokenizerDir } from '../../prompt/index.ts'
+import { formatInfotext, type GenerationInfo } from '../../image/infotext.ts'
+import { writePng } from '../../image/png.ts'
+import { resolveTokenizerDir } from '../../prompt/index.ts'
 import { RANDN_SOURCES, type RandnSource } from '../../sampling/index.ts'
-import { hashFile } from '../../tools/hash.ts'
 import { DEFAULT_MODEL, ensureHubModel } from '../../pipeline/default-model.ts'
-import { loadModel, type LoadedModel, type Prediction, type WeightPrecision } from '../../pipeline/load-model.ts'
+import type { LoadedModel, Prediction, WeightPrecision } from '../../pipeline/load-model.ts'
 import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
-import { resolveRequest, txt2img, type Txt2ImgOptions, type Txt2ImgRequest } from '../../pipeline/txt2img.ts'
-import type { FinishedImage } from '../../pipeline/run-batches.ts'
+import { resolveRequest, type ResolvedRequest } from '../../pipeline/request.ts'
+import type { Txt2ImgRequest, Txt2ImgOptions } from '../../pipeline/txt2img.ts'
+import { parseLoraFlag } from '../../pipeline/extra-networks-resolve.ts'
+import type { AdapterMode } from '../../pipeline/adapters.ts'
+import { Engine } from '../../engine/engine.ts'
+import type { EngineEvent, GeneratedImage, GenerationBase, GenerationRequest, LocalRun } from '../../engine/contract.ts'
 import {
   HIRES_HELP, HIRES_OPTIONS, REFINER_HELP, REFINER_OPTIONS, SAMPLER_PARAMS_HELP, SAMPLER_PARAMS_OPTIONS, VARIATION_HELP, VARIATION_OPTIONS,
-  hiresOf, samplerParamsOf, sizeOf, upscalersOf, withRefiner,
+  cliResolver, defined, hiresFixOf, refinerOf, samplerParamsOf, sizeOf,
 } from './mode-flags.ts'
-import { txt2imgHires } from '../../pipeline/hires.ts'
-
-type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
-import { prepareGenerateAdapters, type AdapterFlags } from '../../pipeline/generate-adapters.ts'
-import type { AdapterMode } from '../../pipeline/adapters.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { fastDecode, type FastDecodeFlags } from './fast-decode.ts'
 import { num, oneOf, str } from '../flags.ts'
@@ -31,8 +30,11 @@ import { PREFLIGHT_HELP, preflight } from '../preflight.ts'
 import { clipSkipNotice } from '../generate-notices.ts'
 import { promptWithLoraTags } from '../lora-tags.ts'
 import { listenForCtrlC } from '../interrupt.ts'
-import { phaseProgress, type PhaseProgress } from '../phase-progress.ts'
+import { phaseProgress } from '../phase-progress.ts'
 import { fetchFirstUseFiles } from '../first-use-files.ts'
+import { engineProgress } from '../engine-progress.ts'
+
+type VaeTilingMode = NonNullable<Txt2ImgOptions['vaeTiling']>
 
 async function modelPath(ctx: CommandContext, signal: AbortSignal): Promise<string> {
   const given = str(ctx, 'model')
@@ -57,23 +59,15 @@ function requestOf(ctx: CommandContext): Omit<Txt2ImgRequest, 'tokenizer'> {
   }
 }
 
-/** What a command runs once the model is loaded: txt2img (+ hires) for generate, img2img for img2img. */
+/** What a command adds to the shared request: txt2img (+ hires fix) for generate, the picture and mask for img2img. */
 export interface ModeRunner {
   /** The command's name for messages ("generate takes one PROMPT"). */
   readonly command: string
-  /** Load the VAE encoder too (img2img, pixel-upscaler hires). */
-  readonly vaeEncoder: boolean
-  run(model: LoadedModel, req: Txt2ImgRequest, opts: Txt2ImgOptions): Promise<FinishedImage[]>
+  request(base: GenerationBase): GenerationRequest
 }
 
 function generateMode(ctx: CommandContext): ModeRunner {
-  const hires = hiresOf(ctx)
-  return {
-    command: 'generate', vaeEncoder: hires !== undefined && !(hires.upscaler ?? 'Latent').startsWith('Latent'),
-    run: (model, req, opts) => withRefiner(ctx, async (refiner) => (hires
-      ? txt2imgHires(model, { ...req, hires, upscalers: await upscalersOf(ctx) }, { ...opts, refiner })
-      : txt2img(model, req, { ...opts, refiner }))),
-  }
+  return { command: 'generate', request: (base) => defined({ mode: 'txt2img' as const, ...base, hires: hiresFixOf(ctx) }) }
 }
 
 const vaeTilingOf = (ctx: CommandContext): VaeTilingMode | undefined =>
@@ -87,95 +81,85 @@ function fastDecodeFlags(ctx: CommandContext): FastDecodeFlags {
 
 const loraModeOf = (ctx: CommandContext): AdapterMode | undefined => oneOf<AdapterMode>(ctx, 'lora-mode', ['merge', 'bypass'])
 
-function adapterFlags(ctx: CommandContext): AdapterFlags {
+const loraFlagsOf = (ctx: CommandContext): string[] => {
   const loras = ctx.values.lora
-  return {
-    loras: (Array.isArray(loras) ? loras : loras === undefined ? [] : [loras]).map(String),
-    lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings'), strict: ctx.values.strict === true, mode: loraModeOf(ctx), oneShot: true,
-  }
+  return (Array.isArray(loras) ? loras : loras === undefined ? [] : [loras]).map(String)
 }
 
-/** AutoV2 hashes for the infotext; the first time a file is hashed (4 GB: seconds) shows as a phase. */
-async function modelHashes(model: LoadedModel, progress: PhaseProgress): Promise<{ modelHash: string; vaeHash?: string }> {
-  const hash = async (file: string): Promise<string> => {
-    progress.phase('hash', basename(file))
-    return (await hashFile(file, ['autov2'], { onProgress: progress.bytes })).autov2
-  }
-  const modelHash = await hash(model.file)
-  const vaeHash = model.vaeFile ? await hash(model.vaeFile) : undefined
-  progress.end()
-  return { modelHash, vaeHash }
+/** The flags as the Engine's request: seeds fixed here (the output files are named by them), --lora files as `loras`. */
+function baseRequest(ctx: CommandContext, request: Omit<Txt2ImgRequest, 'tokenizer'>, r: ResolvedRequest, model: string): GenerationBase {
+  const { samplerParams, ...rest } = request
+  return defined({
+    ...rest, model, seed: r.seeds[0], ...(r.variation ? { subseed: r.variation.subseeds[0] } : {}),
+    samplerParams: defined(samplerParams ?? {}),
+    vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), weights: oneOf<WeightPrecision>(ctx, 'weights', ['fp32', 'int8']),
+    vaeTiling: vaeTilingOf(ctx), loraMode: loraModeOf(ctx), strict: ctx.values.strict === true || undefined,
+    loras: loraFlagsOf(ctx).map(parseLoraFlag).map((l) => ({ name: l.file!, weight: l.te, unetWeight: l.unet })),
+    ...refinerOf(ctx),
+  })
+}
+
+/** A finished image as its PNG: the composite pixels and the infotext with --lora files written into the prompt. */
+async function savePng(file: string, image: GeneratedImage, recordedPrompt: string): Promise<string> {
+  const info = { ...(image.info as unknown as GenerationInfo), prompt: recordedPrompt }
+  const infotext = formatInfotext(info)
+  await writePng(file, image.rgb, { text: { parameters: infotext } })
+  return infotext
 }
 
 export async function runMode(ctx: CommandContext, mode: ModeRunner): Promise<number> {
   if (ctx.positionals.length !== 1) throw new InputError(`${mode.command} takes one PROMPT, got ${ctx.positionals.length}. See: sdloom ${mode.command} --help`)
   const ctrlC = listenForCtrlC()
-  let model: LoadedModel | undefined
+  let engine: Engine | undefined
   try {
     const request = requestOf(ctx)
-    resolveRequest(512, request) // fail on bad options before the model loads
-    vaeTilingOf(ctx)
-    loraModeOf(ctx)
-    fastDecodeFlags(ctx)
-    const weights = oneOf<WeightPrecision>(ctx, 'weights', ['fp32', 'int8'])
+    const r = resolveRequest(512, request) // fail on bad options before the model loads; the seeds name the files
+    const fastFlags = fastDecodeFlags(ctx)
+    const base = baseRequest(ctx, request, r, '')
     await preflight(ctx, request)
     const fetched = await fetchFirstUseFiles({
       tokenizer: () => resolveTokenizerDir({ flag: str(ctx, 'tokenizer'), log: (l) => ctx.warn(l), signal: ctrlC.signal }),
       model: () => modelPath(ctx, ctrlC.signal),
     }, (l) => ctx.warn(l))
-    const tokenizer = createClipTokenizer(fetched.tokenizer)
-    const file = fetched.model
-    const progress = phaseProgress({ json: ctx.json })
-    progress.phase('load', basename(file))
-    try {
-      model = await loadModel(file, {
-        vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), onProgress: progress.step, vaeEncoder: mode.vaeEncoder,
-        weights,
-      })
-    } finally {
-      progress.end()
-    }
-    ctrlC.signal.throwIfAborted() // Ctrl-C while loading
-    return await generateWith(ctx, model, { ...request, tokenizer }, { signal: ctrlC.signal, mode })
+    const resolver = await cliResolver(ctx)
+    engine = new Engine({ resolver, tokenizerDir: fetched.tokenizer, oneShot: true })
+    return await generateWith(ctx, engine, mode.request({ ...base, model: fetched.model }), { signal: ctrlC.signal, r, fastFlags })
   } finally {
     ctrlC.dispose()
-    await model?.release()
+    await engine?.close()
   }
 }
 
-async function generateWith(ctx: CommandContext, model: LoadedModel, base: Txt2ImgRequest, o: { signal: AbortSignal; mode: ModeRunner }): Promise<number> {
-  const { signal, mode } = o
-  const r = resolveRequest(model.nativeSize, base)
-  const progress = phaseProgress({ json: ctx.json })
-  let merging = false
-  const onMerge = (done: number, total: number): void => { if (!merging) { merging = true; progress.phase('lora') } progress.step(done, total) }
-  const adapters = await prepareGenerateAdapters(model, base.prompt, { ...adapterFlags(ctx), onProgress: onMerge }, base.tokenizer, (l) => ctx.warn(l))
-    .finally(() => progress.end())
-  // --lora files go into the recorded prompt as <lora:NAME:W> tags (adapters are prepared above, so they apply once)
-  const req: Txt2ImgRequest = { ...base, prompt: promptWithLoraTags(base.prompt, adapterFlags(ctx).loras), seed: r.seeds[0], embeddings: adapters.embeddings, loraHashes: adapters.loraHashes, tiHashes: adapters.tiHashes }
-  const files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
-  const hashes = await modelHashes(model, progress)
-  const clipNote = clipSkipNotice(model.arch, base.clipSkip)
-  if (clipNote) ctx.warn(clipNote)
-  if (model.prediction.source !== 'architecture') ctx.warn(`${basename(model.file)}: ${model.prediction.value}-prediction (${model.prediction.detail})`)
+async function generateWith(ctx: CommandContext, engine: Engine, req: GenerationRequest, o: { signal: AbortSignal; r: ResolvedRequest; fastFlags: FastDecodeFlags }): Promise<number> {
+  const { signal, r } = o
+  const progress = engineProgress(phaseProgress({ json: ctx.json }), (l) => ctx.warn(l))
+  // --lora files go into the recorded prompt as <lora:NAME:W> tags (the engine applies them from `loras`, once)
+  const recordedPrompt = promptWithLoraTags(req.prompt, loraFlagsOf(ctx))
   const written: { file: string; seed: number; infotext: string }[] = []
-  const fast = await fastDecode(model, fastDecodeFlags(ctx), (l) => ctx.warn(l))
-  await mode.run(model, req, {
-    ...hashes, signal, vaeTiling: vaeTilingOf(ctx), oneShot: true, decoder: fast.decoder,
-    onPhase: (phase, batch) => progress.phase(phase, r.batchCount > 1 ? `batch ${batch + 1}/${r.batchCount}` : undefined),
-    onProgress: (p) => {
-      progress.step(p.step, p.steps)
-      fast.onProgress(p)
-    },
-    onImage: async (img) => {
-      signal.throwIfAborted() // Ctrl-C during the final decode: no image after it
-      await saveImagePng(files[img.index], img.image, { info: img.info, ...(img.pixels ? { pixels: img.pixels } : {}) })
-      written.push({ file: files[img.index], seed: img.seed, infotext: formatInfotext(img.info) })
-      if (!ctx.json) ctx.out(files[img.index])
-    },
-  }).finally(() => { progress.end(); fast.finish() })
+  let files: string[] = []
+  const prepare = async (model: LoadedModel): Promise<LocalRun> => {
+    progress.end()
+    files = await outputPaths(str(ctx, 'out') ?? DEFAULT_OUTPUT_DIR, r.seeds)
+    const clipNote = clipSkipNotice(model.arch, req.clipSkip)
+    if (clipNote) ctx.warn(clipNote)
+    // its notes come after the engine's model line (the prediction), as they always have
+    const fast = await fastDecode(model, o.fastFlags, progress.later)
+    return { decoder: fast.decoder, onProgress: fast.onProgress, finish: () => fast.finish() }
+  }
+  const onImage = async (image: GeneratedImage): Promise<void> => {
+    signal.throwIfAborted() // Ctrl-C during the final decode: no image after it
+    const infotext = await savePng(files[image.index], image, recordedPrompt)
+    written.push({ file: files[image.index], seed: image.seed, infotext })
+    if (!ctx.json) ctx.out(files[image.index])
+  }
+  const onEvent = (e: EngineEvent): Promise<void> | void => (e.type === 'image' ? onImage(e.image) : progress.event(e, r.batchCount))
+  const result = await engine.generate(req, { signal, onEvent, local: { prepare } }).finally(() => progress.end())
   signal.throwIfAborted()
-  if (ctx.json) ctx.out(JSON.stringify({ model: model.file, arch: model.arch, prediction: model.prediction, images: written }, null, 2))
+  if (ctx.json) {
+    const m = result.model
+    const prediction = { value: m.prediction, source: m.predictionSource, detail: m.predictionDetail }
+    ctx.out(JSON.stringify({ model: m.file, arch: m.arch, prediction, images: written }, null, 2))
+  }
   return 0
 }
 

@@ -1,19 +1,23 @@
 /*
- * `sdloom img2img PROMPT --init FILE`: A1111's img2img and inpainting from the command line. Everything after the
- * model load is `generate`'s (runMode); this file adds the picture, the mask and their options.
+ * `sdloom img2img PROMPT --init FILE`: A1111's img2img and inpainting from the command line. Everything else is
+ * `generate`'s (runMode, the Engine's img2img mode); this file adds the picture, the mask and their options.
  */
 import { InputError } from '../../core/errors.ts'
 import { INPAINT_FILLS, type InpaintFill } from '../../image/inpaint-prep.ts'
 import { readImage, toMaskL, toRgbFlattened } from '../../image/read-image.ts'
 import { RESIZE_MODES, type ResizeMode } from '../../image/resize-modes.ts'
-import { img2img as runImg2img, type Img2ImgRequest } from '../../pipeline/img2img.ts'
-import type { InpaintOptions } from '../../pipeline/inpaint.ts'
+import { checkStrength } from '../../pipeline/img2img.ts'
+import type { Img2ImgGeneration, InpaintRequest } from '../../engine/contract.ts'
+import { DEFAULT_DENOISE } from '../../engine/img2img-mode.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { num, oneOf, str } from '../flags.ts'
 import { generate, runMode } from './generate.ts'
-import { HIRES_OPTIONS, withRefiner } from './mode-flags.ts'
+import { HIRES_OPTIONS, defined } from './mode-flags.ts'
 
-type Picture = Pick<Img2ImgRequest, 'init' | 'denoisingStrength' | 'resizeMode' | 'inpaint'>
+type Picture = Pick<Img2ImgGeneration, 'init' | 'denoisingStrength' | 'resizeMode' | 'inpaint'>
+
+/** A decoded raster as the request's plain bytes. */
+const bytesOf = ({ width, height, data }: { width: number; height: number; data: Uint8Array }) => ({ width, height, data })
 
 async function pictureOf(ctx: CommandContext): Promise<Picture> {
   const initFile = str(ctx, 'init')
@@ -21,26 +25,23 @@ async function pictureOf(ctx: CommandContext): Promise<Picture> {
   const init = toRgbFlattened(await readImage(initFile))
   const maskFile = str(ctx, 'mask')
   const area = oneOf(ctx, 'inpaint-area', ['whole', 'masked'] as const)
-  const inpaint: InpaintOptions | undefined = maskFile ? {
-    mask: toMaskL(await readImage(maskFile)), maskBlur: num(ctx, 'mask-blur'), invertMask: ctx.values['invert-mask'] === true,
+  const inpaint: InpaintRequest | undefined = maskFile ? defined({
+    mask: bytesOf(toMaskL(await readImage(maskFile))), maskBlur: num(ctx, 'mask-blur'), invertMask: ctx.values['invert-mask'] === true || undefined,
     fill: oneOf<InpaintFill>(ctx, 'inpaint-fill', INPAINT_FILLS),
-    ...(area === 'masked' ? { onlyMasked: { padding: num(ctx, 'masked-padding') } } : {}),
-  } : undefined
+    ...(area === 'masked' ? { onlyMasked: defined({ padding: num(ctx, 'masked-padding') }) } : {}),
+  }) : undefined
   if (!maskFile && ['mask-blur', 'inpaint-fill', 'inpaint-area', 'masked-padding', 'invert-mask'].some((k) => ctx.values[k] !== undefined)) {
     throw new InputError('the inpainting options need --mask FILE (white = the area to repaint).')
   }
-  return {
-    init, denoisingStrength: num(ctx, 'denoise', false) ?? 0.75,
-    resizeMode: oneOf<ResizeMode>(ctx, 'resize-mode', RESIZE_MODES), ...(inpaint ? { inpaint } : {}),
-  }
+  return defined({
+    init: bytesOf(init), denoisingStrength: checkStrength(num(ctx, 'denoise', false) ?? DEFAULT_DENOISE),
+    resizeMode: oneOf<ResizeMode>(ctx, 'resize-mode', RESIZE_MODES), inpaint,
+  })
 }
 
 async function run(ctx: CommandContext): Promise<number> {
   const picture = await pictureOf(ctx)
-  return runMode(ctx, {
-    command: 'img2img', vaeEncoder: true,
-    run: (model, req, opts) => withRefiner(ctx, (refiner) => runImg2img(model, { ...req, ...picture }, { ...opts, refiner })),
-  })
+  return runMode(ctx, { command: 'img2img', request: (base) => ({ mode: 'img2img', ...base, ...picture }) })
 }
 
 /** generate's options less hires fix's (A1111's img2img has no hires pass). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { CommandContext } from '../command.ts'
-import { hiresOf, tileOptionsOf, withRefiner } from './mode-flags.ts'
+import { hiresFixOf, hiresOf, refinerOf, tileOptionsOf } from './mode-flags.ts'
 
 const ctx = (values: CommandContext['values']): CommandContext => ({ values, positionals: [], json: false, out: () => {}, warn: () => {} })
 
@@ -18,8 +18,15 @@ test('--hires-* flags become HiresOptions (the second pass\'s prompt, negative, 
   assert.deepEqual(tileOptionsOf(ctx({ 'upscaler-tile': '256' })), { tileSize: 256 })
 })
 
-test('--refiner-switch-at needs --refiner and a value in (0, 1]; without --refiner the run gets none', async () => {
-  assert.equal(await withRefiner(ctx({}), async (r) => r), undefined)
-  await assert.rejects(withRefiner(ctx({ 'refiner-switch-at': '0.5' }), async () => 0), { message: '--refiner-switch-at needs --refiner FILE' })
-  await assert.rejects(withRefiner(ctx({ 'refiner': 'x.safetensors', 'refiner-switch-at': '1.5' }), async () => 0), { message: 'refiner switch at must be in (0, 1], got 1.5' })
+test('--hires-* flags as the Engine request\'s HiresFix: --hires-resize flat, tile settings, no undefined fields', () => {
+  assert.equal(hiresFixOf(ctx({})), undefined)
+  assert.deepEqual(hiresFixOf(ctx({ 'hires-resize': '640x0', 'hires-upscaler': 'Lanczos', 'upscaler-tile': '0', 'upscaler-tile-overlap': '4' })),
+    { resizeWidth: 640, resizeHeight: 0, upscaler: 'Lanczos', upscalerTile: 0, upscalerTileOverlap: 4 })
+})
+
+test('--refiner-switch-at needs --refiner and a value in (0, 1]; without --refiner the request names none', () => {
+  assert.deepEqual(refinerOf(ctx({})), {})
+  assert.deepEqual(refinerOf(ctx({ 'refiner': 'x.safetensors' })), { refiner: 'x.safetensors', refinerSwitchAt: 0.8 })
+  assert.throws(() => refinerOf(ctx({ 'refiner-switch-at': '0.5' })), { message: '--refiner-switch-at needs --refiner FILE' })
+  assert.throws(() => refinerOf(ctx({ 'refiner': 'x.safetensors', 'refiner-switch-at': '1.5' })), { message: 'refiner switch at must be in (0, 1], got 1.5' })
 })

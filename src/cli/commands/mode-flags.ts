@@ -1,16 +1,17 @@
 /*
- * Flags shared by `generate` and `img2img` for A1111's variation seeds and hires fix: parsing, help lines, option specs.
+ * Flags shared by `generate` and `img2img` for A1111's variation seeds, hires fix and refiner: parsing, help lines,
+ * option specs, and the resolver that turns the command line's files into what the Engine's request names.
  */
 import { basename, extname } from 'node:path'
 import { InputError } from '../../core/errors.ts'
 import type { HiresOptions } from '../../pipeline/hires.ts'
 import type { SamplerParams } from '../../sampling/index.ts'
 import type { TileOptions } from '../../image/upscale-tiles.ts'
-import { loadModel } from '../../pipeline/load-model.ts'
 import { checkSwitchAt } from '../../pipeline/refiner.ts'
-import type { RefinerOptions } from '../../pipeline/run-batches.ts'
-import { hashFile } from '../../tools/hash.ts'
-import { findUpscalerModels, modelUpscaler, type ModelUpscaler, type UpscalerModelFile } from '../../pipeline/model-upscalers.ts'
+import { findUpscalerModels, type UpscalerModelFile } from '../../pipeline/model-upscalers.ts'
+import { parseLoraFlag } from '../../pipeline/extra-networks-resolve.ts'
+import type { HiresFix, ModelResolver } from '../../engine/contract.ts'
+import { fileResolver } from '../../engine/file-resolver.ts'
 import type { OptionSpec } from '../command.ts'
 import type { CommandContext } from '../command.ts'
 import { num, str } from '../flags.ts'
@@ -56,9 +57,38 @@ export function tileOptionsOf(ctx: CommandContext): Partial<TileOptions> {
   return { ...(size !== undefined ? { tileSize: size } : {}), ...(overlap !== undefined ? { tileOverlap: overlap } : {}) }
 }
 
-/** Those files as hires fix's upscalers. */
-export const upscalersOf = async (ctx: CommandContext): Promise<ModelUpscaler[]> =>
-  (await upscalerModelsOf(ctx)).map((m) => modelUpscaler(m, tileOptionsOf(ctx)))
+/** An object without its undefined fields (a request is data: a field is absent, never undefined). */
+export const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+
+/** The hires flags as the request's HiresFix (--hires-resize flat, the network upscalers' tile settings). */
+export function hiresFixOf(ctx: CommandContext): HiresFix | undefined {
+  const h = hiresOf(ctx)
+  if (!h) return undefined
+  const { resize, ...rest } = h
+  const tiles = tileOptionsOf(ctx)
+  return defined({
+    ...rest, resizeWidth: resize?.width, resizeHeight: resize?.height, upscalerTile: tiles.tileSize, upscalerTileOverlap: tiles.tileOverlap,
+  })
+}
+
+/**
+ * The command line's resolver: checkpoints and VAEs are paths, `--lora FILE` files are themselves, `<lora:NAME>` is
+ * looked up in --loras DIR, network upscalers by name among --upscaler-model and --upscalers DIR.
+ */
+export async function cliResolver(ctx: CommandContext): Promise<ModelResolver> {
+  const files = fileResolver({ lorasDir: str(ctx, 'loras'), embeddingsDir: str(ctx, 'embeddings') })
+  const loraValues = ctx.values.lora
+  const flagged = new Set((Array.isArray(loraValues) ? loraValues : loraValues === undefined ? [] : [loraValues]).map((v) => parseLoraFlag(String(v)).file))
+  let upscalers: Promise<UpscalerModelFile[]> | undefined
+  return {
+    ...files,
+    lora: (name) => (flagged.has(name) ? Promise.resolve(name) : files.lora(name)),
+    async upscaler(name) {
+      upscalers ??= upscalerModelsOf(ctx)
+      return (await upscalers).find((m) => m.name === name)?.file
+    },
+  }
+}
 
 /** --hires-upscaler's default when only --upscaler-model is given: that model. */
 export const defaultUpscaler = (ctx: CommandContext): string | undefined => {
@@ -79,24 +109,15 @@ export const UPSCALER_OPTIONS: OptionSpec = {
   'upscaler-tile-overlap': { type: 'string' },
 }
 
-/**
- * Runs `run` with the refiner of --refiner FILE (A1111 refiner_checkpoint; --refiner-switch-at, default 0.8 as A1111's
- * refiner_switch_at), loaded for the run and released after it; without --refiner, `run(undefined)`.
- */
-export async function withRefiner<T>(ctx: CommandContext, run: (refiner: RefinerOptions | undefined) => Promise<T>): Promise<T> {
+/** --refiner FILE and --refiner-switch-at X (A1111 refiner_checkpoint / refiner_switch_at, default 0.8), checked. */
+export function refinerOf(ctx: CommandContext): { refiner?: string; refinerSwitchAt?: number } {
   const file = str(ctx, 'refiner')
   const at = num(ctx, 'refiner-switch-at', false)
   if (!file) {
     if (at !== undefined) throw new InputError('--refiner-switch-at needs --refiner FILE')
-    return run(undefined)
+    return {}
   }
-  const switchAt = checkSwitchAt(at ?? 0.8)
-  const model = await loadModel(file)
-  try {
-    return await run({ model, switchAt, hash: (await hashFile(file, ['autov2'])).autov2 })
-  } finally {
-    await model.release()
-  }
+  return { refiner: file, refinerSwitchAt: checkSwitchAt(at ?? 0.8) }
 }
 
 export const REFINER_HELP = [

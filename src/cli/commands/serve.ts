@@ -31,7 +31,7 @@ function wholeNumber(ctx: CommandContext, k: string, fallback: number, min = 1):
 
 const LIMIT_FLAGS: Record<keyof ServerLimits, string> = {
   maxPixels: 'max-pixels', maxSteps: 'max-steps', maxBatchSize: 'max-batch-size', maxBatchCount: 'max-batch-count', maxQueue: 'max-queue', bodyLimit: 'body-limit',
-  requestTimeoutMs: 'request-timeout-ms', maxEventStreams: 'max-event-streams',
+  requestTimeoutMs: 'request-timeout-ms', maxEventStreams: 'max-event-streams', maxInputPixels: 'max-input-pixels',
 }
 
 async function run(ctx: CommandContext): Promise<number> {
@@ -89,6 +89,7 @@ export const serve: Command = {
     '  --cors ORIGIN       allow this browser origin (repeatable); none by default',
     '  --tokenizer DIR     CLIP tokenizer files (vocab.json, merges.txt); else SDLOOM_TOKENIZER or a one-time download',
     `  --max-pixels N      width × height of an image (${DEFAULT_LIMITS.maxPixels})`,
+    `  --max-input-pixels N  width × height of an uploaded picture (img2img), checked before decoding (${DEFAULT_LIMITS.maxInputPixels})`,
     `  --max-steps N       sampling steps (${DEFAULT_LIMITS.maxSteps})`,
     `  --max-batch-size N  images per batch (${DEFAULT_LIMITS.maxBatchSize})`,
     `  --max-batch-count N batches per request, A1111's n_iter (${DEFAULT_LIMITS.maxBatchCount})`,

@@ -4,6 +4,9 @@
  *  - crossattn = cat(CLIP-L z, bigG z) on channels, each encoder chunked and emphasised on its own;
  *  - vector = cat(bigG pooled of the first chunk, Fourier(original h, w), Fourier(crop top, left), Fourier(target h, w));
  *  - an EMPTY NEGATIVE prompt is all zeros in crossattn and pooled (force_zero_embeddings=['txt']); sizes are kept.
+ * The refiner (sd_xl_refiner.yaml) has bigG alone: crossattn = bigG z, vector = cat(bigG pooled, Fourier(original h,
+ * w), Fourier(crop top, left), Fourier(aesthetic score)); A1111 passes sdxl_refiner_high_aesthetic_score (6.0) for
+ * prompts and sdxl_refiner_low_aesthetic_score (2.5) for negative prompts.
  */
 import { InputError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
@@ -27,12 +30,22 @@ export const sdxlSizeFor = (height: number, width: number): SdxlSizeConditioning
 
 const FOURIER_DIM = 256
 
+/** A1111's defaults of sdxl_refiner_high_aesthetic_score / sdxl_refiner_low_aesthetic_score. */
+export const SDXL_REFINER_AESTHETIC = { positive: 6, negative: 2.5 } as const
+
+/** [1536]: Fourier(original h, w), Fourier(crop top, left), Fourier(target h, w). */
+export const sdxlSizeEmbedding = (s: SdxlSizeConditioning): Float32Array =>
+  fourierEmbedding([s.originalHeight, s.originalWidth, s.cropTop, s.cropLeft, s.targetHeight, s.targetWidth])
+
+/** The refiner's [1280]: Fourier(original h, w), Fourier(crop top, left), Fourier(aesthetic score); no target size. */
+export const sdxlRefinerEmbedding = (s: SdxlSizeConditioning, aestheticScore: number): Float32Array =>
+  fourierEmbedding([s.originalHeight, s.originalWidth, s.cropTop, s.cropLeft, aestheticScore])
+
 /**
- * [1536]: each number → 256 sinusoids, cos first, freqs exp(-ln(10000)·i/128) (sgm ConcatTimestepEmbedderND over
+ * [256 · n]: each number → 256 sinusoids, cos first, freqs exp(-ln(10000)·i/128) (sgm ConcatTimestepEmbedderND over
  * timestep_embedding), with the float32 roundings torch makes so results match bit-closely.
  */
-export function sdxlSizeEmbedding(s: SdxlSizeConditioning): Float32Array {
-  const values = [s.originalHeight, s.originalWidth, s.cropTop, s.cropLeft, s.targetHeight, s.targetWidth]
+function fourierEmbedding(values: readonly number[]): Float32Array {
   const half = FOURIER_DIM / 2
   const f = Math.fround
   const freqs = Array.from({ length: half }, (_, i) => f(Math.exp(f(f(f(-Math.log(10000)) * i) / half))))

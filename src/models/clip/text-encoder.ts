@@ -26,6 +26,8 @@ export const TEXT_ENCODER_PRESETS = {
   sd2: { kind: 'open-clip', prefix: 'cond_stage_model.model.', layer: 2, finalNorm: true, pooled: false },
   sdxlClipL: { kind: 'clip', prefix: 'conditioner.embedders.0.transformer.text_model.', layer: 2, finalNorm: false, pooled: false },
   sdxlBigG: { kind: 'open-clip', prefix: 'conditioner.embedders.1.model.', layer: 2, finalNorm: false, pooled: true },
+  /** sd_xl_refiner.yaml: the same FrozenOpenCLIPEmbedder2 (penultimate, pooled), the refiner's only text encoder. */
+  sdxlRefinerBigG: { kind: 'open-clip', prefix: 'conditioner.embedders.0.model.', layer: 2, finalNorm: false, pooled: true },
 } as const satisfies Record<string, TextEncoderSpec>
 
 export interface TextEncoderResult {

@@ -3,5 +3,5 @@ export { measureVaeDecoder, measureVaeEncoder, type VaeAttnLayout, type VaeHalfC
 export { buildVaeDecoderGraph } from './decoder.ts'
 export { buildVaeEncoderGraph } from './encoder.ts'
 export { vaeKeyMap, type VaeKeyMap } from './keys.ts'
-export { VAE_PREFIX, VaeDecoderSession, VaeEncoderSession, type Posterior, type VaeDecodeOptions, type VaeSessionOptions, type VaeTilingMode, type VaeWeights } from './vae.ts'
-export { AUTO_TILE_ABOVE, axisTiles, decodeTiled, DEFAULT_VAE_TILING, SMALL_VAE_TILING, type VaeTiling } from './tiled.ts'
+export { VAE_PREFIX, VaeDecoderSession, VaeEncoderSession, type Posterior, type VaeDecodeOptions, type VaeEncodeOptions, type VaeSessionOptions, type VaeTilingMode, type VaeWeights, vaeTilingFor } from './vae.ts'
+export { AUTO_TILE_ABOVE, axisTiles, decodeTiled, DEFAULT_VAE_TILING, encodeTiled, SMALL_VAE_TILING, type VaeTiling } from './tiled.ts'

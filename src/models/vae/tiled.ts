@@ -1,10 +1,14 @@
 /*
- * Tiled VAE decode: the latent is cut into overlapping tiles, each decoded on its own, and the images are blended
- * with linear ramps across each overlap (the approach of ComfyUI's `decode_tiled` and A1111's Tiled VAE extension).
+ * Tiled VAE decode and encode: the latent grid is cut into overlapping tiles, each tile decoded (or its image window
+ * encoded) on its own, and the results blended with linear ramps across each overlap (the approach of ComfyUI's
+ * `decode_tiled`/`encode_tiled` and A1111's Tiled VAE extension; A1111 itself never tiles the encoder).
  * Peak activation memory is that of one tile instead of the whole image: a 128×128 latent (SDXL 1024²) decoded
- * whole holds several [1, 128, 1024, 1024] fp32 tensors (512 MB each) and a [1, 16384, 16384] attention matrix (1 GB).
- * Not exact: the decoder's GroupNorms and mid-block attention see one tile, not the whole image, so colours can
- * shift slightly between tiles and the overlaps blend that out (a faint seam can remain on flat areas).
+ * whole holds several [1, 128, 1024, 1024] fp32 tensors (512 MB each) and a [1, 16384, 16384] attention matrix (1 GB);
+ * the encoder of a 1024² picture holds the same.
+ * Not exact: the GroupNorms and mid-block attention see one tile, not the whole image, and the convolutions see zero
+ * padding at a tile's inner edges, so values shift slightly between tiles and the overlaps blend that out (a faint
+ * seam can remain on flat areas). Sharing GroupNorm statistics across tiles (the multidiffusion Tiled VAE's
+ * approach) would need the graph cut at every one of the ~20 GroupNorms; blending keeps one graph per tile.
  */
 import type { HostTensor } from '../../core/host-tensor.ts'
 
@@ -87,16 +91,56 @@ export interface TiledDecodeInput {
 }
 
 /** Decodes tile by tile and blends: [B, zChannels, h, w] → [B, channels, h·scale, w·scale]. */
-export async function decodeTiled(input: TiledDecodeInput): Promise<HostTensor> {
-  const [b, , h, w] = input.z.shape
-  const s = input.scale
-  const rows = axisTiles(h, input.tiling)
-  const cols = axisTiles(w, input.tiling)
-  const acc = { out: new Float32Array(b * input.channels * h * s * w * s), weight: new Float32Array(h * s * w * s), shape: [b, input.channels, h * s, w * s] }
+export const decodeTiled = (input: TiledDecodeInput): Promise<HostTensor> => runTiled({
+  input: input.z, grid: [input.z.shape[2], input.z.shape[3]], tiling: input.tiling, inScale: 1, outScale: input.scale,
+  outChannels: input.channels, runTile: input.decodeTile,
+})
+
+export interface TiledEncodeInput {
+  /** image [B, imageChannels, H, W], H and W multiples of `scale`. */
+  readonly image: HostTensor
+  readonly tiling: VaeTiling
+  /** Image pixels per latent pixel (8 for SD's VAE). */
+  readonly scale: number
+  /** Channels of what encodeTile returns (the posterior moments: 2 × zChannels). */
+  readonly channels: number
+  /** Encodes one tile: [B, imageChannels, th·scale, tw·scale] → [B, channels, th, tw]. */
+  readonly encodeTile: (image: HostTensor) => Promise<HostTensor>
+}
+
+/**
+ * Encodes tile by tile and blends the latents: [B, C, H, W] → [B, channels, H/scale, W/scale]. Tiles are laid out
+ * on the latent grid (so every tile edge falls on a multiple of `scale` image pixels, where the encoder's stride-2
+ * downsamples align with the whole image's) and blended with the decoder's ramps, in latent pixels.
+ */
+export const encodeTiled = (input: TiledEncodeInput): Promise<HostTensor> => runTiled({
+  input: input.image, grid: [input.image.shape[2] / input.scale, input.image.shape[3] / input.scale], tiling: input.tiling,
+  inScale: input.scale, outScale: 1, outChannels: input.channels, runTile: input.encodeTile,
+})
+
+interface TiledRun {
+  readonly input: HostTensor
+  /** The grid tiles are laid on (latent pixels): [rows, columns]. */
+  readonly grid: readonly [number, number]
+  readonly tiling: VaeTiling
+  /** Input / output pixels per grid cell. */
+  readonly inScale: number
+  readonly outScale: number
+  readonly outChannels: number
+  readonly runTile: (t: HostTensor) => Promise<HostTensor>
+}
+
+async function runTiled(run: TiledRun): Promise<HostTensor> {
+  const b = run.input.shape[0]
+  const [h, w] = run.grid
+  const [si, so] = [run.inScale, run.outScale]
+  const rows = axisTiles(h, run.tiling)
+  const cols = axisTiles(w, run.tiling)
+  const acc = { out: new Float32Array(b * run.outChannels * h * so * w * so), weight: new Float32Array(h * so * w * so), shape: [b, run.outChannels, h * so, w * so] }
   for (let i = 0; i < rows.starts.length; i++) {
     for (let j = 0; j < cols.starts.length; j++) {
-      const img = await input.decodeTile(crop(input.z, rows.starts[i], cols.starts[j], rows.size, cols.size))
-      addTile(acc, img, { y: rows.starts[i] * s, x: cols.starts[j] * s, wy: axisWeights(rows, i, s), wx: axisWeights(cols, j, s) })
+      const tile = await run.runTile(crop(run.input, rows.starts[i] * si, cols.starts[j] * si, rows.size * si, cols.size * si))
+      addTile(acc, tile, { y: rows.starts[i] * so, x: cols.starts[j] * so, wy: axisWeights(rows, i, so), wx: axisWeights(cols, j, so) })
     }
   }
   const plane = acc.weight.length

@@ -13,7 +13,7 @@ import type { ShapeSource } from '../../nn/module.ts'
 import { measureVaeDecoder, measureVaeEncoder, type VaeHalfConfig } from './config.ts'
 import { buildVaeDecoderGraph } from './decoder.ts'
 import { buildVaeEncoderGraph } from './encoder.ts'
-import { AUTO_TILE_ABOVE, decodeTiled, DEFAULT_VAE_TILING, SMALL_VAE_TILING, type VaeTiling } from './tiled.ts'
+import { AUTO_TILE_ABOVE, decodeTiled, DEFAULT_VAE_TILING, encodeTiled, SMALL_VAE_TILING, type VaeTiling } from './tiled.ts'
 
 export const VAE_PREFIX = 'first_stage_model.'
 
@@ -55,8 +55,18 @@ export type VaeTilingMode = 'auto' | 'on' | 'off'
 
 export interface VaeDecodeOptions {
   readonly tiling?: VaeTilingMode
-  /** Tile size and overlap (default: DEFAULT_VAE_TILING for 'auto', SMALL_VAE_TILING for 'on'). */
+  /** Tile size and overlap in latent pixels (default: DEFAULT_VAE_TILING for 'auto', SMALL_VAE_TILING for 'on'). */
   readonly tile?: VaeTiling
+}
+
+/** The encoder tiles by the same policy, measured on the latent it makes (an image above 768² under 'auto'). */
+export type VaeEncodeOptions = VaeDecodeOptions
+
+/** The tiling a decode or encode of `latentPixels` (h·w) uses, or undefined for the whole-image graph. */
+export function vaeTilingFor(opts: VaeDecodeOptions, latentPixels: number): VaeTiling | undefined {
+  const mode = opts.tiling ?? 'auto'
+  if (mode === 'off' || (mode === 'auto' && latentPixels <= AUTO_TILE_ABOVE)) return undefined
+  return checkTiling(opts.tile ?? (mode === 'on' ? SMALL_VAE_TILING : DEFAULT_VAE_TILING))
 }
 
 export class VaeDecoderSession {
@@ -71,14 +81,35 @@ export class VaeDecoderSession {
   /** z [B, zChannels, h, w] (unscaled) → image [B, 3, 8h, 8w], about [-1, 1], not clamped. */
   async decode(z: HostTensor, opts: VaeDecodeOptions = {}): Promise<HostTensor> {
     checkInput('decode', z, this.config.zChannels, 1)
-    const mode = opts.tiling ?? 'auto'
     const whole = (t: HostTensor) => this.session.run({ z: t }, this.weights).then((out) => out.image)
-    if (mode === 'off' || (mode === 'auto' && z.shape[2] * z.shape[3] <= AUTO_TILE_ABOVE)) return whole(z)
-    const tiling = checkTiling(opts.tile ?? (mode === 'on' ? SMALL_VAE_TILING : DEFAULT_VAE_TILING))
+    const tiling = vaeTilingFor(opts, z.shape[2] * z.shape[3])
+    if (!tiling) return whole(z)
     return decodeTiled({ z, tiling, scale: 2 ** (this.config.levels.length - 1), channels: this.config.imageChannels, decodeTile: whole })
   }
 
   async release(): Promise<void> { await this.session.release() }
+}
+
+/** [B, C1, h, w] and [B, C2, h, w] → [B, C1 + C2, h, w]. */
+function concatChannels(a: HostTensor, b: HostTensor): HostTensor {
+  const [n, ca, h, w] = a.shape
+  const cb = b.shape[1]
+  const [pa, pb] = [ca * h * w, cb * h * w]
+  const data = new Float32Array(n * (pa + pb))
+  for (let i = 0; i < n; i++) {
+    data.set(a.data.subarray(i * pa, (i + 1) * pa), i * (pa + pb))
+    data.set(b.data.subarray(i * pb, (i + 1) * pb), i * (pa + pb) + pa)
+  }
+  return { shape: [n, ca + cb, h, w], data }
+}
+
+/** Channels [from, to) of [B, C, h, w]. */
+function sliceChannels(t: HostTensor, from: number, to: number): HostTensor {
+  const [n, c, h, w] = t.shape
+  const plane = h * w
+  const data = new Float32Array(n * (to - from) * plane)
+  for (let i = 0; i < n; i++) data.set(t.data.subarray((i * c + from) * plane, (i * c + to) * plane), i * (to - from) * plane)
+  return { shape: [n, to - from, h, w], data }
 }
 
 export interface Posterior {
@@ -97,11 +128,25 @@ export class VaeEncoderSession {
     return new VaeEncoderSession(config, await GraphSession.create(built.graph, { ...sessionOptions(opts), weightKeys: built.weightKeys }), weights)
   }
 
-  /** image [B, 3, H, W] in [-1, 1], H and W multiples of 8 → posterior moments. */
-  async encode(image: HostTensor): Promise<Posterior> {
-    checkInput('encode', image, this.config.imageChannels, 2 ** (this.config.levels.length - 1))
-    const out = await this.session.run({ image }, this.weights)
-    return { mean: out.mean, logvar: out.logvar }
+  /**
+   * image [B, 3, H, W] in [-1, 1], H and W multiples of 8 → posterior moments; tiled like decode (above 96×96
+   * latents under 'auto'), the mean and logvar of overlapping tiles blended together (tiled.ts encodeTiled).
+   */
+  async encode(image: HostTensor, opts: VaeEncodeOptions = {}): Promise<Posterior> {
+    const scale = 2 ** (this.config.levels.length - 1)
+    checkInput('encode', image, this.config.imageChannels, scale)
+    const whole = (t: HostTensor) => this.session.run({ image: t }, this.weights)
+    const tiling = vaeTilingFor(opts, (image.shape[2] / scale) * (image.shape[3] / scale))
+    if (!tiling) {
+      const out = await whole(image)
+      return { mean: out.mean, logvar: out.logvar }
+    }
+    const z = this.config.zChannels
+    const moments = await encodeTiled({
+      image, tiling, scale, channels: 2 * z,
+      encodeTile: async (t) => { const out = await whole(t); return concatChannels(out.mean, out.logvar) },
+    })
+    return { mean: sliceChannels(moments, 0, z), logvar: sliceChannels(moments, z, 2 * z) }
   }
 
   async release(): Promise<void> { await this.session.release() }

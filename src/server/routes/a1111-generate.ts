@@ -1,6 +1,6 @@
 /**
- * A1111's generation routes: txt2img (blocking: the job row is committed before any work, then the answer waits
- * for it; a client that disconnects does not stop it), progress, interrupt, skip, and png-info.
+ * A1111's generation routes: txt2img and img2img (blocking: the job row is committed before any work, then the
+ * answer waits for it; a client that disconnects does not stop it), progress, interrupt, skip, and png-info.
  */
 import type { FastifyInstance } from 'fastify'
 import { SdError } from '../../core/errors.ts'
@@ -10,8 +10,10 @@ import type { JobRecord } from '../../jobs/job-store.ts'
 import { waitForJob, type ServerContext } from '../context.ts'
 import type { GenerationResult } from '../generation.ts'
 import { ShuttingDownError } from '../http-errors.ts'
-import { TXT2IMG_SCHEMA, truncateIntegers, type Txt2ImgBody } from '../txt2img-schema.ts'
-import { toGenerationPayload, type GenerationJobPayload } from '../txt2img-request.ts'
+import { toImg2ImgPayload } from '../img2img-request.ts'
+import type { GenerationJobPayload, MapContext } from '../request-base.ts'
+import { IMG2IMG_SCHEMA, TXT2IMG_SCHEMA, truncateIntegers, type Txt2ImgBody } from '../txt2img-schema.ts'
+import { toGenerationPayload } from '../txt2img-request.ts'
 import { checkpointFor } from './a1111-options.ts'
 
 /** Characters of text png-info reads from one upload (an A1111 infotext is a few KB; a ComfyUI workflow, hundreds). */
@@ -30,13 +32,29 @@ export const txt2imgRouteOptions = {
   preValidation: async (req: { body: unknown }) => { truncateIntegers(req.body) },
 }
 
-/** Validates and maps a body, then commits the job row; the caller wakes the runner. */
-export async function acceptGeneration(ctx: ServerContext, body: Txt2ImgBody, face: GenerationJobPayload['face']): Promise<JobRecord<GenerationJobPayload>> {
+export const img2imgRouteOptions = { ...txt2imgRouteOptions, schema: { body: IMG2IMG_SCHEMA } }
+
+async function mapContext(ctx: ServerContext, body: Txt2ImgBody): Promise<MapContext> {
   if (!ctx.accepting) throw new ShuttingDownError('the server is shutting down and takes no new jobs')
   const options = ctx.options.withOverrides(body.override_settings ?? undefined)
-  const payload = toGenerationPayload(body, face, { options, limits: ctx.limits, styles: await ctx.styles(), checkpoint: (ref) => checkpointFor(ctx, ref) })
+  return { options, limits: ctx.limits, styles: await ctx.styles(), checkpoint: (ref) => checkpointFor(ctx, ref) }
+}
+
+/** Validates and maps a txt2img body, then commits the job row; the caller wakes the runner. */
+export async function acceptGeneration(ctx: ServerContext, body: Txt2ImgBody, face: GenerationJobPayload['face']): Promise<JobRecord<GenerationJobPayload>> {
+  const payload = toGenerationPayload(body, face, await mapContext(ctx, body))
   return ctx.jobs.enqueue('txt2img', payload, { maxQueued: ctx.limits.maxQueue })
 }
+
+/** The same for an img2img body (its pictures decoded and checked before the row is written). */
+export async function acceptImg2Img(ctx: ServerContext, body: Txt2ImgBody, face: GenerationJobPayload['face']): Promise<JobRecord<GenerationJobPayload>> {
+  const payload = await toImg2ImgPayload(body, face, await mapContext(ctx, body))
+  return ctx.jobs.enqueue('img2img', payload, { maxQueued: ctx.limits.maxQueue })
+}
+
+/** The jobs API's one entry: a body with init_images is img2img, any other txt2img. */
+export const acceptJob = (ctx: ServerContext, body: Txt2ImgBody, face: GenerationJobPayload['face']): Promise<JobRecord<GenerationJobPayload>> =>
+  (body.init_images !== undefined && body.init_images !== null ? acceptImg2Img : acceptGeneration)(ctx, body, face)
 
 export function settledError(job: JobRecord): JobFailedError {
   return new JobFailedError(job.error?.name ?? 'InternalError', job.error?.message ?? 'the job failed')
@@ -59,9 +77,9 @@ function pngInfo(image: string) {
 }
 
 export function a1111GenerateRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post('/sdapi/v1/txt2img', txt2imgRouteOptions, async (req) => {
+  const blocking = (accept: typeof acceptGeneration) => async (req: { body: unknown }) => {
     const body = req.body as Txt2ImgBody
-    const job = await acceptGeneration(ctx, body, 'a1111')
+    const job = await accept(ctx, body, 'a1111')
     const send = body.send_images !== false
     if (send) ctx.pngs.set(job.id, [])
     ctx.runner.wake()
@@ -71,7 +89,9 @@ export function a1111GenerateRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (settled.state === 'failed' || settled.result === undefined) throw settledError(settled)
     const result = settled.result as GenerationResult
     return { images: send ? pngs.map((b) => Buffer.from(b).toString('base64')) : [], parameters: job.payload.parameters, info: result.info }
-  })
+  }
+  app.post('/sdapi/v1/txt2img', txt2imgRouteOptions, blocking(acceptGeneration))
+  app.post('/sdapi/v1/img2img', img2imgRouteOptions, blocking(acceptImg2Img))
   app.get('/sdapi/v1/progress', async (req) => {
     const q = req.query as { skip_current_image?: string }
     const queued = (await ctx.jobs.counts()).queued
