@@ -27,7 +27,7 @@ function randomStore(trees: readonly { tree: Tree; prefix: string }[]): WeightSt
 }
 
 /** A TAESD half's weights at real size, keyed as the published files are. */
-function taesdStore(part: 'decoder' | 'encoder'): WeightStore {
+export function taesdStore(part: 'decoder' | 'encoder'): WeightStore {
   const layout = part === 'decoder' ? DECODER_LAYOUT : ENCODER_LAYOUT
   // measureTaesd only needs the first and last conv's shapes to size the rest
   const first = layout.indexOf('conv')
