@@ -6,6 +6,8 @@
  * onnxruntime thread (no spinning threads in the CPU figures): the worker's cost is per message (a step event,
  * structured-cloned), not per FLOP, so its absolute cost per step is what an SD1.5 512² step pays too; the note gives
  * it as a share of that step's time (BENCHMARKS.md "txt2img", 8.9 s per CFG step).
+ * SDLOOM_BENCH_SDXL=1 adds how soon an SDXL 1024² job stops (random full-size SDXL checkpoint written as fp16 to a
+ * temp folder, ~7 GB on disk and ~11 GB in memory; a few minutes: the worker finishes the UNet call it is in).
  */
 import { Engine } from '../../src/engine/engine.ts'
 import { EngineClient } from '../../src/engine/client.ts'
@@ -14,6 +16,10 @@ import type { EngineApi, GenerationRequest } from '../../src/engine/contract.ts'
 import { loadModel } from '../../src/pipeline/load-model.ts'
 import { TOKENIZER_DIR, ref } from '../../test/golden.ts'
 import type { BenchRow, BenchSection } from '../section.ts'
+import { SDXL_CASE } from '../txt2img-cases.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const SD15_STEP_S = 8.9
 const MODEL = ref('sd1', 'tiny-sd1.safetensors')
@@ -63,8 +69,8 @@ async function loopGaps(engine: EngineApi, req: GenerationRequest): Promise<numb
   return gaps.sort((a, b) => a - b)
 }
 
-/** Milliseconds from abort() (at step 3) to the rejected promise, and the median step before it. */
-async function cancelLatency(engine: EngineApi, req: GenerationRequest): Promise<{ stopMs: number; stepMs: number; steps: number }> {
+/** Milliseconds from abort() (at step `at`) to the rejected promise, and the median step before it. */
+async function cancelLatency(engine: EngineApi, req: GenerationRequest, at = 3): Promise<{ stopMs: number; stepMs: number; steps: number }> {
   const controller = new AbortController()
   const stepTimes: number[] = []
   let lastStep = performance.now()
@@ -79,7 +85,7 @@ async function cancelLatency(engine: EngineApi, req: GenerationRequest): Promise
         if (e.step > 1) stepTimes.push(now - lastStep)
         lastStep = now
         steps = e.step
-        if (e.step === 3) { abortedAt = performance.now(); controller.abort(new Error('bench stop')) }
+        if (e.step === at) { abortedAt = performance.now(); controller.abort(new Error('bench stop')) }
       },
     })
   } catch { /* the abort */ }
@@ -143,6 +149,23 @@ export const section: BenchSection = {
     }
     await client.close()
     await engine.close()
+    if (process.env.SDLOOM_BENCH_SDXL) rows.push(await sdxlStop(resolver))
     return rows
   },
+}
+
+/** Abort an SDXL 1024² job in the worker (onnxruntime's default threads) after its second step. */
+async function sdxlStop(resolver: ReturnType<typeof fileResolver>): Promise<BenchRow> {
+  const dir = await mkdtemp(join(tmpdir(), 'sdloom-bench-sdxl-'))
+  const client = new EngineClient({ resolver, tokenizerDir: TOKENIZER_DIR, hashCache: false })
+  try {
+    const file = join(dir, 'sdxl.safetensors')
+    await SDXL_CASE.write(file, 'F16')
+    const req: GenerationRequest = { ...REQ, model: file, width: 1024, height: 1024, steps: 20, seed: 5 }
+    const r = await cancelLatency(client, req, 2)
+    return { measure: 'abort after step 2 of 20 (worker thread, SDXL 1024², CFG 7): abort → rejected', value: `${(r.stopMs / 1000).toFixed(1)} s`, note: `a CFG step takes ${(r.stepMs / 1000).toFixed(1)} s; stopped after step ${r.steps}: the UNet call in flight finishes (onnxruntime-node cannot interrupt a run)` }
+  } finally {
+    await client.close()
+    await rm(dir, { recursive: true, force: true })
+  }
 }

@@ -39,3 +39,15 @@ test('engine events become generate\'s phases and lines: load by file name, LoRA
     'line --preview: no TAESD decoder found', 'phase encode batch 1/2', 'step 1/4', 'end',
   ])
 })
+
+test('a checkpoint hashed on its first use shows a byte bar between the load phase\'s start and its tensors', () => {
+  const { calls, progress, warn } = recording()
+  const p = engineProgress(progress, warn)
+  p.event({ type: 'phase', phase: 'load', label: '/models/sd15.safetensors' }, 1)
+  p.event({ type: 'phase', phase: 'hash', label: '/models/sd15.safetensors', done: 4, total: 8 }, 1)
+  p.event({ type: 'phase', phase: 'hash', label: '/models/sd15.safetensors', done: 8, total: 8 }, 1)
+  p.event({ type: 'phase', phase: 'load', done: 1, total: 9 }, 1)
+  p.event({ type: 'phase', phase: 'load', done: 9, total: 9 }, 1)
+  p.end()
+  assert.deepEqual(calls, ['phase load sd15.safetensors', 'phase hash sd15.safetensors', 'bytes 4/8', 'bytes 8/8', 'phase load sd15.safetensors', 'step 1/9', 'step 9/9', 'end'])
+})

@@ -1,6 +1,6 @@
 /*
  * The Engine's events as `generate` has always shown them (phase-progress.ts): the load bar with the file's name, a
- * "merging LoRA layers" bar only while a merge counts, encode / sample / decode per batch with the sampling bar;
+ * "hashing" bar in bytes while a checkpoint not seen before is identified, a "merging LoRA layers" bar only while a merge counts, encode / sample / decode per batch with the sampling bar;
  * warnings as "warning: …" lines and the engine's notes as they are. Lines a caller defers (`later`) wait for the next
  * phase, so notes about the run come after the engine's own model line, in the order the command printed them.
  */
@@ -18,6 +18,10 @@ export interface EngineProgress {
 
 export function engineProgress(progress: PhaseProgress, warn: (line: string) => void): EngineProgress {
   let merging = false
+  // The model's file name, to return to its load bar after hashing (the engine hashes a file it does not know yet
+  // between the load phase's start and its first tensor).
+  let loading: string | undefined
+  let hashing = false
   const deferred: string[] = []
   const flush = (): void => { for (const l of deferred.splice(0)) warn(l) }
   return {
@@ -25,8 +29,14 @@ export function engineProgress(progress: PhaseProgress, warn: (line: string) => 
       switch (e.type) {
         case 'phase':
           if (e.phase === 'load') {
-            if (e.done === undefined) progress.phase('load', e.label === undefined ? undefined : basename(e.label))
-            else progress.step(e.done, e.total ?? e.done)
+            if (e.done === undefined) { loading = e.label === undefined ? undefined : basename(e.label); progress.phase('load', loading) }
+            else {
+              if (hashing) { hashing = false; progress.phase('load', loading) }
+              progress.step(e.done, e.total ?? e.done)
+            }
+          } else if (e.phase === 'hash') {
+            if (!hashing) { hashing = true; progress.phase('hash', e.label === undefined ? undefined : basename(e.label)) }
+            if (e.done !== undefined) progress.bytes(e.done, e.total ?? e.done)
           } else if (e.phase === 'adapters') {
             if (e.done === undefined) { progress.end(); return }
             if (!merging) { merging = true; progress.phase('lora') }

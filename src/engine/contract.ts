@@ -153,7 +153,8 @@ export interface RgbImage {
   readonly data: Uint8Array
 }
 
-export type EnginePhase = 'load' | 'adapters' | 'encode' | 'sample' | 'decode'
+/** 'hash': the checkpoint is read once to learn its SHA-256 (its identity; done/total in bytes), only when not known. */
+export type EnginePhase = 'load' | 'hash' | 'adapters' | 'encode' | 'sample' | 'decode'
 
 export type EngineEvent =
   /** A phase started or advanced (done/total in items: tensors, layers, tiles); absent counts: indeterminate. */

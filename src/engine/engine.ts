@@ -80,8 +80,11 @@ export class Engine implements EngineApi {
     const file = await resolver.checkpoint(req.model)
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await resolver.vae(req.vae)
     await emit({ type: 'phase', phase: 'load', label: file })
-    const handle = await this.cache.acquire({ file, vae, prediction: req.prediction, weights: req.weights },
-      (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) }, resolver.knownSha256 && (() => resolver.knownSha256!(file)))
+    const handle = await this.cache.acquire({ file, vae, prediction: req.prediction, weights: req.weights }, {
+      onProgress: (done, total) => { void emit({ type: 'phase', phase: 'load', done, total }) },
+      onHash: (done, total) => { void emit({ type: 'phase', phase: 'hash', label: file, done, total }) },
+      ...(resolver.knownSha256 ? { knownSha256: () => resolver.knownSha256!(file) } : {}),
+    })
     try {
       return await handle.queue.run(async () => {
         // this request's path (its content checked to be the model's): the infotext names the checkpoint asked for,

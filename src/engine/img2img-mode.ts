@@ -22,9 +22,9 @@ const inpaintOptions = (o: InpaintRequest): InpaintOptions => ({ ...o, mask: { .
 /** The picture encoded at its own size, its latents resized to the request's (once; every batch starts from it). */
 function latentResizedInit(picture: Raster, strength: number): InitLatent {
   let one: Promise<Float32Array> | undefined
-  return async (model, ctx) => {
+  return async (model, ctx, opts) => {
     const [c, h, w] = ctx.latentShape
-    one ??= encodePicture(model, picture).then((latent) =>
+    one ??= encodePicture(model, picture, opts.vaeTiling).then((latent) =>
       upscaleLatent(latent, [1, c, picture.height / 8, picture.width / 8], h, w, 'Latent'))
     return { img2img: { latent: repeatBatch(await one, ctx.seeds.length), strength } }
   }

@@ -32,6 +32,15 @@ export interface ModelCacheOptions {
 
 const defaultLoader: Loader = (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, weights: spec.weights, ...opts })
 
+export interface AcquireOptions {
+  /** Tensors loaded of the total. */
+  readonly onProgress?: (done: number, total: number) => void
+  /** The caller's record of the file's SHA-256 (ModelResolver.knownSha256): nothing is hashed when it has one. */
+  readonly knownSha256?: () => Promise<string | undefined>
+  /** Bytes hashed of the file's size, only when the file is read to identify it (not when its hash is known). */
+  readonly onHash?: (done: number, total: number) => void
+}
+
 export class ModelCache {
   private readonly entries = new Map<string, Promise<ModelHandle>>()
   readonly budgetBytes: number
@@ -45,8 +54,8 @@ export class ModelCache {
   }
 
   /** The cache key of a model: its content and the load-time choices that change its weights or sessions. */
-  async key(spec: ModelSpec, knownSha256?: () => Promise<string | undefined>): Promise<{ key: string; sha256: string }> {
-    const sha256 = await this.ids.sha256(spec.file, 'model', knownSha256)
+  async key(spec: ModelSpec, opts: AcquireOptions = {}): Promise<{ key: string; sha256: string }> {
+    const sha256 = await this.ids.sha256(spec.file, 'model', opts.knownSha256, opts.onHash)
     return { key: [sha256, spec.prediction ?? '', spec.weights ?? 'fp32'].join('\t'), sha256 }
   }
 
@@ -57,8 +66,9 @@ export class ModelCache {
    * The handle of `spec`, loaded once however many callers ask at the same time. It comes back claimed
    * (`users` + 1, so no eviction sees it idle before the caller's job is queued); the caller calls `release` after.
    */
-  async acquire(spec: ModelSpec, onProgress?: (done: number, total: number) => void, knownSha256?: () => Promise<string | undefined>): Promise<ModelHandle> {
-    const { key, sha256 } = await this.key(spec, knownSha256)
+  async acquire(spec: ModelSpec, opts: AcquireOptions = {}): Promise<ModelHandle> {
+    const { onProgress } = opts
+    const { key, sha256 } = await this.key(spec, opts)
     let entry = this.entries.get(key)
     const fresh = entry === undefined
     if (!entry) {

@@ -28,9 +28,10 @@ export class ContentIds {
 
   /**
    * The SHA-256 of `file`. `hint` is the caller's own record of it (a library that hashed the file already); it is
-   * trusted as the resolver is trusted with the path.
+   * trusted as the resolver is trusted with the path. `onHash` hears the bytes read when the file is hashed here
+   * (a caller waiting on another caller's hash of the same file hears nothing).
    */
-  async sha256(file: string, field: string, hint?: () => Promise<string | undefined>): Promise<string> {
+  async sha256(file: string, field: string, hint?: () => Promise<string | undefined>, onHash?: (done: number, total: number) => void): Promise<string> {
     const fast = await fastIdentity(file, field)
     let sha = this.known.get(fast)
     if (sha === undefined) {
@@ -38,7 +39,7 @@ export class ContentIds {
         const given = await hint?.()
         if (given !== undefined && isSha256(given)) return given.toLowerCase()
         this.hashed++
-        return (await hashFile(file, ['sha256'], { cache: this.hashCache })).sha256
+        return (await hashFile(file, ['sha256'], { cache: this.hashCache, ...(onHash ? { onProgress: onHash } : {}) })).sha256
       })()
       this.known.set(fast, sha)
       sha.catch(() => { if (this.known.get(fast) === sha) this.known.delete(fast) })

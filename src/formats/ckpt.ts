@@ -76,9 +76,12 @@ export function checkTensor(file: string, key: string, t: TorchTensor, store: St
     last += (shape[i] - 1) * stride[i]
     if (!Number.isSafeInteger(count) || !Number.isSafeInteger(last)) fail(`shape [${shape.join(', ')}] is too large`)
   }
-  if (count > storage.numel && count * width > MAX_BROADCAST_BYTES) {
+  // Bounded in its float32 form too: every weight is widened to float32 on load, so a 1-byte bool or fp8 view
+  // materialises four times its stored bytes.
+  const materialised = count * Math.max(width, 4)
+  if (count > storage.numel && materialised > MAX_BROADCAST_BYTES) {
     fail(`size [${shape.join(', ')}] with stride [${stride.join(', ')}] repeats the ${storage.numel} elements of storage "${storage.key}" `
-      + `(a stride of 0 or overlapping strides): reading it would materialise ${count * width} bytes, above the ${MAX_BROADCAST_BYTES}-byte limit. `
+      + `(a stride of 0 or overlapping strides): reading it would materialise ${materialised} bytes, above the ${MAX_BROADCAST_BYTES}-byte limit. `
       + 'Hint: re-save the tensor with .contiguous()')
   }
   if (count > 0 && last >= storage.numel) {

@@ -7,7 +7,7 @@
  */
 import type { DType } from '../core/dtype.ts'
 import { DTYPE_BYTES } from '../core/dtype.ts'
-import { NpArray, NpDtype, PyGlobal, TorchStorage, TorchTensor, type CallContext, type GlobalBehaviour } from './pickle-types.ts'
+import { describe, NpArray, NpDtype, PyGlobal, TorchStorage, TorchTensor, type CallContext, type GlobalBehaviour } from './pickle-types.ts'
 
 const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
   DoubleStorage: 'F64', FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16',
@@ -30,7 +30,8 @@ function rebuildTensor(args: readonly unknown[], ctx: CallContext): TorchTensor 
   const [storage, offset, size, stride] = args
   if (!(storage instanceof TorchStorage)) return ctx.fail('_rebuild_tensor: the first argument is not a storage')
   if (offset === undefined) return ctx.fail('_rebuild_tensor: called without a storage offset (expected storage, offset, size, stride)')
-  if (!isIndex(offset)) return ctx.fail(`_rebuild_tensor: storage offset ${String(offset)} is not a non-negative integer`)
+  // A number is shown as is; anything else by its Python-ish type (a dict would print as "[object Object]").
+  if (!isIndex(offset)) return ctx.fail(`_rebuild_tensor: storage offset ${typeof offset === 'number' || typeof offset === 'bigint' ? String(offset) : `(a ${describe(offset)})`} is not a non-negative integer`)
   if (!isIndexList(size) || !isIndexList(stride) || size.length !== stride.length) {
     return ctx.fail('_rebuild_tensor: size and stride are not equal-length lists of non-negative integers')
   }

@@ -180,6 +180,8 @@ export function baseRequest(b: Txt2ImgBody, ctx: MapContext, size?: { width: num
     sampler: samplerName, ...(b.scheduler ? { scheduler: b.scheduler } : {}), seed, rng: RNG[o.randn_source] ?? 'gpu',
     width: dims.width, height: dims.height, batchSize: dims.batchSize, batchCount: dims.batchCount,
     clipSkip: Number(o.CLIP_stop_at_last_layers), ensd: Number(o.eta_noise_seed_delta), loraMode: 'auto', previewEvery,
+    // A1111's "Full" and "Approx NN" previews are not offered: they fall back to the cheap projection.
+    ...(o.show_progress_type === 'TAESD' ? { previewMethod: 'taesd' as const } : {}),
     ...(o.sdloom_weights === 'int8' ? { weights: 'int8' as const } : {}),
     ...(samplerParams ? { samplerParams } : {}), ...variation.fields, ...refinerOf(b, ctx),
   }

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { copyFile, mkdtemp, open, readFile, rm, symlink, utimes } from 'node:fs/promises'
+import { copyFile, mkdtemp, open, readFile, rm, stat, symlink, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from '../../src/engine/engine.ts'
@@ -36,7 +36,10 @@ test('a copy and a symlink of a loaded checkpoint load once; changed bytes load 
     const link = join(dir, 'link.safetensors')
     await copyFile(SD1, copy)
     await symlink(copy, link)
-    const first = await engine.generate(REQ)
+    const hashEvents: string[] = []
+    const first = await engine.generate(REQ, { onEvent: (e) => { if (e.type === 'phase' && e.phase === 'hash') hashEvents.push(`${e.label}: ${e.done}/${e.total}`) } })
+    const { size: sd1Size } = await stat(SD1)
+    assert.equal(hashEvents.at(-1), `${SD1}: ${sd1Size}/${sd1Size}`, 'hashing a file not seen before shows its bytes')
     const viaCopy = await engine.generate({ ...REQ, model: copy })
     const viaLink = await engine.generate({ ...REQ, model: link })
     assert.deepEqual(loads, [SD1], 'one load for three paths')
@@ -82,9 +85,11 @@ test('a resolver that knows the SHA-256 spares the hashing', async () => {
   const asked: string[] = []
   const { engine, loads } = countingEngine({ ...fileResolver(), knownSha256: async (file) => { asked.push(file); return sha } })
   try {
-    const result = await engine.generate(REQ)
+    const phases: string[] = []
+    const result = await engine.generate(REQ, { onEvent: (e) => { if (e.type === 'phase') phases.push(e.phase) } })
     await engine.generate({ ...REQ, seed: 2 })
     assert.equal(engine.cache.ids.hashed, 0)
+    assert.ok(!phases.includes('hash'), 'no hash phase when the SHA-256 is known')
     assert.deepEqual(asked, [SD1], 'asked once per file version')
     assert.deepEqual(loads, [SD1])
     assert.equal(result.images[0].info.modelHash, sha.slice(0, 10))

@@ -32,8 +32,10 @@ export class FuzzFinding extends Error {
 const MiB = 1024 * 1024
 const used = (): number => { const m = process.memoryUsage(); return m.arrayBuffers + m.heapUsed }
 
+/** SDLOOM_FUZZ_FULL=1 prints a finding's whole input (hex), to paste into a regression test. */
+const SHOWN = process.env.SDLOOM_FUZZ_FULL ? Infinity : 96
 export const describeInput = (input: unknown): string => {
-  if (input instanceof Uint8Array) return `${input.length} bytes: ${Buffer.from(input.subarray(0, 96)).toString('hex')}${input.length > 96 ? '…' : ''}`
+  if (input instanceof Uint8Array) return `${input.length} bytes: ${Buffer.from(input.subarray(0, SHOWN)).toString('hex')}${input.length > SHOWN ? '…' : ''}`
   const s = JSON.stringify(input, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))
   return s === undefined ? String(input) : s.length > 300 ? `${s.slice(0, 300)}… (${s.length} chars)` : s
 }

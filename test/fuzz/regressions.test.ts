@@ -106,3 +106,22 @@ test('pickle: _rebuild_tensor_v2 called with the storage alone says the offset i
   assert.throws(() => unpickle(bytes, { file: 'r.ckpt', what: 'data.pkl', persistentLoad: storagePersistentLoad(new Map()) }), { name: 'TensorFileError',
     message: 'r.ckpt: data.pkl: byte 78: _rebuild_tensor: called without a storage offset (expected storage, offset, size, stride)' })
 })
+
+test('pickle: a storage offset that is not a number is named by its type, not "[object Object]"', () => {
+  const bytes = Buffer.from(`\x80\x02}(${str('t')}ctorch._utils\n_rebuild_tensor_v2\n((${str('storage')}ctorch\nFloatStorage\n${str('0')}${str('cpu')}K\x01tQ`
+    + '}(K\x01t(K\x01t\x89)tRu.', 'latin1')
+  const storages = new Map<string, TorchStorage>()
+  assert.throws(() => unpickle(bytes, { file: 'o.ckpt', what: 'data.pkl', persistentLoad: storagePersistentLoad(storages) }), {
+    name: 'TensorFileError', message: /^o\.ckpt: data\.pkl: byte \d+: _rebuild_tensor: storage offset \(a dict\) is not a non-negative integer$/ })
+})
+
+test('pickle: a 1-byte (bool) broadcast view is bounded by its float32 size, not its stored size', async () => {
+  // 65536 × 1024 bools with stride 0 are 64 MiB stored but 256 MiB once widened to float32 (found by the fuzzer).
+  const bytes = Buffer.from(`\x80\x02}(${str('t0')}ctorch._utils\n_rebuild_tensor_v2\n((${str('storage')}ctorch\nBoolStorage\n${str('1')}${str('cpu')}K\x06tQK\x00`
+    + '(J\x00\x00\x01\x00J\x00\x04\x00\x00t(K\x00K\x00t\x89)tRu.', 'latin1')
+  const storages = new Map<string, TorchStorage>()
+  const { value } = unpickle(bytes, { file: 'b.ckpt', what: 'data.pkl', persistentLoad: storagePersistentLoad(storages) })
+  assert.throws(() => buildSource('b.ckpt', value, pickleStore), { name: 'TensorFileError',
+    message: 'b.ckpt: tensor "t0": size [65536, 1024] with stride [0, 0] repeats the 6 elements of storage "1" (a stride of 0 or overlapping '
+      + 'strides): reading it would materialise 268435456 bytes, above the 67108864-byte limit. Hint: re-save the tensor with .contiguous()' })
+})

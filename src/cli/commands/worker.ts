@@ -15,7 +15,7 @@ import { Library } from '../../library/library.ts'
 import { resolveTokenizerDir } from '../../prompt/index.ts'
 import { LibraryResolver } from '../../server/library-resolver.ts'
 import type { Command, CommandContext } from '../command.ts'
-import { eventToWire, imageToWire, type WireJob, type WireResult } from '../queue/wire.ts'
+import { eventToWire, imageToWire, jobFromWire, type WireJob, type WireResult } from '../queue/wire.ts'
 
 const str = (ctx: CommandContext, k: string): string | undefined => (typeof ctx.values[k] === 'string' ? ctx.values[k] as string : undefined)
 const list = (ctx: CommandContext, k: string): string[] => {
@@ -60,7 +60,7 @@ async function run(ctx: CommandContext): Promise<number> {
   const engine = new EngineClient({ resolver: new LibraryResolver(library), tokenizerDir })
   const handler = async (job: ConsumedJob, jc: ConsumerContext): Promise<WireResult> => {
     const t0 = performance.now()
-    const { request } = job.data as WireJob
+    const request = jobFromWire(job.data as WireJob)
     log(`job ${job.key} (attempt ${job.attempt}, model ${request.model.slice(0, 10)}${job.hot ? ', loaded: load avoided' : ''})`)
     const result = await engine.generate(request, { signal: jc.signal, onEvent: (e) => { const w = eventToWire(e); if (w) jc.progress(w) } })
     const ms = performance.now() - t0

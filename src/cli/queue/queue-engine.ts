@@ -11,7 +11,7 @@ import type { EngineApi, GenerateOptions, GenerationRequest, GenerationResult, L
 import { validateRequest } from '../../engine/validate.ts'
 import type { RedisDispatcher } from '../../jobs/redis-dispatcher.ts'
 import { hashFile } from '../../tools/hash.ts'
-import { eventFromWire, imageFromWire, type WireEvent, type WireJob, type WireResult } from './wire.ts'
+import { eventFromWire, imageFromWire, jobToWire, type WireEvent, type WireJob, type WireResult } from './wire.ts'
 
 export class QueueEngine implements EngineApi {
   /** sha256 by file, size and mtime: one hashing per file content, however many jobs arrive at once. */
@@ -36,7 +36,7 @@ export class QueueEngine implements EngineApi {
     const file = await this.resolver.checkpoint(req.model)
     if (req.vae !== undefined && req.vae !== 'Automatic') await this.resolver.vae(req.vae)
     const sha256 = await this.sha256(file)
-    const job: WireJob = { request: { ...req, model: sha256 } }
+    const job: WireJob = jobToWire({ ...req, model: sha256 })
     const raw = await this.dispatcher.run(options.key ?? randomUUID(), sha256, job, {
       signal: options.signal,
       onProgress: (e) => { void options.onEvent?.(eventFromWire(e as WireEvent)) },

@@ -5,11 +5,19 @@
  */
 import { deflateSync, inflateSync } from 'node:zlib'
 import type { EngineEvent, GeneratedImage, GenerationRequest, RgbImage } from '../../engine/contract.ts'
+import { requestFromJson, requestToJson } from '../../engine/request-json.ts'
 
 export interface WireJob {
-  /** `model` is the checkpoint's sha256. */
-  readonly request: GenerationRequest
+  /**
+   * The request as engine/request-json.ts writes it (`model` is the checkpoint's sha256): a plain JSON copy would
+   * turn img2img's pixel Uint8Arrays into objects of numbered keys.
+   */
+  readonly request: string
 }
+
+export const jobToWire = (request: GenerationRequest): WireJob => ({ request: requestToJson(request) })
+/** The request of a job, validated as any request is (a job from another version is refused field by field). */
+export const jobFromWire = (job: WireJob): GenerationRequest => requestFromJson(job.request)
 
 export interface WireRgb { readonly width: number; readonly height: number; readonly data: string }
 
