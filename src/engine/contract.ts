@@ -69,6 +69,10 @@ export interface GenerationBase {
   readonly refiner?: string
   /** A1111 refiner_switch_at in (0, 1]; default 0.8. */
   readonly refinerSwitchAt?: number
+  /** A1111 sdxl_refiner_high_aesthetic_score: an SDXL refiner's aesthetic score for the prompt (default 6). */
+  readonly aestheticScore?: number
+  /** A1111 sdxl_refiner_low_aesthetic_score: for the negative prompt (default 2.5). */
+  readonly negativeAestheticScore?: number
   /** A1111 subseed ("Variation seed"; −1 or absent: random); used when subseedStrength > 0. */
   readonly subseed?: number
   /** A1111 subseed_strength ("Variation strength") in [0, 1]; default 0 (off). */

@@ -172,6 +172,7 @@ async function cachedConditioning(handle: ModelHandle, params: GenerationParams,
   const c = conditioningRequest(params, r)
   const key = JSON.stringify({
     prompt: c.prompt, negative: c.negativePrompt, steps: c.scheduleSteps, clipSkip: c.clipSkip, w: c.width, h: c.height, mode: prepared.mode,
+    aesthetic: c.aestheticScores,
     ...adapterIdentity(handle.model, prepared),
   })
   const hit = handle.conditioning(key)

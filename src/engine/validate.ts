@@ -40,6 +40,8 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   previewMethod: { kind: 'string', oneOf: ['cheap', 'taesd'] },
   refiner: { kind: 'string' },
   refinerSwitchAt: { kind: 'number' },
+  aestheticScore: { kind: 'number' },
+  negativeAestheticScore: { kind: 'number' },
   subseed: { kind: 'number', integer: true },
   subseedStrength: { kind: 'number' },
 }

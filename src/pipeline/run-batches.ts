@@ -12,6 +12,7 @@ import { collectGarbage } from '../core/gc.ts'
 import type { GenerationInfo } from '../image/infotext.ts'
 import type { RgbImage } from '../image/png.ts'
 import type { VaeTilingMode } from '../models/vae/index.ts'
+import { SDXL_REFINER_AESTHETIC } from '../models/clip/index.ts'
 import { ImageRng, sample, type Img2ImgStart } from '../sampling/index.ts'
 import { buildConditioning, type ConditioningRequest, type PromptConditioning } from './conditioning.ts'
 import { decodeOne, type LatentDecoder } from './decode.ts'
@@ -162,6 +163,9 @@ function dropWeights(model: LoadedModel, prefixes: readonly string[]): void {
 export const conditioningRequest = (req: GenerationParams, r: ResolvedRequest): ConditioningRequest => ({
   prompt: req.prompt, negativePrompt: req.negativePrompt ?? '', scheduleSteps: scheduleSteps(r), clipSkip: r.clipSkip,
   tokenizer: req.tokenizer, embeddings: req.embeddings, width: r.width, height: r.height,
+  ...(req.aestheticScore === undefined && req.negativeAestheticScore === undefined ? {} : {
+    aestheticScores: { positive: req.aestheticScore ?? SDXL_REFINER_AESTHETIC.positive, negative: req.negativeAestheticScore ?? SDXL_REFINER_AESTHETIC.negative },
+  }),
 })
 
 export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOptions = {}): Promise<FinishedImage[]> {
