@@ -86,7 +86,12 @@ export interface GenerationBase {
  * pass's latents. Every field is optional (A1111's defaults); the second pass's prompt, sampler, schedule and CFG
  * default to the first pass's.
  */
-export interface HiresFix extends Omit<HiresOptions, 'resize'> {
+export interface HiresFix extends Omit<HiresOptions, 'resize' | 'checkpointTitle'> {
+  /**
+   * A1111 hr_checkpoint_name: another checkpoint (resolved like `model`, same family) for the second pass: its text
+   * encoders, UNet and VAE, with the request's LoRAs and embeddings; absent = the first pass's model.
+   */
+  readonly checkpoint?: string
   /** hr_resize_x / hr_resize_y, flat as A1111's API has them (0 = from the other side and the aspect ratio). */
   readonly resizeWidth?: number
   readonly resizeHeight?: number

@@ -52,6 +52,7 @@ const HIRES_FIELDS: Readonly<Record<string, FieldRule>> = {
   upscaler: { kind: 'string' }, steps: { kind: 'number', integer: true }, denoisingStrength: { kind: 'number' },
   prompt: { kind: 'string' }, negativePrompt: { kind: 'string' }, sampler: { kind: 'string' }, scheduler: { kind: 'string' },
   cfgScale: { kind: 'number' }, upscalerTile: { kind: 'number', integer: true }, upscalerTileOverlap: { kind: 'number', integer: true },
+  checkpoint: { kind: 'string' },
 }
 
 function checkHires(v: unknown): InputIssue[] {
