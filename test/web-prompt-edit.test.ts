@@ -1,7 +1,7 @@
 /** The web UI's prompt edits (extra-network card clicks, weights, autocomplete token) and infotext → form mapping. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { DEFAULTS, fromParameters, toJobBody } from '../web/src/params.ts'
+import { DEFAULTS, fromParameters, HIRES_DEFAULTS, toJobBody } from '../web/src/params.ts'
 import { adjustWeight, hasLora, setLoraWeight, tokenAt, toggleLora, toggleWord } from '../web/src/prompt-edit.ts'
 import type { Catalog } from '../web/src/types.ts'
 
@@ -41,6 +41,7 @@ const CATALOG: Catalog = {
   samplers: [{ name: 'Euler a', aliases: [] }, { name: 'DPM++ 2M', aliases: [] }],
   schedulers: [{ name: 'karras', label: 'Karras' }],
   library: [], tags: [],
+  upscalers: [],
 }
 
 test('infotext fields map onto the form; the model by hash or name; what does not map is listed; a locked seed stays', () => {
@@ -48,8 +49,8 @@ test('infotext fields map onto the form; the model by hash or name; what does no
     Size: '96x64', Model: 'whatever', 'Model hash': '0123456789', VAE: 'kl-f8', 'Clip skip': '2', 'Hires upscale': '2' }
   const r = fromParameters(fields, DEFAULTS, CATALOG, false)
   assert.deepEqual(r.params, { ...DEFAULTS, prompt: 'p', negative: 'n', steps: 7, sampler: 'DPM++ 2M', scheduler: 'karras', cfg: 5.5, seed: 99, width: 96, height: 64,
-    checkpoint: 'sub/model-a.safetensors [0123456789]', vae: 'kl-f8.safetensors', clipSkip: 2 })
-  assert.deepEqual(r.notRestored, ['Hires upscale: 2'])
+    checkpoint: 'sub/model-a.safetensors [0123456789]', vae: 'kl-f8.safetensors', clipSkip: 2, hires: { ...HIRES_DEFAULTS, enabled: true, scale: 2 } })
+  assert.deepEqual(r.notRestored, [])
   const other = fromParameters({ Prompt: 'q', Model: 'model-b', Sampler: 'Unknown', Seed: '5' }, { ...DEFAULTS, seed: 7 }, CATALOG, true)
   assert.deepEqual([other.params.checkpoint, other.params.sampler, other.params.seed, other.params.negative], ['model-b.safetensors', 'Euler a', 7, ''])
   assert.deepEqual(other.notRestored, ['Sampler: Unknown (unknown here)'])

@@ -28,6 +28,7 @@ const TESTS = {
   queue: 'queue rows show prompt, size and steps; a queued job moves to the top, up and down, and the server runs that order',
   history: 'the history loads more on scroll past its first page; search and date range reach every image; send to img2img',
   img2img: 'img2img: drop or choose a picture, paint / erase / undo / invert / clear a mask; the job reaches the engine as an inpaint',
+  hires: 'hires fix: turned on, upscaler / scale / steps / checkpoint chosen, the image comes back at the target size with A1111\'s Hires fields',
 }
 const SHOTS = process.env.WEBUI_SHOTS
 async function shot(page: Page, name: string): Promise<void> {
@@ -360,6 +361,33 @@ test(TESTS.img2img, { skip }, async () => {
   assert.deepEqual([req.init.width, req.init.height, Buffer.compare(Buffer.from(req.init.data), Buffer.from(rgb))], [96, 72, 0])
   assert.deepEqual({ ...req.inpaint, mask: undefined }, { mask: undefined, maskBlur: 4, invertMask: true, fill: 'latent-noise', onlyMasked: { padding: 16 } })
   assert.deepEqual([req.denoisingStrength, req.resizeMode, req.inpaint?.mask.data[36 * 96 + 48], req.inpaint?.mask.data[2 * 96 + 2]], [0.5, 'crop', 255, 0])
+  await page.close()
+  assert.deepEqual(problems, [])
+})
+
+test(TESTS.hires, { skip }, async () => {
+  const page = await open(real.url)
+  await field(page, 'Checkpoint').selectOption({ label: 'tiny-sd1.safetensors' })
+  await field(page, 'Prompt').fill('a hires house')
+  for (const [label, value] of [['Sampling steps', '3'], ['Width', '64'], ['Height', '64'], ['Seed (-1: random)', '7']]) await field(page, label).fill(value)
+  await field(page, 'Sampling method').selectOption('Euler')
+  assert.equal(await page.getByLabel('Hires upscaler').count(), 0, 'the panel is closed until hires fix is on')
+  await page.getByLabel('Hires. fix').check()
+  const upscalers = await page.getByLabel('Hires upscaler').locator('option').allTextContents()
+  assert.deepEqual([upscalers[0], upscalers.includes('Lanczos'), upscalers.includes('None')], ['Latent', true, false])
+  await field(page, 'Upscale by').fill('2')
+  await field(page, 'Hires steps').fill('2')
+  await page.getByText('from 64×64 to 128×128').waitFor()
+  await page.getByLabel('Hires checkpoint').selectOption({ index: 1 })
+  await field(page, 'Prompt').press('Control+Enter')
+  const infotext = await page.getByTestId('result-infotext').textContent({ timeout: 60_000 })
+  assert.match(infotext!, /Size: 64x64, /)
+  assert.match(infotext!, /Denoising strength: 0\.7, /)
+  assert.match(infotext!, /Hires upscale: 2, Hires steps: 2, Hires upscaler: Latent, Hires checkpoint: tiny-sd1 \[[0-9a-f]{10}\]/)
+  const src = await page.locator('.results img.main-image').getAttribute('src')
+  const png = decodePng(Buffer.from(await (await fetch(`${real.url}${src}`)).arrayBuffer()))
+  assert.deepEqual([png.width, png.height], [128, 128])
+  await shot(page, 'desktop-txt2img-hires')
   await page.close()
   assert.deepEqual(problems, [])
 })

@@ -1,9 +1,11 @@
 /**
  * The generate view's parameters: checkpoint and VAE from the library, sampler and schedule from the server's lists,
- * steps, CFG, seed (random, reuse the last, lock), size with presets and swap, batch count and size, clip skip.
+ * steps, CFG, seed (random, reuse the last, lock), size with presets and swap, batch count and size, clip skip; on the
+ * txt2img tab, hires fix.
  * Errors from the server appear under the control whose field they name.
  */
 import { Field, NumberField, SelectField } from './fields.tsx'
+import { HiresSection } from './hires-section.tsx'
 import type { GenParams } from './params.ts'
 import type { Catalog } from './types.ts'
 
@@ -58,6 +60,7 @@ export function GenerateForm({ params: p, set, catalog, errors, seedLocked, setS
           <label class="inline"><input type="checkbox" checked={seedLocked} onChange={(e) => setSeedLocked((e.currentTarget as HTMLInputElement).checked)} /> Lock</label>
         </div>
       </Field></div>
+      {idPrefix === '' && <HiresSection hires={p.hires} set={(patch) => set({ hires: { ...p.hires, ...patch } })} width={p.width} height={p.height} catalog={catalog} errors={errors} />}
     </div>
   )
 }

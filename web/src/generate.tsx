@@ -70,7 +70,7 @@ export function GenerateView({ mode, extra, panel, sendToImg2img, params: p, set
   const generate = async (): Promise<void> => {
     setErrors({})
     try {
-      const body = { ...toJobBody(p), ...extra?.() }
+      const body = { ...toJobBody(p, mode), ...extra?.() }
       const j = await api<JobView>('/sdloom/v1/jobs', { json: body })
       waiting.current = j.id
       setPending(j.id)

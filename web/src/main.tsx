@@ -19,14 +19,17 @@ import './style.css'
 
 const TABS = [['generate', 'txt2img'], ['img2img', 'img2img'], ['queue', 'Queue'], ['history', 'History'], ['png', 'PNG info'], ['inspect', 'Inspector']] as const
 type Tab = typeof TABS[number][0]
-const EMPTY: Catalog = { checkpoints: [], vaes: [], samplers: [], schedulers: [], library: [], tags: [] }
+const EMPTY: Catalog = { checkpoints: [], vaes: [], samplers: [], schedulers: [], library: [], tags: [], upscalers: [] }
 
 async function loadCatalog(): Promise<Catalog> {
-  const [checkpoints, vaes, samplers, schedulers, library, tags] = await Promise.all([
+  const [checkpoints, vaes, samplers, schedulers, library, tags, latent, upscalers] = await Promise.all([
     api<SdModel[]>('/sdapi/v1/sd-models'), api<SdVae[]>('/sdapi/v1/sd-vae'), api<Sampler[]>('/sdapi/v1/samplers'),
     api<Scheduler[]>('/sdapi/v1/schedulers'), api<LibraryEntry[]>('/sdloom/v1/library'), api<[string, number][]>('/sdloom/v1/tags'),
+    api<{ name: string }[]>('/sdapi/v1/latent-upscale-modes'), api<{ name: string }[]>('/sdapi/v1/upscalers'),
   ])
-  return { checkpoints, vaes, samplers, schedulers, library, tags }
+  // A1111's hires fix dropdown: latent modes first, then the upscalers ("None" is not one for hires fix)
+  const hiresUpscalers = [...latent, ...upscalers].map((u) => u.name).filter((n) => n !== 'None')
+  return { checkpoints, vaes, samplers, schedulers, library, tags, upscalers: hiresUpscalers }
 }
 
 // The lists are asked for while the bundle is still being evaluated, not after the first render.

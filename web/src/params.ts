@@ -24,18 +24,44 @@ export interface GenParams {
   readonly batchCount: number
   readonly batchSize: number
   readonly clipSkip: number
+  /** txt2img's hires fix (the img2img tab never turns it on). */
+  readonly hires: HiresParams
 }
+
+/** A1111's "Hires. fix" panel: upscaler, upscale by, hires steps (0 = the first pass's), denoising strength, checkpoint. */
+export interface HiresParams {
+  readonly enabled: boolean
+  readonly upscaler: string
+  readonly scale: number
+  readonly steps: number
+  readonly denoise: number
+  /** A /sdapi/v1/sd-models title; '' = "Use same checkpoint". */
+  readonly checkpoint: string
+}
+
+export const HIRES_DEFAULTS: HiresParams = { enabled: false, upscaler: 'Latent', scale: 2, steps: 0, denoise: 0.7, checkpoint: '' }
 
 export const DEFAULTS: GenParams = {
   prompt: '', negative: '', checkpoint: '', vae: 'Automatic', sampler: 'Euler a', scheduler: '', steps: 20, cfg: 7, seed: -1,
-  width: 512, height: 512, batchCount: 1, batchSize: 1, clipSkip: 1,
+  width: 512, height: 512, batchCount: 1, batchSize: 1, clipSkip: 1, hires: HIRES_DEFAULTS,
 }
 
-export function toJobBody(p: GenParams): Record<string, unknown> {
+/** A1111's txt2img hires fields (enable_hr, hr_*; denoising_strength is the second pass's on txt2img). */
+function hiresFields(h: HiresParams): Record<string, unknown> {
+  if (!h.enabled) return {}
+  return {
+    enable_hr: true, hr_upscaler: h.upscaler, hr_scale: h.scale, hr_second_pass_steps: h.steps, denoising_strength: h.denoise,
+    ...(h.checkpoint ? { hr_checkpoint_name: h.checkpoint } : {}),
+  }
+}
+
+/** `mode` img2img: hires fix is txt2img's only (a restored PNG may have turned it on in the img2img tab's parameters). */
+export function toJobBody(p: GenParams, mode: 'txt2img' | 'img2img' = 'txt2img'): Record<string, unknown> {
   return {
     prompt: p.prompt, negative_prompt: p.negative, sampler_name: p.sampler, ...(p.scheduler ? { scheduler: p.scheduler } : {}),
     // The jobs API's schema defaults save_images to false (A1111's txt2img default): ask for it, or history stays empty.
     save_images: true, steps: p.steps, cfg_scale: p.cfg, seed: p.seed, width: p.width, height: p.height, n_iter: p.batchCount, batch_size: p.batchSize,
+    ...(mode === 'txt2img' ? hiresFields(p.hires) : {}),
     override_settings: {
       ...(p.checkpoint ? { sd_model_checkpoint: p.checkpoint } : {}), sd_vae: p.vae, CLIP_stop_at_last_layers: p.clipSkip,
       // About ten previews per image, as often as A1111's default shows them on short runs.
@@ -47,7 +73,27 @@ export function toJobBody(p: GenParams): Record<string, unknown> {
 const num = (v: string | undefined): number | undefined => (v === undefined || v.trim() === '' || !Number.isFinite(Number(v)) ? undefined : Number(v))
 
 /** Infotext fields the form restores; the rest are listed as not restored. */
-const HANDLED = new Set(['Prompt', 'Negative prompt', 'Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Size-1', 'Size-2', 'Model', 'Model hash', 'VAE', 'VAE hash', 'Clip skip'])
+const HANDLED = new Set(['Prompt', 'Negative prompt', 'Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Size-1', 'Size-2', 'Model', 'Model hash', 'VAE', 'VAE hash', 'Clip skip',
+  'Hires upscale', 'Hires upscaler', 'Hires steps', 'Hires checkpoint', 'Denoising strength'])
+
+/** Hires fix from an infotext: on when it names a hires upscale or upscaler (A1111 writes both with hires fix). */
+function hiresOf(fields: Readonly<Record<string, string>>, catalog: Catalog, notRestored: string[]): HiresParams {
+  if (fields['Hires upscale'] === undefined && fields['Hires upscaler'] === undefined) {
+    if (fields['Denoising strength'] !== undefined) notRestored.push(`Denoising strength: ${fields['Denoising strength']} (no hires fix)`)
+    return HIRES_DEFAULTS
+  }
+  const name = fields['Hires checkpoint']
+  const checkpoint = name === undefined ? '' : catalog.checkpoints.find((c) => c.title === name || c.title.replace(/\.[^.]+( \[\w+\])?$/, '') === name.replace(/ \[\w+\]$/, ''))?.title
+  if (name !== undefined && checkpoint === undefined) notRestored.push(`Hires checkpoint: ${name} (not in the library)`)
+  // absent: A1111's default latent mode, written by no infotext
+  const named = fields['Hires upscaler']
+  const known = named !== undefined && catalog.upscalers.includes(named)
+  if (named !== undefined && !known) notRestored.push(`Hires upscaler: ${named} (not installed here)`)
+  return {
+    enabled: true, upscaler: known ? named : HIRES_DEFAULTS.upscaler, scale: num(fields['Hires upscale']) ?? HIRES_DEFAULTS.scale,
+    steps: num(fields['Hires steps']) ?? 0, denoise: num(fields['Denoising strength']) ?? HIRES_DEFAULTS.denoise, checkpoint: checkpoint ?? '',
+  }
+}
 
 export interface Restored { readonly params: GenParams; readonly notRestored: readonly string[] }
 
@@ -83,6 +129,7 @@ export function fromParameters(fields: Readonly<Record<string, string>>, current
     width: num(fields['Size-1']) ?? current.width,
     height: num(fields['Size-2']) ?? current.height,
     clipSkip: num(fields['Clip skip']) ?? 1,
+    hires: hiresOf(fields, catalog, notRestored),
   }
   return { params, notRestored }
 }

@@ -51,4 +51,6 @@ export interface Catalog {
   readonly schedulers: readonly Scheduler[]
   readonly library: readonly LibraryEntry[]
   readonly tags: readonly (readonly [string, number])[]
+  /** Hires fix upscalers by name: the latent modes, then Lanczos, Nearest and the library's ESRGAN-family models. */
+  readonly upscalers: readonly string[]
 }
