@@ -29,8 +29,9 @@ test('worker client: same image as in process; the event loop stays live; abort 
     // The event loop while the worker samples: every gap between ticks of a 10 ms interval. On a quiet machine every
     // gap is within 20 ms; on a loaded CI machine (2 cores, load 16 when this was written) the OS scheduler adds its
     // own delays (measured there: median 12 ms, 9 in 10 within 23 ms, the longest 117 ms), so the test asserts that
-    // the median gap is within 20 ms and that no gap is as long as a sampling step
-    // (in process, one step blocks the loop for its whole length).
+    // the median gap is within 20 ms and that 9 gaps in 10 are shorter than a sampling step (in process, one step
+    // blocks the loop for its whole length, so nearly every gap is a step long). The longest gap is not asserted: one
+    // scheduler stall on a loaded machine outlasted a 41 ms step in CI. Quiet-machine figures: BENCHMARKS.md.
     const gaps: number[] = []
     const stepTimes: number[] = []
     let last = performance.now()
@@ -55,7 +56,8 @@ test('worker client: same image as in process; the event loop stays live; abort 
     const median = gaps[gaps.length >> 1]
     const stepMs = stepTimes[stepTimes.length >> 1]
     assert.ok(gaps.length > 20 && median <= 20, `median gap between 10 ms ticks ${median.toFixed(1)} ms (${gaps.length} ticks)`)
-    assert.ok(gaps.at(-1)! < stepMs, `longest gap ${gaps.at(-1)!.toFixed(1)} ms against a ${stepMs.toFixed(0)} ms step`)
+    const p90 = gaps[Math.floor(gaps.length * 0.9)]
+    assert.ok(p90 < stepMs, `9 in 10 gaps within ${p90.toFixed(1)} ms against a ${stepMs.toFixed(0)} ms step (longest ${gaps.at(-1)!.toFixed(1)} ms)`)
 
     const controller = new AbortController()
     const reason = new Error('user stop')
