@@ -111,9 +111,18 @@ export class EngineClient implements EngineApi {
     }
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await r.vae(req.vae)
     const checkpoint = await r.checkpoint(req.model)
+    const checkpoints: Record<string, string> = {}
+    for (const name of [req.refiner, req.mode === 'txt2img' ? req.hires?.checkpoint : undefined]) {
+      if (name !== undefined) checkpoints[name] = await r.checkpoint(name)
+    }
+    const upscaler = req.mode === 'txt2img' ? req.hires?.upscaler : undefined
+    const upscalerFile = upscaler !== undefined ? await r.upscaler?.(upscaler) : undefined
     // the model's family is known only once it is loaded (in the worker): both families' TAESD files go along
     const taesd = req.previewMethod === 'taesd' && r.taesd ? { sd: await r.taesd('sd'), sdxl: await r.taesd('sdxl') } : undefined
-    return { checkpoint, checkpointSha256: await r.knownSha256?.(checkpoint), vae, loras, embeddingsDir: await r.embeddingsDir(), taesd }
+    return {
+      checkpoint, checkpointSha256: await r.knownSha256?.(checkpoint), checkpoints, vae, loras, embeddingsDir: await r.embeddingsDir(), taesd,
+      ...(upscalerFile !== undefined ? { upscalers: { [upscaler!]: upscalerFile } } : {}),
+    }
   }
 
   async loadedModels(): Promise<readonly LoadedModelStatus[]> {

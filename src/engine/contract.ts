@@ -69,6 +69,10 @@ export interface GenerationBase {
   readonly refiner?: string
   /** A1111 refiner_switch_at in (0, 1]; default 0.8. */
   readonly refinerSwitchAt?: number
+  /** A1111 sdxl_refiner_high_aesthetic_score: an SDXL refiner's aesthetic score for the prompt (default 6). */
+  readonly aestheticScore?: number
+  /** A1111 sdxl_refiner_low_aesthetic_score: for the negative prompt (default 2.5). */
+  readonly negativeAestheticScore?: number
   /** A1111 subseed ("Variation seed"; −1 or absent: random); used when subseedStrength > 0. */
   readonly subseed?: number
   /** A1111 subseed_strength ("Variation strength") in [0, 1]; default 0 (off). */
@@ -82,7 +86,12 @@ export interface GenerationBase {
  * pass's latents. Every field is optional (A1111's defaults); the second pass's prompt, sampler, schedule and CFG
  * default to the first pass's.
  */
-export interface HiresFix extends Omit<HiresOptions, 'resize'> {
+export interface HiresFix extends Omit<HiresOptions, 'resize' | 'checkpointTitle'> {
+  /**
+   * A1111 hr_checkpoint_name: another checkpoint (resolved like `model`, same family) for the second pass: its text
+   * encoders, UNet and VAE, with the request's LoRAs and embeddings; absent = the first pass's model.
+   */
+  readonly checkpoint?: string
   /** hr_resize_x / hr_resize_y, flat as A1111's API has them (0 = from the other side and the aspect ratio). */
   readonly resizeWidth?: number
   readonly resizeHeight?: number

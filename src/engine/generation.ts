@@ -24,6 +24,7 @@ import type { ModelHandle } from './model-handle.ts'
 import { hiresNeedsEncoder, txt2imgModeSpec } from './txt2img-mode.ts'
 import { adapterWeights } from './validate.ts'
 import { adapterIdentity } from './conditioning-key.ts'
+import { loadHiresCheckpoint } from './hires-checkpoint.ts'
 import type { PendingEvent, Previewer } from './previews.ts'
 
 export interface GenerationDeps {
@@ -118,11 +119,16 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const images: GeneratedImage[] = []
   let startedAt = performance.now()
   const modeReq = conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params
-  const spec = await modeSpec(handle, req, modeReq, r, deps.resolver)
-  const refiner = req.refiner ? await loadRefiner(req, deps) : undefined
+  const hiresCheckpoint = req.mode === 'txt2img' && req.hires?.checkpoint !== undefined ? await loadHiresCheckpoint(model, {
+    name: req.hires.checkpoint, loras: await resolveLoras(req, deps.resolver), strict: req.strict ?? false, needsEncoder: hiresNeedsEncoder(req),
+  }, deps) : undefined
+  let refiner: RefinerOptions | undefined
   try {
+    const spec = await modeSpec(handle, req, modeReq, r, deps.resolver, hiresCheckpoint?.title)
+    refiner = req.refiner ? await loadRefiner(req, deps) : undefined
     await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
       ...hashes, signal: deps.signal, ...(refiner ? { refiner } : {}), keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
+      ...(hiresCheckpoint?.hires ? { hiresModel: hiresCheckpoint.hires } : {}),
       ...(local.decoder ? { decoder: local.decoder } : {}),
       onPhase: (phase, batch) => {
         if (phase === 'sample') startedAt = performance.now()
@@ -144,6 +150,7 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
     })
   } finally {
     await refiner?.model.release()
+    await hiresCheckpoint?.hires?.model.release()
     await local.finish?.()
   }
   const { value, source, detail } = model.prediction
@@ -162,9 +169,9 @@ async function loadRefiner(req: GenerationRequest, deps: GenerationDeps): Promis
 }
 
 /** The request's mode as the pipeline's spec; img2img, inpainting and pixel-space hires need the VAE encoder first. */
-async function modeSpec(handle: ModelHandle, req: GenerationRequest, params: GenerationParams, r: ResolvedRequest, resolver: ModelResolver): Promise<ModeSpec> {
+async function modeSpec(handle: ModelHandle, req: GenerationRequest, params: GenerationParams, r: ResolvedRequest, resolver: ModelResolver, hiresCheckpoint?: string): Promise<ModeSpec> {
   if (req.mode === 'img2img' || hiresNeedsEncoder(req)) await ensureVaeEncoder(handle.model)
-  return req.mode === 'img2img' ? img2imgModeSpec(handle.model, req, params, r) : txt2imgModeSpec(req, params, r, resolver)
+  return req.mode === 'img2img' ? img2imgModeSpec(handle.model, req, params, r) : txt2imgModeSpec(req, params, r, resolver, hiresCheckpoint)
 }
 
 /** The conditioning of a prompt seen before on this model with the same text-encoder state, else built and kept. */
@@ -172,6 +179,7 @@ async function cachedConditioning(handle: ModelHandle, params: GenerationParams,
   const c = conditioningRequest(params, r)
   const key = JSON.stringify({
     prompt: c.prompt, negative: c.negativePrompt, steps: c.scheduleSteps, clipSkip: c.clipSkip, w: c.width, h: c.height, mode: prepared.mode,
+    aesthetic: c.aestheticScores,
     ...adapterIdentity(handle.model, prepared),
   })
   const hit = handle.conditioning(key)

@@ -11,9 +11,12 @@ import { NOISE_INIT, type ModeSpec } from '../pipeline/run-batches.ts'
 import type { HiresFix, ModelResolver, Txt2ImgGeneration } from './contract.ts'
 
 /** The contract's hires fields as the pipeline's HiresOptions. */
-function hiresOptions(h: HiresFix): HiresOptions {
-  const { resizeWidth, resizeHeight, upscalerTile: _t, upscalerTileOverlap: _o, ...rest } = h
-  return { ...rest, ...(resizeWidth || resizeHeight ? { resize: { width: resizeWidth ?? 0, height: resizeHeight ?? 0 } } : {}) }
+function hiresOptions(h: HiresFix, checkpointTitle: string | undefined): HiresOptions {
+  const { resizeWidth, resizeHeight, upscalerTile: _t, upscalerTileOverlap: _o, checkpoint: _c, ...rest } = h
+  return {
+    ...rest, ...(resizeWidth || resizeHeight ? { resize: { width: resizeWidth ?? 0, height: resizeHeight ?? 0 } } : {}),
+    ...(checkpointTitle ? { checkpointTitle } : {}),
+  }
 }
 
 /** ESRGAN_tile / ESRGAN_tile_overlap when the request sets them (A1111's 192 / 8 otherwise). */
@@ -38,7 +41,8 @@ async function networkUpscalers(h: HiresFix, resolver: ModelResolver): Promise<M
 /** A pixel-space hires upscaler decodes, upscales and encodes again: the model needs its VAE encoder. */
 export const hiresNeedsEncoder = (req: Txt2ImgGeneration): boolean => req.hires !== undefined && !isLatentUpscaler(req.hires.upscaler ?? 'Latent')
 
-export async function txt2imgModeSpec(req: Txt2ImgGeneration, params: GenerationParams, r: ResolvedRequest, resolver: ModelResolver): Promise<ModeSpec> {
+/** `hiresCheckpoint`: the infotext's "Hires checkpoint" (name [hash]) when the request names one. */
+export async function txt2imgModeSpec(req: Txt2ImgGeneration, params: GenerationParams, r: ResolvedRequest, resolver: ModelResolver, hiresCheckpoint?: string): Promise<ModeSpec> {
   if (!req.hires) return { req: params, r, init: NOISE_INIT }
-  return hiresSpec({ ...params, hires: hiresOptions(req.hires), upscalers: await networkUpscalers(req.hires, resolver) }, r)
+  return hiresSpec({ ...params, hires: hiresOptions(req.hires, hiresCheckpoint), upscalers: await networkUpscalers(req.hires, resolver) }, r)
 }

@@ -54,3 +54,8 @@ test('refiner and refinerSwitchAt are checked (a string; a number in (0, 1])', (
   assert.throws(() => validateRequest({ ...FULL, refiner: 3 }), { message: 'refiner must be a string, got 3' })
   assert.throws(() => validateRequest({ ...FULL, refinerSwitchAt: 0 }), { message: 'refiner switch at must be in (0, 1], got 0' })
 })
+
+test('aestheticScore / negativeAestheticScore (an SDXL refiner\'s A1111 settings) are numbers', () => {
+  assert.deepEqual(validateRequest({ ...FULL, aestheticScore: 7, negativeAestheticScore: 1.5 }), { ...FULL, aestheticScore: 7, negativeAestheticScore: 1.5 })
+  assert.throws(() => validateRequest({ ...FULL, aestheticScore: 'high' }), { name: 'InputError', message: 'aestheticScore must be a finite number, got "high"' })
+})

@@ -40,6 +40,8 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   previewMethod: { kind: 'string', oneOf: ['cheap', 'taesd'] },
   refiner: { kind: 'string' },
   refinerSwitchAt: { kind: 'number' },
+  aestheticScore: { kind: 'number' },
+  negativeAestheticScore: { kind: 'number' },
   subseed: { kind: 'number', integer: true },
   subseedStrength: { kind: 'number' },
 }
@@ -50,6 +52,7 @@ const HIRES_FIELDS: Readonly<Record<string, FieldRule>> = {
   upscaler: { kind: 'string' }, steps: { kind: 'number', integer: true }, denoisingStrength: { kind: 'number' },
   prompt: { kind: 'string' }, negativePrompt: { kind: 'string' }, sampler: { kind: 'string' }, scheduler: { kind: 'string' },
   cfgScale: { kind: 'number' }, upscalerTile: { kind: 'number', integer: true }, upscalerTileOverlap: { kind: 'number', integer: true },
+  checkpoint: { kind: 'string' },
 }
 
 function checkHires(v: unknown): InputIssue[] {

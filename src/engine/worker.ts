@@ -17,7 +17,9 @@ const aborts = new Map<number, AbortController>()
 
 /** Resolves only what the caller resolved already: the worker never looks names up itself. */
 const resolvedOnly = (files: ResolvedFiles): ModelResolver => ({
-  checkpoint: async () => files.checkpoint,
+  // the request's model by any name; its refiner and hires checkpoint by theirs
+  checkpoint: async (ref) => files.checkpoints?.[ref] ?? files.checkpoint,
+  upscaler: async (name) => files.upscalers?.[name],
   vae: async (ref) => files.vae ?? ref,
   lora: async (name) => files.loras[name],
   embeddingsDir: async () => files.embeddingsDir,

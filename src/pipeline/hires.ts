@@ -7,7 +7,10 @@
  *  - sample_img2img(steps = hires steps or the first pass's): exactly that many steps at the hires denoising strength;
  *  - the second pass's own sampler, schedule type and CFG scale (hr_sampler_name, hr_scheduler, hr_cfg; absent = the
  *    first pass's), and its own conditioning (calculate_hr_conds): hr_prompt / hr_negative_prompt (absent or '' = the
- *    first pass's), at the target size (SDXL size ids), its prompt-editing schedule over the hires steps.
+ *    first pass's), at the target size (SDXL size ids), its prompt-editing schedule over the hires steps;
+ *  - A1111 1.6+'s hires checkpoint (RunOptions.hiresModel): the first pass's latents are decoded by the first model
+ *    (pixel upscalers), then the other checkpoint encodes, builds the second pass's conditioning, samples and decodes
+ *    (sample() switches models between the decode and sample_hr_pass); "Hires checkpoint" names it in the infotext.
  */
 import { InputError } from '../core/errors.ts'
 import { isLatentUpscaler, upscaleLatent } from '../image/latent-upscale.ts'
@@ -41,6 +44,8 @@ export interface HiresOptions {
   readonly scheduler?: string
   /** A1111 hr_cfg (Forge's "Hires CFG Scale"); absent = the first pass's CFG scale. */
   readonly cfgScale?: number
+  /** "Hires checkpoint" in the infotext (A1111's short_title: name [AutoV2]); the model itself is RunOptions.hiresModel. */
+  readonly checkpointTitle?: string
 }
 
 export interface HiresRequest extends GenerationParams {
@@ -96,6 +101,7 @@ function hiresPass(req: HiresRequest, t: Target, strength: number, r2: ResolvedR
   const name = req.hires.upscaler ?? 'Latent'
   const pixel = isLatentUpscaler(name) ? undefined : pixelUpscaler(name, req.upscalers)
   return async (model, first, ctx, opts) => {
+    const second = opts.hiresModel?.model ?? model
     const [c] = first.latentShape
     const b = ctx.seeds.length
     let up: Float32Array
@@ -109,17 +115,19 @@ function hiresPass(req: HiresRequest, t: Target, strength: number, r2: ResolvedR
         for (let i = 0; i < b; i++) {
           const decoded = await decodeOne(model, first.latent, i, first.latentShape, { tiling: opts.vaeTiling })
           const big = await upscaleTo(rasterFromRgb(imageToUint8(decoded.image)), t.width, t.height, pixel)
-          up.set(await encodePicture(model, big, opts.vaeTiling), (i * up.length) / b)
+          up.set(await encodePicture(second, big, opts.vaeTiling), (i * up.length) / b)
         }
       } finally {
         await pixel.release?.()                       // an ESRGAN network is not held through the second pass's sampling
         if (!opts.keepSessions) await model.releaseSessions('vae')
       }
     }
+    // the first model's UNet is not held while the hires checkpoint samples
+    if (second !== model && !opts.keepSessions) await model.releaseSessions('unet')
     const cut = truncate(up, [b, c, t.height / 8, t.width / 8], t)
     const latentShape = [c, cut.h, cut.w] as const
-    const second = { ...ctx, r: r2, latentShape, conditioning: ctx.secondConditioning ?? ctx.conditioning }
-    const latent = await sampleBatch(model, second, { img2img: { latent: cut.latent, strength, steps: r2.steps } }, opts)
+    const pass = { ...ctx, r: r2, latentShape, conditioning: ctx.secondConditioning ?? ctx.conditioning }
+    const latent = await sampleBatch(second, pass, { img2img: { latent: cut.latent, strength, steps: r2.steps } }, opts)
     return { latent, latentShape }
   }
 }
@@ -131,6 +139,7 @@ function hiresInfo(req: HiresRequest, r: ResolvedRequest, r2: ResolvedRequest): 
     ? { 'Hires resize': `${h.resize.width}x${h.resize.height}` } : { 'Hires upscale': h.scale ?? 2 }
   if (h.steps) extra['Hires steps'] = h.steps
   extra['Hires upscaler'] = h.upscaler ?? 'Latent'
+  if (h.checkpointTitle) extra['Hires checkpoint'] = h.checkpointTitle
   if (r2.sampler.label !== r.sampler.label) extra['Hires sampler'] = r2.sampler.label
   if (h.prompt && h.prompt !== req.prompt) extra['Hires prompt'] = h.prompt
   if (h.negativePrompt && h.negativePrompt !== (req.negativePrompt ?? '')) extra['Hires negative prompt'] = h.negativePrompt

@@ -52,6 +52,9 @@ export interface GenerationParams extends SamplingParams {
   /** Infotext fields the adapters layer reports. */
   readonly loraHashes?: readonly NetworkHash[]
   readonly tiHashes?: readonly NetworkHash[]
+  /** An SDXL refiner's aesthetic scores (A1111 sdxl_refiner_high/low_aesthetic_score; defaults 6 / 2.5). */
+  readonly aestheticScore?: number
+  readonly negativeAestheticScore?: number
 }
 
 /** The request with defaults filled and checked. */

@@ -12,8 +12,9 @@ import { collectGarbage } from '../core/gc.ts'
 import type { GenerationInfo } from '../image/infotext.ts'
 import type { RgbImage } from '../image/png.ts'
 import type { VaeTilingMode } from '../models/vae/index.ts'
+import { SDXL_REFINER_AESTHETIC } from '../models/clip/index.ts'
 import { ImageRng, sample, type Img2ImgStart } from '../sampling/index.ts'
-import { buildConditioning, type ConditioningRequest, type PromptConditioning } from './conditioning.ts'
+import { buildConditioning, type ConditioningRequest, type PromptConditioning, type PromptEmbeddings } from './conditioning.ts'
 import { decodeOne, type LatentDecoder } from './decode.ts'
 import { generationInfo, type InfoHashes } from './generation-info.ts'
 import type { LoadedModel, SessionKind } from './load-model.ts'
@@ -69,6 +70,14 @@ export interface RunOptions extends InfoHashes {
   readonly decoder?: LatentDecoder
   /** A1111's refiner: another checkpoint takes over at a fraction of the steps, in any mode (pipeline/refiner.ts). */
   readonly refiner?: RefinerOptions
+  /** A1111's hires checkpoint: another checkpoint of the same family runs a second pass (pipeline/hires.ts). */
+  readonly hiresModel?: HiresModel
+}
+
+export interface HiresModel {
+  readonly model: LoadedModel
+  /** Its textual-inversion embeddings (looked up for its own text encoders); absent: the first pass's. */
+  readonly embeddings?: PromptEmbeddings
 }
 
 export interface FinishedImage {
@@ -162,13 +171,21 @@ function dropWeights(model: LoadedModel, prefixes: readonly string[]): void {
 export const conditioningRequest = (req: GenerationParams, r: ResolvedRequest): ConditioningRequest => ({
   prompt: req.prompt, negativePrompt: req.negativePrompt ?? '', scheduleSteps: scheduleSteps(r), clipSkip: r.clipSkip,
   tokenizer: req.tokenizer, embeddings: req.embeddings, width: r.width, height: r.height,
+  ...(req.aestheticScore === undefined && req.negativeAestheticScore === undefined ? {} : {
+    aestheticScores: { positive: req.aestheticScore ?? SDXL_REFINER_AESTHETIC.positive, negative: req.negativeAestheticScore ?? SDXL_REFINER_AESTHETIC.negative },
+  }),
 })
 
 export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOptions = {}): Promise<FinishedImage[]> {
   const { req, r } = spec
   await opts.onPhase?.('encode', 0)
   const conditioning = spec.conditioning ?? await buildConditioning(model, conditioningRequest(req, r))
-  const secondConditioning = spec.secondConditioning ? await buildConditioning(model, spec.secondConditioning) : undefined
+  // the second pass's model: the hires checkpoint when there is one (its text encoders build the second conditioning)
+  const hires = spec.secondPass ? opts.hiresModel : undefined
+  const secondModel = hires?.model ?? model
+  const secondConditioning = spec.secondConditioning
+    ? await buildConditioning(secondModel, hires?.embeddings ? { ...spec.secondConditioning, embeddings: hires.embeddings } : spec.secondConditioning) : undefined
+  if (hires) await hires.model.releaseSessions('text')
   const refinerConditioning = await refinerConditioningFor(model, spec, opts.refiner)
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
   await free('text')
@@ -187,7 +204,7 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
     if (opts.oneShot && batch === r.batchCount - 1) dropWeights(model, [UNET_WEIGHTS_PREFIX])
     await opts.onPhase?.('decode', batch)
     for (let i = 0; i < seeds.length; i++) {
-      const image = await decodeOne(model, out.latent, i, out.latentShape, { tiling: opts.vaeTiling, decoder: opts.decoder })
+      const image = await decodeOne(secondModel, out.latent, i, out.latentShape, { tiling: opts.vaeTiling, decoder: opts.decoder })
       const index = batch * r.batchSize + i
       const base = generationInfo(model, req, r, index, opts)
       const info = { ...base, ...spec.info, extra: { ...base.extra, ...spec.info?.extra, ...(refiner?.switched ? refinerInfo(refiner.options) : {}) } }

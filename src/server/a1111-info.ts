@@ -23,9 +23,15 @@ function extraParams(infotext: string | undefined): Record<string, string | numb
   return Object.fromEntries(fields.map(([k, v]) => [k, v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v]))
 }
 
+/**
+ * A1111 sets it when a 9-channel inpainting UNet ran (inpainting_image_conditioning), txt2img included; the same
+ * runs, and only they, write "Conditional mask weight" in the infotext.
+ */
+const usesInpaintingConditioning = (infotext: string | undefined): boolean =>
+  infotext !== undefined && parseInfotext(infotext).fields['Conditional mask weight'] !== undefined
+
 export function a1111Info(p: GenerationJobPayload, images: readonly FinishedImage[], timestamp: string): string {
   const r = p.request
-  const n = images.length
   const subseed = r.subseed ?? p.subseed ?? -1
   const denoise = r.mode === 'img2img' ? r.denoisingStrength ?? 0.75 : r.hires ? r.hires.denoisingStrength ?? 0.7 : null
   const hash = /\[([0-9a-f]{10})\]$/.exec(p.modelTitle)?.[1] ?? null
@@ -37,6 +43,6 @@ export function a1111Info(p: GenerationJobPayload, images: readonly FinishedImag
     sd_model_name: p.modelTitle.replace(/ \[[0-9a-f]{10}\]$/, '').replace(/\.[^.]+$/, ''), sd_model_hash: hash, sd_vae_name: r.vae ?? null, sd_vae_hash: null,
     seed_resize_from_w: r.seedResizeFrom?.width ?? -1, seed_resize_from_h: r.seedResizeFrom?.height ?? -1, denoising_strength: denoise, extra_generation_params: extraParams(images[0]?.infotext), index_of_first_image: 0,
     infotexts: images.map((i) => i.infotext), styles: p.styles, job_timestamp: timestamp, clip_skip: r.clipSkip ?? 1,
-    is_using_inpainting_conditioning: false, version: INFOTEXT_VERSION, scheduler: r.scheduler ?? 'Automatic', ...(n === 0 ? {} : {}),
+    is_using_inpainting_conditioning: usesInpaintingConditioning(images[0]?.infotext), version: INFOTEXT_VERSION, scheduler: r.scheduler ?? 'Automatic',
   })
 }

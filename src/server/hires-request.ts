@@ -3,7 +3,8 @@
  * (processing.py StableDiffusionProcessingTxt2Img): hr_resize_x/y win over hr_scale; hr_second_pass_steps 0 = the
  * first pass's; "" prompts and null sampler/scheduler = the first pass's; a null hr_upscaler is the
  * latent_upscale_default_mode setting. The target size is checked against the server's pixel limit here, naming
- * the field, before any job exists. firstphase_width/height (pre-1.0 hires) set the first pass's size whether or not
+ * the field, before any job exists; hr_checkpoint_name ("Use same checkpoint" = none) is a library checkpoint, as
+ * refiner_checkpoint is. firstphase_width/height (pre-1.0 hires) set the first pass's size whether or not
  * hires fix is on, as A1111's __post_init__ does.
  */
 import { InputError } from '../core/errors.ts'
@@ -30,11 +31,10 @@ export function firstPhaseSize(b: Txt2ImgBody): { width: number; height: number 
   return { width: w, height: h }
 }
 
-export function hiresOf(b: Txt2ImgBody, size: { width: number; height: number }, o: Options, limits: ServerLimits): HiresFix | undefined {
+/** `checkpoint`: a library checkpoint's title for a name (MapContext.checkpoint); it throws for an unknown name. */
+export function hiresOf(b: Txt2ImgBody, size: { width: number; height: number }, o: Options, limits: ServerLimits, checkpoint: (name: string) => string): HiresFix | undefined {
   if (b.enable_hr !== true) return undefined
-  if (given(b.hr_checkpoint_name)) {
-    throw new InputError('hr_checkpoint_name: a second checkpoint for the hires pass is not supported by sdloom yet; leave it out (or "Use same checkpoint")')
-  }
+  const hrCheckpoint = given(b.hr_checkpoint_name)
   const resizeWidth = num(b.hr_resize_x) ?? 0
   const resizeHeight = num(b.hr_resize_y) ?? 0
   if (resizeWidth < 0 || resizeHeight < 0) throw new InputError(`hr_resize_x and hr_resize_y must be 0 (from the other side) or a size, got ${resizeWidth}x${resizeHeight}`)
@@ -58,6 +58,7 @@ export function hiresOf(b: Txt2ImgBody, size: { width: number; height: number },
     ...(resized ? { resizeWidth, resizeHeight } : { scale }), upscaler, steps: steps || undefined, denoisingStrength: strength,
     prompt: str(b.hr_prompt) || undefined, negativePrompt: str(b.hr_negative_prompt) || undefined,
     sampler: given(b.hr_sampler_name), scheduler: given(b.hr_scheduler), cfgScale: num(b.hr_cfg),
+    checkpoint: hrCheckpoint === undefined ? undefined : checkpoint(hrCheckpoint),
   }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as HiresFix
 }

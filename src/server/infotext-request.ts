@@ -23,7 +23,7 @@ const FIELDS: readonly [string, string, Convert][] = [
   ['Hires upscale', 'hr_scale', number], ['Hires upscaler', 'hr_upscaler', text], ['Hires steps', 'hr_second_pass_steps', number],
   ['Hires resize', 'hr_resize_x', side(1)], ['Hires resize', 'hr_resize_y', side(2)], ['Hires sampler', 'hr_sampler_name', text],
   ['Hires schedule type', 'hr_scheduler', text], ['Hires prompt', 'hr_prompt', text], ['Hires negative prompt', 'hr_negative_prompt', text],
-  ['Hires CFG Scale', 'hr_cfg', number], ['Refiner', 'refiner_checkpoint', text], ['Refiner switch at', 'refiner_switch_at', number],
+  ['Hires CFG Scale', 'hr_cfg', number], ['Hires checkpoint', 'hr_checkpoint_name', text], ['Refiner', 'refiner_checkpoint', text], ['Refiner switch at', 'refiner_switch_at', number],
   ['Mask blur', 'mask_blur', number], ['Masked area padding', 'inpaint_full_res_padding', number],
   ['Sigma churn', 's_churn', number], ['Sigma tmin', 's_tmin', number], ['Sigma tmax', 's_tmax', number], ['Sigma noise', 's_noise', number],
   ['NGMS', 's_min_uncond', number],

@@ -52,6 +52,7 @@ export const DEFAULT_OPTIONS = {
   sd_unet: 'Automatic',
   sd_vae_overrides_per_model_preferences: true,
   sdxl_refiner_low_aesthetic_score: 2.5,
+  sdxl_refiner_high_aesthetic_score: 6.0,
 }
 
 export type OptionKey = keyof typeof DEFAULT_OPTIONS

@@ -182,11 +182,19 @@ export function baseRequest(b: Txt2ImgBody, ctx: MapContext, size?: { width: num
     clipSkip: Number(o.CLIP_stop_at_last_layers), ensd: Number(o.eta_noise_seed_delta), loraMode: 'auto', previewEvery,
     // A1111's "Full" and "Approx NN" previews are not offered: they fall back to the cheap projection.
     ...(o.show_progress_type === 'TAESD' ? { previewMethod: 'taesd' as const } : {}),
+    ...aestheticScoresOf(o),
     ...(o.sdloom_weights === 'int8' ? { weights: 'int8' as const } : {}),
     ...(samplerParams ? { samplerParams } : {}), ...variation.fields, ...refinerOf(b, ctx),
   }
   const parameters = { ...b, seed, subseed: variation.subseed, sampler_name: samplerName }
   return { base, dims, subseed: variation.subseed, modelTitle, styles, parameters }
+}
+
+/** The SDXL refiner's aesthetic scores from A1111's settings, in the request only when not A1111's defaults (6 / 2.5). */
+function aestheticScoresOf(o: Options): { aestheticScore?: number; negativeAestheticScore?: number } {
+  const high = Number(o.sdxl_refiner_high_aesthetic_score)
+  const low = Number(o.sdxl_refiner_low_aesthetic_score)
+  return { ...(high !== 6 && Number.isFinite(high) ? { aestheticScore: high } : {}), ...(low !== 2.5 && Number.isFinite(low) ? { negativeAestheticScore: low } : {}) }
 }
 
 /** A1111: `opts.outdir_samples or opts.outdir_<mode>_samples`. */

@@ -14,7 +14,7 @@ export { DEFAULT_LIMITS, type GenerationJobPayload, type MapContext, type Server
 /** Body → job payload; throws InputError/LimitError/LibraryNameError for what cannot run. */
 export function toGenerationPayload(b: Txt2ImgBody, face: GenerationJobPayload['face'], ctx: MapContext): GenerationJobPayload {
   const m = baseRequest(b, ctx, firstPhaseSize(b))
-  const hires = hiresOf(b, m.dims, ctx.options, ctx.limits)
+  const hires = hiresOf(b, m.dims, ctx.options, ctx.limits, ctx.checkpoint)
   const request: Txt2ImgGeneration = { mode: 'txt2img', ...m.base, ...(hires ? { hires } : {}) }
   validateRequest(request) // the engine's own checks (sampler and scheduler names, sizes), before the job is queued
   return {

@@ -86,9 +86,12 @@ test('refiner conditioning: crossattn = bigG, vector = pooled | Fourier(h, w) | 
   assert.ok(empty.context.every((v) => v === 0) && empty.vector!.subarray(0, POOLED).every((v) => v === 0))
   assertNear(empty.vector!.subarray(POOLED), fourier64([48, 64, 0, 0, 2.5]), TOL, 'empty negative')
   // A1111's sdxl_refiner_high/low_aesthetic_score options
-  const scored = await buildConditioning(refiner, { ...creq, aestheticScores: { positive: 7, negative: 1.5 } })
+  // … as a request's aestheticScore / negativeAestheticScore (one given: the other keeps its default)
+  const scored = await buildConditioning(refiner, conditioningRequest({ ...REQ, aestheticScore: 7, negativeAestheticScore: 1.5 }, r))
   assertNear(scored.condAt(0)[0].vector!.subarray(POOLED + 1024), fourier64([7]), TOL, 'aesthetic 7')
   assertNear(scored.uncondAt(0).vector!.subarray(POOLED + 1024), fourier64([1.5]), TOL, 'aesthetic 1.5')
+  assert.deepEqual(conditioningRequest({ ...REQ, negativeAestheticScore: 2 }, r).aestheticScores, { positive: 6, negative: 2 })
+  assert.equal(conditioningRequest(REQ, r).aestheticScores, undefined)
   await refiner.releaseSessions('text')
   await base.releaseSessions('text')
 })

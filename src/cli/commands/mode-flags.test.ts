@@ -22,6 +22,8 @@ test('--hires-* flags as the Engine request\'s HiresFix: --hires-resize flat, ti
   assert.equal(hiresFixOf(ctx({})), undefined)
   assert.deepEqual(hiresFixOf(ctx({ 'hires-resize': '640x0', 'hires-upscaler': 'Lanczos', 'upscaler-tile': '0', 'upscaler-tile-overlap': '4' })),
     { resizeWidth: 640, resizeHeight: 0, upscaler: 'Lanczos', upscalerTile: 0, upscalerTileOverlap: 4 })
+  assert.deepEqual(hiresFixOf(ctx({ 'hires-scale': '2', 'hires-checkpoint': 'b.safetensors' })), { scale: 2, checkpoint: 'b.safetensors' })
+  assert.throws(() => hiresFixOf(ctx({ 'hires-checkpoint': 'b.safetensors' })), { message: '--hires-checkpoint runs the hires pass: add --hires-scale X or --hires-resize WxH' })
 })
 
 test('--refiner-switch-at needs --refiner and a value in (0, 1]; without --refiner the request names none', () => {

@@ -63,11 +63,15 @@ export const defined = <T extends object>(o: T): T => Object.fromEntries(Object.
 /** The hires flags as the request's HiresFix (--hires-resize flat, the network upscalers' tile settings). */
 export function hiresFixOf(ctx: CommandContext): HiresFix | undefined {
   const h = hiresOf(ctx)
-  if (!h) return undefined
+  const checkpoint = str(ctx, 'hires-checkpoint')
+  if (!h) {
+    if (checkpoint !== undefined) throw new InputError('--hires-checkpoint runs the hires pass: add --hires-scale X or --hires-resize WxH')
+    return undefined
+  }
   const { resize, ...rest } = h
   const tiles = tileOptionsOf(ctx)
   return defined({
-    ...rest, resizeWidth: resize?.width, resizeHeight: resize?.height, upscalerTile: tiles.tileSize, upscalerTileOverlap: tiles.tileOverlap,
+    ...rest, resizeWidth: resize?.width, resizeHeight: resize?.height, upscalerTile: tiles.tileSize, upscalerTileOverlap: tiles.tileOverlap, checkpoint,
   })
 }
 
@@ -147,6 +151,7 @@ export const HIRES_HELP = [
   '  --hires-sampler NAME second-pass sampler (default: --sampler)',
   '  --hires-schedule NAME  second-pass schedule type (default: --scheduler)',
   '  --hires-cfg X        second-pass CFG scale (default: --cfg)',
+  '  --hires-checkpoint FILE  second pass on this checkpoint (A1111 "Hires checkpoint"; same family; LoRAs apply to it too)',
   ...UPSCALER_HELP,
 ]
 
@@ -158,7 +163,7 @@ export const HIRES_OPTIONS: OptionSpec = {
   'hires-scale': { type: 'string' }, 'hires-resize': { type: 'string' }, 'hires-upscaler': { type: 'string' },
   'hires-steps': { type: 'string' }, 'hires-denoise': { type: 'string' }, 'hires-prompt': { type: 'string' },
   'hires-negative': { type: 'string' }, 'hires-sampler': { type: 'string' }, 'hires-schedule': { type: 'string' },
-  'hires-cfg': { type: 'string' }, ...UPSCALER_OPTIONS,
+  'hires-cfg': { type: 'string' }, 'hires-checkpoint': { type: 'string' }, ...UPSCALER_OPTIONS,
 }
 
 /** A1111's Settings → Sampler parameters as flags (absent: A1111's defaults; the infotext records the others). */
