@@ -4,6 +4,8 @@
  * (bench/txt2img-e2e-child.ts, oneShot as `sdloom generate` runs it): peak RSS and each phase's peak (what holds the
  * memory), CPU seconds per step, and the image's PSNR int8 vs fp32. SDLOOM_BENCH_INT8_STEPS (20),
  * SDLOOM_BENCH_INT8_SIDE (512); SDLOOM_BENCH_SDXL=1 adds SDXL 1024² with int8 (peak RSS only, 2 steps).
+ * `int8UnetRunRows` (SDLOOM_BENCH_INT8_RUN=1) is the cheap check of the same memory: what one int8 UNet run adds over
+ * its session at a 16² latent (bench/int8-unet-run-child.ts), SD1.5 and SDXL, no checkpoint written.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -47,6 +49,18 @@ async function runCase(c: Txt2ImgCase, dir: string, precisions: readonly ('fp32'
   }
   const [a, b] = [images.get('fp32'), images.get('int8')]
   if (a && b) rows.push({ measure: `${c.name.split(' ')[0]} ${side}², ${steps} steps: image PSNR int8 vs fp32`, value: `${psnr(a, b).toFixed(1)} dB`, note: 'random weights, same seed' })
+}
+
+/** One int8 UNet run per model at a 16² latent: the dequantized weights alive at once (bench/int8-unet-run-child.ts). */
+export async function int8UnetRunRows(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = []
+  for (const model of ['sd15', 'sdxl']) {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/int8-unet-run-child.ts', model, '16'], { maxBuffer: 1 << 20 })
+    const r = JSON.parse(stdout.trim().split('\n').pop() as string) as { addedMiB: number; sessionMiB: number; cpuS: number }
+    rows.push({ measure: `${model} UNet, int8 weights, one batch-2 run at a 16² latent: RSS added over the session`, value: `${r.addedMiB} MiB`,
+      note: `session ${r.sessionMiB} MiB; ${r.cpuS} CPU-s; load avg ${load()}` })
+  }
+  return rows
 }
 
 export async function int8EndToEndRows(): Promise<BenchRow[]> {

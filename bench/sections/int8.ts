@@ -5,7 +5,8 @@
  *           DynamicQuantizeLinear + MatMulInteger + Cast + Mul) | MatMulNBits bits 8 and 4, block 32, accuracy_level 4
  *   conv    float32 Conv 3×3 | DynamicQuantizeLinear + ConvInteger (u8 × u8, zero point 128) + Cast + Mul
  * Rounds are interleaved (each variant once per round) and the best of each is kept, so load from other jobs
- * affects all variants alike. Env: SDLOOM_BENCH_INT8_ROUNDS (default 4); SDLOOM_BENCH_INT8_E2E=1 adds the end-to-end
+ * affects all variants alike. Env: SDLOOM_BENCH_INT8_ROUNDS (default 4); SDLOOM_BENCH_INT8_RUN=1 adds what one int8 UNet
+ * run adds over its session at a small latent (bench/int8-e2e.ts int8UnetRunRows); SDLOOM_BENCH_INT8_E2E=1 adds the end-to-end
  * --weights int8 runs of bench/int8-e2e.ts (peak RSS, CPU per step, 20-step image PSNR vs fp32).
  */
 import { loadavg } from 'node:os'
@@ -14,7 +15,7 @@ import { Graph, type Value } from '../../src/graph/builder.ts'
 import * as op from '../../src/graph/ops.ts'
 import { THREADS } from '../machine.ts'
 import { xorshiftFill, type BenchRow, type BenchSection } from '../section.ts'
-import { int8EndToEndRows } from '../int8-e2e.ts'
+import { int8EndToEndRows, int8UnetRunRows } from '../int8-e2e.ts'
 
 interface Variant { readonly name: string; readonly build: (g: Graph, x: Value) => Value }
 
@@ -137,6 +138,7 @@ export const section: BenchSection = {
     // level 0 ResBlock conv (batch 2, 320 ch, 64×64)
     await compare('Conv 320→320 3×3 on [2, 320, 64, 64]', [2, 320, 64, 64], 2 * 320 * 320 * 9 * 2 * 4096 / 1e9, convVariants(320), rows)
     // End to end at full size (bench/int8-e2e.ts): tens of minutes on this machine, so asked for explicitly.
+    if (process.env.SDLOOM_BENCH_INT8_RUN === '1') rows.push(...await int8UnetRunRows())
     if (process.env.SDLOOM_BENCH_INT8_E2E === '1') rows.push(...await int8EndToEndRows())
     rows.push({ measure: 'load average at end', value: loadavg().map((v) => v.toFixed(2)).join(' ') })
     return rows

@@ -3,6 +3,7 @@
  * serialization and diagnostics (the onnx_ir principle). Graph inputs that carry weights are named by their
  * checkpoint key, so ORT errors show `model.diffusion_model.input_blocks.1.0.in_layers.2.weight`.
  */
+import { serializedNodeOrder } from './node-order.ts'
 import { encodeModel, type AttrValue, type Dim, type ElemType, type NodeData, type TensorData, type ValueInfo } from './proto.ts'
 
 export type { Dim, ElemType }
@@ -111,7 +112,7 @@ export class Graph {
     return encodeModel({
       name: this.name,
       opsets: Object.fromEntries(this.domains),
-      nodes: this.nodes, inputs: this.inputs, outputs: this.outputs, initializers: this.initializers,
+      nodes: serializedNodeOrder(this.nodes, this.outputs), inputs: this.inputs, outputs: this.outputs, initializers: this.initializers,
     })
   }
 }

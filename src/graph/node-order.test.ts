@@ -1,0 +1,52 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { serializedNodeOrder } from './node-order.ts'
+import type { NodeData, ValueInfo } from './proto.ts'
+import { Graph } from './builder.ts'
+import * as op from './ops.ts'
+import { GraphSession } from './session.ts'
+import { scaleInputName } from './int8-weights.ts'
+
+const node = (opType: string, name: string, inputs: string[], outputs: string[]): NodeData => ({ opType, domain: '', name, inputs, outputs, attrs: {} })
+const out = (name: string): ValueInfo => ({ name, dtype: 'float32', shape: [1] })
+
+// A Linear with an int8 weight as ops.transpose leaves it: the DequantizeLinear `bind` made (now unused), the
+// activation's producer, then the transposed codes' DequantizeLinear and its consumer.
+const unusedDq = node('DequantizeLinear', 'dq_bound', ['w', 'w#scale'], ['w_f32'])
+const norm = node('LayerNormalization', 'norm', ['x', 'g', 'b'], ['h'])
+const tq = node('Transpose', 'tq', ['w'], ['wT'])
+const dq = node('DequantizeLinear', 'dq_t', ['wT', 'w#scale'], ['wT_f32'])
+const mm = node('MatMul', 'mm', ['h', 'wT_f32'], ['y0'])
+const id = node('Identity', 'id', ['y0'], ['y'])
+
+test('int8 graphs: unused nodes dropped, weight dequantization (with its int8 Transpose) first, the rest as built', () => {
+  const order = serializedNodeOrder([unusedDq, norm, tq, dq, mm, id], [out('y')])
+  assert.deepEqual(order.map((n) => n.name), ['tq', 'dq_t', 'norm', 'mm', 'id'])
+})
+
+test('a DequantizeLinear of an activation stays where it was built', () => {
+  const act = node('DequantizeLinear', 'dq_act', ['h8', 's'], ['h'])
+  const cast = node('Cast', 'cast', ['x'], ['h8'])
+  const order = serializedNodeOrder([cast, act, tq, dq, node('MatMul', 'mm', ['h', 'wT_f32'], ['y'])], [out('y')])
+  assert.deepEqual(order.map((n) => n.name), ['tq', 'dq_t', 'cast', 'dq_act', 'mm'])
+})
+
+test('float32-only graphs are serialized exactly as built (the same list, unused nodes included)', () => {
+  const nodes = [node('Relu', 'unused', ['x'], ['r']), node('Identity', 'id', ['x'], ['y'])]
+  assert.equal(serializedNodeOrder(nodes, [out('y')]), nodes)
+})
+
+test('a transposed int8 weight computes x · Wᵀ from the reordered graph, the bound DequantizeLinear gone', async () => {
+  const g = new Graph('linear-int8')
+  const x = g.input('x', 'float32', [1, 3])
+  const w = op.dequantizeLinear(g, g.input('l.weight', 'int8', [2, 3]), g.input(scaleInputName('l.weight'), 'float32', [2]), 0)
+  g.output('y', op.matmul(g, op.relu(g, x), op.transpose(g, w, [1, 0])))
+  assert.equal(g.opHistogram().DequantizeLinear, 2, 'bind-time and transposed DequantizeLinear both built')
+  const s = await GraphSession.create(g, { weightKeys: ['l.weight'] })
+  const q = { q: new Int8Array([1, -2, 3, 4, 0, -1]), scale: new Float32Array([0.5, 0.25]) }
+  const weights = { get: (): Float32Array => { throw new Error('float32 read of an int8 weight') }, shape: () => [2, 3], int8: () => q }
+  const r = await s.run({ x: { shape: [1, 3], data: new Float32Array([1, -1, 2]) } }, weights)
+  await s.release()
+  // relu(x) = [1, 0, 2]; rows 0.5·[1, -2, 3] and 0.25·[4, 0, -1].
+  assert.deepEqual([...r.y.data], [0.5 * (1 + 6), 0.25 * (4 - 2)])
+})
