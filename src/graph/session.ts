@@ -30,7 +30,8 @@ export interface SessionOptions {
   /**
    * Memory-pattern planning (default: as memArena, and off for graphs with int8 weights). With symbolic spatial dims it
    * over-reserves: off (arena kept), the 64×64-latent VAE decode peaked 0.7 GB lower at the same speed, and the
-   * SD1.5 UNet with int8 weights 0.95 GB lower (its dequantized weights are planned as if all were live at once).
+   * SD1.5 UNet with int8 weights lower too (0.95 GB before graph/node-order.ts, 0.5 GB after it: BENCHMARKS.md "SDXL
+   * int8 memory (session 6)"; its dequantized weights are planned as if all were live at once).
    */
   readonly memPattern?: boolean
   /** Write an ORT profile (JSON, per-node times and thread use) to `<prefix>_<date>.json` when the session ends. */
