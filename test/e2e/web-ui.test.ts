@@ -140,7 +140,7 @@ test(TESTS.png, { skip }, async () => {
   await field(page, 'Prompt').press('Enter')
   assert.equal(await field(page, 'Prompt').inputValue(), 'a cat, tinyneg')
   const info = 'a red fox, (masterpiece:1.2)\nNegative prompt: blurry\nSteps: 7, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.5, Seed: 1234, '
-    + 'Size: 96x64, Model hash: 0123456789, Model: tiny-sd1, Clip skip: 2, Hires upscale: 2, Version: v1.10.1'
+    + 'Size: 96x64, Model hash: 0123456789, Model: tiny-sd1, Clip skip: 2, Denoising strength: 0.45, Hires upscale: 2, Hires resize: 0x0, Version: v1.10.1'
   const png = encodePng({ width: 2, height: 2, data: new Uint8Array(12) }, { text: { parameters: info } })
   const dt = await page.evaluateHandle(`(() => {
     const t = new DataTransfer()
@@ -153,7 +153,10 @@ test(TESTS.png, { skip }, async () => {
   const values = await Promise.all(['Prompt', 'Negative prompt', 'Sampling steps', 'Sampling method', 'Schedule type', 'CFG scale', 'Seed (-1: random)', 'Width', 'Height', 'Clip skip', 'Checkpoint']
     .map((l) => field(page, l).inputValue()))
   assert.deepEqual(values, ['a red fox, (masterpiece:1.2)', 'blurry', '7', 'DPM++ 2M', 'karras', '5.5', '1234', '96', '64', '2', 'tiny-sd1.safetensors'])
-  assert.match(await page.locator('.notice').textContent() ?? '', /Not restored: Hires upscale: 2; Version: v1\.10\.1/)
+  // hires fix comes back on with its fields (no "Hires upscaler": A1111's default latent mode)
+  assert.equal(await page.getByLabel('Hires. fix').isChecked(), true)
+  assert.deepEqual(await Promise.all(['Hires upscaler', 'Upscale by', 'Hires denoising strength', 'Hires checkpoint'].map((l) => field(page, l).inputValue())), ['Latent', '2', '0.45', ''])
+  assert.match(await page.locator('.notice').textContent() ?? '', /Not restored: Hires resize: 0x0; Version: v1\.10\.1/)
   await page.close()
   assert.deepEqual(problems, [])
 })
