@@ -1,7 +1,7 @@
-/** The txt2img tab's hires fix: A1111's txt2img fields out, and back from an infotext (a dropped PNG). */
+/** The generate form's hires fix and refiner panels: A1111's fields out, and back from an infotext (a dropped PNG). */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { DEFAULTS, fromParameters, HIRES_DEFAULTS, toJobBody } from '../web/src/params.ts'
+import { DEFAULTS, fromParameters, HIRES_DEFAULTS, REFINER_DEFAULTS, toJobBody } from '../web/src/params.ts'
 import type { Catalog } from '../web/src/types.ts'
 
 const catalog: Catalog = {
@@ -34,4 +34,18 @@ test('hires fix from an infotext: upscale, steps, upscaler, denoising strength a
   const plain = fromParameters({ Prompt: 'a cat', 'Denoising strength': '0.4' }, { ...DEFAULTS, hires: { ...HIRES_DEFAULTS, enabled: true } }, catalog, false)
   assert.equal(plain.params.hires.enabled, false)
   assert.deepEqual(plain.notRestored, ['Denoising strength: 0.4 (no hires fix)'])
+})
+
+test('refiner: sent only when on with a checkpoint (both tabs); restored from "Refiner: name [hash]" and its switch point', () => {
+  const on = { ...DEFAULTS, refiner: { ...REFINER_DEFAULTS, enabled: true } }
+  assert.equal(toJobBody(on).refiner_checkpoint, undefined, 'no checkpoint chosen yet: nothing sent')
+  const chosen = { ...on, refiner: { ...on.refiner, checkpoint: 'other.safetensors [abcdefabcd]', switchAt: 0.6 } }
+  for (const mode of ['txt2img', 'img2img'] as const) {
+    const body = toJobBody(chosen, mode)
+    assert.deepEqual([body.refiner_checkpoint, body.refiner_switch_at], ['other.safetensors [abcdefabcd]', 0.6])
+  }
+  const r = fromParameters({ Prompt: 'a', Refiner: 'other [abcdefabcd]', 'Refiner switch at': '0.7' }, DEFAULTS, catalog, false)
+  assert.deepEqual(r.params.refiner, { enabled: true, checkpoint: 'other.safetensors [abcdefabcd]', switchAt: 0.7 })
+  const gone = fromParameters({ Prompt: 'a', Refiner: 'gone [1111111111]', 'Refiner switch at': '0.7' }, DEFAULTS, catalog, false)
+  assert.deepEqual([gone.params.refiner, gone.notRestored], [REFINER_DEFAULTS, ['Refiner: gone [1111111111] (not in the library)']])
 })

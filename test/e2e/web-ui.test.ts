@@ -341,6 +341,11 @@ test(TESTS.img2img, { skip }, async () => {
   await i2i.getByLabel('Only masked padding, pixels').fill('16')
   await i2i.getByLabel('Mask mode').selectOption({ label: 'Inpaint not masked' })
   await i2i.getByLabel('Sampling steps', { exact: true }).fill('4')
+  // A1111's refiner panel (img2img has it too): nothing is sent until a checkpoint is chosen
+  await i2i.getByLabel('Refiner', { exact: true }).check()
+  await i2i.getByText('choose a checkpoint').waitFor()
+  await i2i.getByLabel('Refiner checkpoint').selectOption({ label: 'tiny-sd1.safetensors' })
+  await i2i.getByLabel('Switch at').fill('0.5')
   // The request as the jobs API gets it, then the engine's img2img request and the result in the tab.
   const sent = page.waitForRequest((r) => r.url().endsWith('/sdloom/v1/jobs') && r.method() === 'POST')
   await i2i.getByRole('button', { name: 'Generate', exact: true }).click()
@@ -349,6 +354,7 @@ test(TESTS.img2img, { skip }, async () => {
     prompt: 'a repainted corner', negative_prompt: '', sampler_name: 'Euler a', save_images: true, steps: 4, cfg_scale: 7, seed: -1, width: 96, height: 72,
     n_iter: 1, batch_size: 1, denoising_strength: 0.5, resize_mode: 1, mask_blur: 4, inpainting_fill: 2, inpaint_full_res: true,
     inpaint_full_res_padding: 16, inpainting_mask_invert: 1, init_images: undefined, mask: undefined, override_settings: undefined,
+    refiner_checkpoint: 'tiny-sd1.safetensors', refiner_switch_at: 0.5,
   })
   const init = decodePng(Buffer.from(body.init_images[0], 'base64'))
   assert.deepEqual([init.width, init.height, Buffer.compare(Buffer.from(init.data), Buffer.from(rgb))], [96, 72, 0])
@@ -360,6 +366,7 @@ test(TESTS.img2img, { skip }, async () => {
   await shot(page, 'desktop-img2img-result')
   const req = scriptedEng.requests.at(-1)!
   assert.equal(req.mode, 'img2img')
+  assert.deepEqual([req.refiner, req.refinerSwitchAt], ['tiny-sd1.safetensors', 0.5])
   if (req.mode !== 'img2img') return
   assert.deepEqual([req.init.width, req.init.height, Buffer.compare(Buffer.from(req.init.data), Buffer.from(rgb))], [96, 72, 0])
   assert.deepEqual({ ...req.inpaint, mask: undefined }, { mask: undefined, maskBlur: 4, invertMask: true, fill: 'latent-noise', onlyMasked: { padding: 16 } })

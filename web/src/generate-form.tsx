@@ -1,11 +1,12 @@
 /**
  * The generate view's parameters: checkpoint and VAE from the library, sampler and schedule from the server's lists,
  * steps, CFG, seed (random, reuse the last, lock), size with presets and swap, batch count and size, clip skip; on the
- * txt2img tab, hires fix.
+ * txt2img tab, hires fix; on both, the refiner.
  * Errors from the server appear under the control whose field they name.
  */
 import { Field, NumberField, SelectField } from './fields.tsx'
 import { HiresSection } from './hires-section.tsx'
+import { RefinerSection } from './refiner-section.tsx'
 import type { GenParams } from './params.ts'
 import type { Catalog } from './types.ts'
 
@@ -61,6 +62,7 @@ export function GenerateForm({ params: p, set, catalog, errors, seedLocked, setS
         </div>
       </Field></div>
       {idPrefix === '' && <HiresSection hires={p.hires} set={(patch) => set({ hires: { ...p.hires, ...patch } })} width={p.width} height={p.height} catalog={catalog} errors={errors} />}
+      <RefinerSection refiner={p.refiner} set={(patch) => set({ refiner: { ...p.refiner, ...patch } })} catalog={catalog} errors={errors} idPrefix={idPrefix} />
     </div>
   )
 }

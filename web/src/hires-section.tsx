@@ -5,6 +5,7 @@
  */
 import { NumberField, SelectField } from './fields.tsx'
 import type { HiresParams } from './params.ts'
+import { ToggleSection } from './toggle-section.tsx'
 import type { Catalog } from './types.ts'
 
 interface Props {
@@ -18,22 +19,15 @@ interface Props {
 
 export function HiresSection({ hires: h, set, width, height, catalog, errors }: Props) {
   return (
-    <fieldset class="field wide hires">
-      <legend>
-        <label class="inline"><input type="checkbox" checked={h.enabled} onChange={(e) => set({ enabled: (e.currentTarget as HTMLInputElement).checked })} /> Hires. fix</label>
-        {h.enabled && <span class="hint"> from {width}×{height} to {Math.trunc(width * h.scale)}×{Math.trunc(height * h.scale)}</span>}
-      </legend>
-      {h.enabled && (
-        <div class="form-grid">
-          <SelectField id="hires-upscaler" label="Hires upscaler" value={h.upscaler} error={errors.hr_upscaler} onChange={(v) => set({ upscaler: v })}
-            options={(catalog.upscalers.length > 0 ? catalog.upscalers : [h.upscaler]).map((n) => [n, n] as const)} />
-          <NumberField id="hires-scale" label="Upscale by" value={h.scale} min={1} max={4} step={0.05} error={errors.hr_scale} onChange={(v) => set({ scale: v })} />
-          <NumberField id="hires-steps" label="Hires steps" value={h.steps} min={0} max={150} error={errors.hr_second_pass_steps} onChange={(v) => set({ steps: v })} />
-          <NumberField id="hires-denoise" label="Hires denoising strength" value={h.denoise} min={0} max={1} step={0.01} error={errors.denoising_strength} onChange={(v) => set({ denoise: v })} />
-          <SelectField id="hires-checkpoint" label="Hires checkpoint" value={h.checkpoint} error={errors.hr_checkpoint_name} onChange={(v) => set({ checkpoint: v })}
-            options={[['', 'Use same checkpoint'], ...catalog.checkpoints.map((c) => [c.title, c.title] as const)]} />
-        </div>
-      )}
-    </fieldset>
+    <ToggleSection label="Hires. fix" enabled={h.enabled} onToggle={(enabled) => set({ enabled })}
+      hint={h.enabled ? `from ${width}×${height} to ${Math.trunc(width * h.scale)}×${Math.trunc(height * h.scale)}` : undefined}>
+      <SelectField id="hires-upscaler" label="Hires upscaler" value={h.upscaler} error={errors.hr_upscaler} onChange={(v) => set({ upscaler: v })}
+        options={(catalog.upscalers.length > 0 ? catalog.upscalers : [h.upscaler]).map((n) => [n, n] as const)} />
+      <NumberField id="hires-scale" label="Upscale by" value={h.scale} min={1} max={4} step={0.05} error={errors.hr_scale} onChange={(v) => set({ scale: v })} />
+      <NumberField id="hires-steps" label="Hires steps" value={h.steps} min={0} max={150} error={errors.hr_second_pass_steps} onChange={(v) => set({ steps: v })} />
+      <NumberField id="hires-denoise" label="Hires denoising strength" value={h.denoise} min={0} max={1} step={0.01} error={errors.denoising_strength} onChange={(v) => set({ denoise: v })} />
+      <SelectField id="hires-checkpoint" label="Hires checkpoint" value={h.checkpoint} error={errors.hr_checkpoint_name} onChange={(v) => set({ checkpoint: v })}
+        options={[['', 'Use same checkpoint'], ...catalog.checkpoints.map((c) => [c.title, c.title] as const)]} />
+    </ToggleSection>
   )
 }

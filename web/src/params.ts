@@ -26,7 +26,19 @@ export interface GenParams {
   readonly clipSkip: number
   /** txt2img's hires fix (the img2img tab never turns it on). */
   readonly hires: HiresParams
+  /** A1111's refiner (both tabs). */
+  readonly refiner: RefinerParams
 }
+
+/** A1111's "Refiner" panel: another checkpoint takes over at a fraction of the sampling. */
+export interface RefinerParams {
+  readonly enabled: boolean
+  /** A /sdapi/v1/sd-models title; '' = none chosen yet (nothing is sent). */
+  readonly checkpoint: string
+  readonly switchAt: number
+}
+
+export const REFINER_DEFAULTS: RefinerParams = { enabled: false, checkpoint: '', switchAt: 0.8 }
 
 /** A1111's "Hires. fix" panel: upscaler, upscale by, hires steps (0 = the first pass's), denoising strength, checkpoint. */
 export interface HiresParams {
@@ -43,8 +55,11 @@ export const HIRES_DEFAULTS: HiresParams = { enabled: false, upscaler: 'Latent',
 
 export const DEFAULTS: GenParams = {
   prompt: '', negative: '', checkpoint: '', vae: 'Automatic', sampler: 'Euler a', scheduler: '', steps: 20, cfg: 7, seed: -1,
-  width: 512, height: 512, batchCount: 1, batchSize: 1, clipSkip: 1, hires: HIRES_DEFAULTS,
+  width: 512, height: 512, batchCount: 1, batchSize: 1, clipSkip: 1, hires: HIRES_DEFAULTS, refiner: REFINER_DEFAULTS,
 }
+
+const refinerFields = (r: RefinerParams): Record<string, unknown> =>
+  (r.enabled && r.checkpoint ? { refiner_checkpoint: r.checkpoint, refiner_switch_at: r.switchAt } : {})
 
 /** A1111's txt2img hires fields (enable_hr, hr_*; denoising_strength is the second pass's on txt2img). */
 function hiresFields(h: HiresParams): Record<string, unknown> {
@@ -61,7 +76,7 @@ export function toJobBody(p: GenParams, mode: 'txt2img' | 'img2img' = 'txt2img')
     prompt: p.prompt, negative_prompt: p.negative, sampler_name: p.sampler, ...(p.scheduler ? { scheduler: p.scheduler } : {}),
     // The jobs API's schema defaults save_images to false (A1111's txt2img default): ask for it, or history stays empty.
     save_images: true, steps: p.steps, cfg_scale: p.cfg, seed: p.seed, width: p.width, height: p.height, n_iter: p.batchCount, batch_size: p.batchSize,
-    ...(mode === 'txt2img' ? hiresFields(p.hires) : {}),
+    ...(mode === 'txt2img' ? hiresFields(p.hires) : {}), ...refinerFields(p.refiner),
     override_settings: {
       ...(p.checkpoint ? { sd_model_checkpoint: p.checkpoint } : {}), sd_vae: p.vae, CLIP_stop_at_last_layers: p.clipSkip,
       // About ten previews per image, as often as A1111's default shows them on short runs.
@@ -74,7 +89,21 @@ const num = (v: string | undefined): number | undefined => (v === undefined || v
 
 /** Infotext fields the form restores; the rest are listed as not restored. */
 const HANDLED = new Set(['Prompt', 'Negative prompt', 'Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Size-1', 'Size-2', 'Model', 'Model hash', 'VAE', 'VAE hash', 'Clip skip',
-  'Hires upscale', 'Hires upscaler', 'Hires steps', 'Hires checkpoint', 'Denoising strength'])
+  'Hires upscale', 'Hires upscaler', 'Hires steps', 'Hires checkpoint', 'Denoising strength', 'Refiner', 'Refiner switch at'])
+
+/** A checkpoint named as A1111's infotext names a second model ("Hires checkpoint", "Refiner": name [hash]). */
+function checkpointByShortTitle(name: string, catalog: Catalog): string | undefined {
+  const bare = name.replace(/ \[\w+\]$/, '')
+  return catalog.checkpoints.find((c) => c.title === name || c.title.replace(/\.[^.]+( \[\w+\])?$/, '') === bare)?.title
+}
+
+function refinerOf(fields: Readonly<Record<string, string>>, catalog: Catalog, notRestored: string[]): RefinerParams {
+  const name = fields.Refiner
+  if (name === undefined) return REFINER_DEFAULTS
+  const checkpoint = checkpointByShortTitle(name, catalog)
+  if (checkpoint === undefined) { notRestored.push(`Refiner: ${name} (not in the library)`); return REFINER_DEFAULTS }
+  return { enabled: true, checkpoint, switchAt: num(fields['Refiner switch at']) ?? REFINER_DEFAULTS.switchAt }
+}
 
 /** Hires fix from an infotext: on when it names a hires upscale or upscaler (A1111 writes both with hires fix). */
 function hiresOf(fields: Readonly<Record<string, string>>, catalog: Catalog, notRestored: string[]): HiresParams {
@@ -83,7 +112,7 @@ function hiresOf(fields: Readonly<Record<string, string>>, catalog: Catalog, not
     return HIRES_DEFAULTS
   }
   const name = fields['Hires checkpoint']
-  const checkpoint = name === undefined ? '' : catalog.checkpoints.find((c) => c.title === name || c.title.replace(/\.[^.]+( \[\w+\])?$/, '') === name.replace(/ \[\w+\]$/, ''))?.title
+  const checkpoint = name === undefined ? '' : checkpointByShortTitle(name, catalog)
   if (name !== undefined && checkpoint === undefined) notRestored.push(`Hires checkpoint: ${name} (not in the library)`)
   // absent: A1111's default latent mode, written by no infotext
   const named = fields['Hires upscaler']
@@ -130,6 +159,7 @@ export function fromParameters(fields: Readonly<Record<string, string>>, current
     height: num(fields['Size-2']) ?? current.height,
     clipSkip: num(fields['Clip skip']) ?? 1,
     hires: hiresOf(fields, catalog, notRestored),
+    refiner: refinerOf(fields, catalog, notRestored),
   }
   return { params, notRestored }
 }
