@@ -5,7 +5,7 @@
  * events: phases with counts, steps with s/it and ETA, cheap latent previews, RGB images with their infotext.
  */
 import { basename } from 'node:path'
-import { InputError } from '../core/errors.ts'
+import { InputError, ModelMismatchError } from '../core/errors.ts'
 import { formatInfotext, type GenerationInfo } from '../image/infotext.ts'
 import { imageToUint8 } from '../image/to-uint8.ts'
 import { prepareAdapters, type AdapterMode, type LoraRequest, type PreparedAdapters } from '../pipeline/adapters.ts'
@@ -24,7 +24,7 @@ import type { ModelHandle } from './model-handle.ts'
 import { hiresNeedsEncoder, txt2imgModeSpec } from './txt2img-mode.ts'
 import { adapterWeights } from './validate.ts'
 import { adapterIdentity } from './conditioning-key.ts'
-import { loadHiresCheckpoint } from './hires-checkpoint.ts'
+import { loadHiresCheckpoint, requestAdaptersOn } from './hires-checkpoint.ts'
 import type { PendingEvent, Previewer } from './previews.ts'
 
 export interface GenerationDeps {
@@ -160,12 +160,28 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
 /**
  * The request's refiner, loaded for this request only and released after it, with the engine's own loader. Not from
  * the model cache: a cached refiner would need its own model's queue during this job, and two jobs whose base and
- * refiner are each other's models would then wait on each other forever.
+ * refiner are each other's models would then wait on each other forever. The request's LoRAs apply to it too, as
+ * A1111's networks apply to whichever model runs (by layer name: what does not match is left out, and a LoRA made
+ * for another architecture than the refiner's is skipped with a warning).
  */
 async function loadRefiner(req: GenerationRequest, deps: GenerationDeps): Promise<RefinerOptions> {
   const file = await deps.resolver.checkpoint(req.refiner!)
   const model = await deps.load(file)
-  return { model, switchAt: checkSwitchAt(req.refinerSwitchAt ?? 0.8), hash: (await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2 }
+  try {
+    const loras = await resolveLoras(req, deps.resolver)
+    let embeddings: RefinerOptions['embeddings']
+    try {
+      embeddings = await requestAdaptersOn(model, loras, false, deps)
+    } catch (e) {
+      if (!(e instanceof ModelMismatchError)) throw e
+      await deps.emit({ type: 'warning', message: `the refiner ${basename(file)} runs without the request's LoRAs: ${e.message}` })
+    }
+    const hash = (await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2
+    return { model, switchAt: checkSwitchAt(req.refinerSwitchAt ?? 0.8), hash, ...(embeddings ? { embeddings } : {}) }
+  } catch (e) {
+    await model.release()
+    throw e
+  }
 }
 
 /** The request's mode as the pipeline's spec; img2img, inpainting and pixel-space hires need the VAE encoder first. */

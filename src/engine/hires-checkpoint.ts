@@ -10,6 +10,7 @@ import { realpath } from 'node:fs/promises'
 import { basename, extname } from 'node:path'
 import { InputError } from '../core/errors.ts'
 import { prepareAdapters, type LoraRequest } from '../pipeline/adapters.ts'
+import type { PromptEmbeddings } from '../pipeline/conditioning.ts'
 import type { LoadedModel } from '../pipeline/load-model.ts'
 import type { HiresModel } from '../pipeline/run-batches.ts'
 import { ensureVaeEncoder } from '../pipeline/vae-encoder-weights.ts'
@@ -39,6 +40,18 @@ export interface HiresCheckpointRequest {
   readonly needsEncoder: boolean
 }
 
+/**
+ * The request's LoRAs merged into a second model's private copy (it is released after the request) and its
+ * embeddings looked up for that model's text encoders. The first model's adapters already reported on these files,
+ * so their notes are not repeated.
+ */
+export async function requestAdaptersOn(model: LoadedModel, loras: readonly LoraRequest[], strict: boolean, deps: HiresCheckpointDeps): Promise<PromptEmbeddings> {
+  const prepared = await prepareAdapters(model, {
+    loras, embeddingsDir: await deps.resolver.embeddingsDir(), strict, tokenizer: deps.tokenizer, mode: 'merge', oneShot: true, hashCache: deps.hashCache,
+  }, () => undefined)
+  return prepared.embeddings
+}
+
 export async function loadHiresCheckpoint(base: LoadedModel, req: HiresCheckpointRequest, deps: HiresCheckpointDeps): Promise<HiresCheckpoint> {
   const file = await deps.resolver.checkpoint(req.name)
   const title = `${basename(file, extname(file))} [${(await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2}]`
@@ -49,12 +62,9 @@ export async function loadHiresCheckpoint(base: LoadedModel, req: HiresCheckpoin
       throw new InputError([{ code: 'mismatch', path: ['hires', 'checkpoint'],
         message: `hires checkpoint ${basename(file)} is ${model.arch.toUpperCase()}, the first pass ran ${base.arch.toUpperCase()}: pick a checkpoint of the same family` }])
     }
-    const prepared = await prepareAdapters(model, {
-      loras: req.loras, embeddingsDir: await deps.resolver.embeddingsDir(), strict: req.strict, tokenizer: deps.tokenizer,
-      mode: 'merge', oneShot: true, hashCache: deps.hashCache,
-    }, () => undefined) // the first pass's adapters already reported on these files
+    const embeddings = await requestAdaptersOn(model, req.loras, req.strict, deps)
     if (req.needsEncoder) await ensureVaeEncoder(model)
-    return { title, hires: { model, embeddings: prepared.embeddings } }
+    return { title, hires: { model, embeddings } }
   } catch (e) {
     await model.release()
     throw e

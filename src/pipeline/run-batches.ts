@@ -147,6 +147,8 @@ export interface RefinerOptions {
   readonly switchAt: number
   /** The refiner's AutoV2 hash for the infotext ("Refiner: name [hash]"). */
   readonly hash?: string
+  /** Its textual-inversion embeddings (looked up for its own text encoders); absent: the first model's. */
+  readonly embeddings?: PromptEmbeddings
 }
 
 /** The refiner as one sampling run sees it (the pass it applies to carries it). */
@@ -225,7 +227,7 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
 async function refinerConditioningFor(model: LoadedModel, spec: ModeSpec, ref: RefinerOptions | undefined): Promise<PromptConditioning | undefined> {
   if (!ref || ref.model.file === model.file) return undefined
   const base = spec.secondPass && spec.secondConditioning ? spec.secondConditioning : conditioningRequest(spec.req, spec.r)
-  const conditioning = await buildConditioning(ref.model, base)
+  const conditioning = await buildConditioning(ref.model, ref.embeddings ? { ...base, embeddings: ref.embeddings } : base)
   await ref.model.releaseSessions('text')
   return conditioning
 }

@@ -5,8 +5,9 @@
  *    pass latents, decoded by its own VAE (decoding the plain run's latents with that VAE gives the same picture);
  *  - a copy of the first checkpoint under another path (loaded again, LoRA merged into it, its VAE encoding the
  *    Lanczos-upscaled picture) gives the plain run's image bit for bit, and "Hires checkpoint: name [AutoV2]";
- *  - another family is refused naming the field; through the worker thread (EngineClient) the refiner, the hires
- *    checkpoint and a network upscaler are found by the names the caller's resolver knows.
+ *  - another family is refused naming the field; a copy as the refiner (with the request's LoRA merged into it too)
+ *    gives the refiner-less image; through the worker thread (EngineClient) the refiner, the hires checkpoint and a
+ *    network upscaler are found by the names the caller's resolver knows.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -96,6 +97,13 @@ test('engine: a copy as the hires checkpoint (LoRA merged into it, its VAE encod
     assert.match(switched.images[0].infotext, new RegExp(`Hires upscaler: Lanczos, Hires checkpoint: copy \\[${hash}\\]`))
     const other = await engine.generate({ ...REQ, hires: { ...REQ.hires, checkpoint: otherVae } })
     assert.notDeepEqual(other.images[0].rgb, plain.images[0].rgb, 'another VAE decoder: another picture')
+    // the refiner gets the request's LoRAs too (A1111's networks apply to whichever model runs): a copy taking over
+    // half way gives the refiner-less image bit for bit, and is named in the infotext
+    const { hires: _hires, ...noHires } = REQ
+    const single = await engine.generate(noHires)
+    const refined = await engine.generate({ ...noHires, refiner: copy2, refinerSwitchAt: 0.5 })
+    assert.deepEqual(refined.images[0].rgb, single.images[0].rgb)
+    assert.match(refined.images[0].infotext, /Refiner: copy2 \[[0-9a-f]{10}\], Refiner switch at: 0\.5/)
     await assert.rejects(engine.generate({ ...REQ, hires: { ...REQ.hires, checkpoint: ref('sd2', 'tiny-sd2-v.safetensors') } }), {
       name: 'InputError', message: 'hires checkpoint tiny-sd2-v.safetensors is SD2, the first pass ran SD1: pick a checkpoint of the same family',
     })
