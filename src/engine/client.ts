@@ -111,7 +111,7 @@ export class EngineClient implements EngineApi {
     }
     const vae = req.vae === undefined || req.vae === 'Automatic' ? undefined : await r.vae(req.vae)
     const checkpoint = await r.checkpoint(req.model)
-    const checkpoints: Record<string, string> = {}
+    const checkpoints: Record<string, string> = { [req.model]: checkpoint }
     for (const name of [req.refiner, req.mode === 'txt2img' ? req.hires?.checkpoint : undefined]) {
       if (name !== undefined) checkpoints[name] = await r.checkpoint(name)
     }

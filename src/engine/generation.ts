@@ -68,8 +68,7 @@ function chooseMode(handle: ModelHandle, req: GenerationRequest, loras: readonly
   return loras.length === 0 || handle.loraSet.repeats >= 2 ? 'merge' : 'bypass'
 }
 
-async function applyAdapters(handle: ModelHandle, req: GenerationRequest, deps: GenerationDeps): Promise<PreparedAdapters & { mode: AdapterMode }> {
-  const loras = await resolveLoras(req, deps.resolver)
+async function applyAdapters(handle: ModelHandle, req: GenerationRequest, loras: readonly LoraRequest[], deps: GenerationDeps): Promise<PreparedAdapters & { mode: AdapterMode }> {
   const mode = chooseMode(handle, req, loras, deps.oneShot)
   await deps.emit({ type: 'phase', phase: 'adapters', label: loras.length > 0 ? `${loras.length} LoRA(s), ${mode}` : undefined })
   const lines: string[] = []
@@ -107,7 +106,9 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   const warnings: string[] = []
   const emit = async (e: PendingEvent): Promise<void> => { if (e.type === 'warning') warnings.push(e.message); await deps.emit(e) }
   deps.signal?.throwIfAborted()
-  const prepared = await applyAdapters(handle, req, { ...deps, emit })
+  // resolved once: the base, the hires checkpoint and the refiner all get the request's LoRAs
+  const loras = await resolveLoras(req, deps.resolver)
+  const prepared = await applyAdapters(handle, req, loras, { ...deps, emit })
   deps.signal?.throwIfAborted()
   const base: GenerationParams = { ...req, tokenizer: deps.tokenizer, embeddings: prepared.embeddings, ...prepared.infotext }
   const r = resolveRequest(model.nativeSize, base)
@@ -120,12 +121,12 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
   let startedAt = performance.now()
   const modeReq = conditioning ? { ...params, tiHashes: conditioning.tiHashes } : params
   const hiresCheckpoint = req.mode === 'txt2img' && req.hires?.checkpoint !== undefined ? await loadHiresCheckpoint(model, {
-    name: req.hires.checkpoint, loras: await resolveLoras(req, deps.resolver), strict: req.strict ?? false, needsEncoder: hiresNeedsEncoder(req),
+    name: req.hires.checkpoint, loras, strict: req.strict ?? false, needsEncoder: hiresNeedsEncoder(req),
   }, deps) : undefined
   let refiner: RefinerOptions | undefined
   try {
     const spec = await modeSpec(handle, req, modeReq, r, deps.resolver, hiresCheckpoint?.title)
-    refiner = req.refiner ? await loadRefiner(req, deps) : undefined
+    refiner = req.refiner ? await loadRefiner(req, loras, deps) : undefined
     await runBatches(model, { ...spec, conditioning: conditioning?.conditioning }, {
       ...hashes, signal: deps.signal, ...(refiner ? { refiner } : {}), keepSessions: !deps.oneShot, oneShot: deps.oneShot, vaeTiling: req.vaeTiling,
       ...(hiresCheckpoint?.hires ? { hiresModel: hiresCheckpoint.hires } : {}),
@@ -164,11 +165,10 @@ export async function runGeneration(handle: ModelHandle, req: GenerationRequest,
  * A1111's networks apply to whichever model runs (by layer name: what does not match is left out, and a LoRA made
  * for another architecture than the refiner's is skipped with a warning).
  */
-async function loadRefiner(req: GenerationRequest, deps: GenerationDeps): Promise<RefinerOptions> {
+async function loadRefiner(req: GenerationRequest, loras: readonly LoraRequest[], deps: GenerationDeps): Promise<RefinerOptions> {
   const file = await deps.resolver.checkpoint(req.refiner!)
   const model = await deps.load(file)
   try {
-    const loras = await resolveLoras(req, deps.resolver)
     let embeddings: RefinerOptions['embeddings']
     try {
       embeddings = await requestAdaptersOn(model, loras, false, deps)

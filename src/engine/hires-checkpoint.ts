@@ -12,7 +12,7 @@ import { InputError } from '../core/errors.ts'
 import { prepareAdapters, type LoraRequest } from '../pipeline/adapters.ts'
 import type { PromptEmbeddings } from '../pipeline/conditioning.ts'
 import type { LoadedModel } from '../pipeline/load-model.ts'
-import type { HiresModel } from '../pipeline/run-batches.ts'
+import type { SecondModel } from '../pipeline/run-batches.ts'
 import { ensureVaeEncoder } from '../pipeline/vae-encoder-weights.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
 import { hashFile } from '../tools/hash.ts'
@@ -29,7 +29,7 @@ export interface HiresCheckpoint {
   /** "Hires checkpoint" in the infotext (written even when it is the first pass's own file, as A1111 does). */
   readonly title: string
   /** The loaded model; absent when it is the first pass's own file (nothing to switch). */
-  readonly hires?: HiresModel
+  readonly hires?: SecondModel
 }
 
 export interface HiresCheckpointRequest {

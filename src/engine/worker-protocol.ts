@@ -9,8 +9,8 @@ import type { EngineEvent, GenerationRequest, GenerationResult, LoadedModelStatu
 /** What the caller's resolver decided for one request. */
 export interface ResolvedFiles {
   readonly checkpoint: string
-  /** Every other checkpoint name of the request (refiner, hires checkpoint) → file. */
-  readonly checkpoints?: Readonly<Record<string, string>>
+  /** Every checkpoint name of the request (its model, refiner, hires checkpoint) → file. */
+  readonly checkpoints: Readonly<Record<string, string>>
   /** The hires network upscaler's name → file, when the request names one the caller's resolver knows. */
   readonly upscalers?: Readonly<Record<string, string>>
   /** The checkpoint's SHA-256 when the caller's resolver knows it (ModelResolver.knownSha256). */

@@ -15,13 +15,22 @@ if (config.ortLogLevel) ortEnv.logLevel = config.ortLogLevel
 const port = parentPort!
 const aborts = new Map<number, AbortController>()
 
+/** A name's file in a map the caller made (own keys only: a name such as "__proto__" finds nothing). */
+const own = (map: Readonly<Record<string, string>> | undefined, name: string): string | undefined =>
+  map !== undefined && Object.hasOwn(map, name) ? map[name] : undefined
+
 /** Resolves only what the caller resolved already: the worker never looks names up itself. */
 const resolvedOnly = (files: ResolvedFiles): ModelResolver => ({
-  // the request's model by any name; its refiner and hires checkpoint by theirs
-  checkpoint: async (ref) => files.checkpoints?.[ref] ?? files.checkpoint,
-  upscaler: async (name) => files.upscalers?.[name],
+  // every checkpoint name of the request (model, refiner, hires checkpoint) was resolved by the caller; another name
+  // reaching here is a defect, not a reason to run the request's model under it
+  checkpoint: async (ref) => {
+    const file = own(files.checkpoints, ref)
+    if (file === undefined) throw new Error(`engine worker: checkpoint "${ref}" was not resolved by the caller`)
+    return file
+  },
+  upscaler: async (name) => own(files.upscalers, name),
   vae: async (ref) => files.vae ?? ref,
-  lora: async (name) => files.loras[name],
+  lora: async (name) => own(files.loras, name),
   embeddingsDir: async () => files.embeddingsDir,
   knownSha256: async (file) => (file === files.checkpoint ? files.checkpointSha256 : undefined),
   taesd: async (family) => files.taesd?.[family],
@@ -29,7 +38,7 @@ const resolvedOnly = (files: ResolvedFiles): ModelResolver => ({
 
 const engine = new Engine({
   tokenizerDir: config.tokenizerDir, budgetBytes: config.budgetBytes, hashCache: config.hashCache, threads: config.threads,
-  resolver: resolvedOnly({ checkpoint: '', loras: {} }), // every request brings its own (generateWith)
+  resolver: resolvedOnly({ checkpoint: '', checkpoints: {}, loras: {} }), // every request brings its own (generateWith)
   loader: (spec, opts) => loadModel(spec.file, { vae: spec.vae, prediction: spec.prediction, weights: spec.weights, threads: config.threads, ...opts }),
 })
 

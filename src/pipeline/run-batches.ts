@@ -71,14 +71,19 @@ export interface RunOptions extends InfoHashes {
   /** A1111's refiner: another checkpoint takes over at a fraction of the steps, in any mode (pipeline/refiner.ts). */
   readonly refiner?: RefinerOptions
   /** A1111's hires checkpoint: another checkpoint of the same family runs a second pass (pipeline/hires.ts). */
-  readonly hiresModel?: HiresModel
+  readonly hiresModel?: SecondModel
 }
 
-export interface HiresModel {
+/** Another checkpoint a run switches to (hires checkpoint, refiner), with its own embeddings. */
+export interface SecondModel {
   readonly model: LoadedModel
-  /** Its textual-inversion embeddings (looked up for its own text encoders); absent: the first pass's. */
+  /** Its textual-inversion embeddings (looked up for its own text encoders); absent: the first model's. */
   readonly embeddings?: PromptEmbeddings
 }
+
+/** A conditioning built by a second model's text encoders, with its own embeddings. */
+const conditioningOn = (second: SecondModel, request: ConditioningRequest): Promise<PromptConditioning> =>
+  buildConditioning(second.model, second.embeddings ? { ...request, embeddings: second.embeddings } : request)
 
 export interface FinishedImage {
   /** 0-based index over the whole run (batch × batchSize + position). */
@@ -141,14 +146,11 @@ export interface ModeSpec {
   readonly secondConditioning?: ConditioningRequest
 }
 
-export interface RefinerOptions {
-  readonly model: LoadedModel
+export interface RefinerOptions extends SecondModel {
   /** refiner_switch_at in (0, 1]. */
   readonly switchAt: number
   /** The refiner's AutoV2 hash for the infotext ("Refiner: name [hash]"). */
   readonly hash?: string
-  /** Its textual-inversion embeddings (looked up for its own text encoders); absent: the first model's. */
-  readonly embeddings?: PromptEmbeddings
 }
 
 /** The refiner as one sampling run sees it (the pass it applies to carries it). */
@@ -185,8 +187,7 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
   // the second pass's model: the hires checkpoint when there is one (its text encoders build the second conditioning)
   const hires = spec.secondPass ? opts.hiresModel : undefined
   const secondModel = hires?.model ?? model
-  const secondConditioning = spec.secondConditioning
-    ? await buildConditioning(secondModel, hires?.embeddings ? { ...spec.secondConditioning, embeddings: hires.embeddings } : spec.secondConditioning) : undefined
+  const secondConditioning = spec.secondConditioning ? await conditioningOn(hires ?? { model }, spec.secondConditioning) : undefined
   if (hires) await hires.model.releaseSessions('text')
   const refinerConditioning = await refinerConditioningFor(model, spec, opts.refiner)
   const free = async (kind: SessionKind): Promise<void> => { if (!opts.keepSessions) await model.releaseSessions(kind) }
@@ -227,7 +228,7 @@ export async function runBatches(model: LoadedModel, spec: ModeSpec, opts: RunOp
 async function refinerConditioningFor(model: LoadedModel, spec: ModeSpec, ref: RefinerOptions | undefined): Promise<PromptConditioning | undefined> {
   if (!ref || ref.model.file === model.file) return undefined
   const base = spec.secondPass && spec.secondConditioning ? spec.secondConditioning : conditioningRequest(spec.req, spec.r)
-  const conditioning = await buildConditioning(ref.model, ref.embeddings ? { ...base, embeddings: ref.embeddings } : base)
+  const conditioning = await conditioningOn(ref, base)
   await ref.model.releaseSessions('text')
   return conditioning
 }

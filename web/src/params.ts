@@ -3,7 +3,7 @@
  * skip as override_settings, as A1111 clients send them), and how A1111 infotext parameters (from /sdapi/v1/png-info)
  * map back onto the form, listing what did not map.
  */
-import type { Catalog } from './types.ts'
+import type { Catalog, SdModel } from './types.ts'
 
 export interface GenParams {
   readonly prompt: string
@@ -91,16 +91,19 @@ const num = (v: string | undefined): number | undefined => (v === undefined || v
 const HANDLED = new Set(['Prompt', 'Negative prompt', 'Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Size-1', 'Size-2', 'Model', 'Model hash', 'VAE', 'VAE hash', 'Clip skip',
   'Hires upscale', 'Hires upscaler', 'Hires steps', 'Hires checkpoint', 'Denoising strength', 'Refiner', 'Refiner switch at'])
 
-/** A checkpoint named as A1111's infotext names a second model ("Hires checkpoint", "Refiner": name [hash]). */
-function checkpointByShortTitle(name: string, catalog: Catalog): string | undefined {
+/**
+ * A checkpoint as an infotext names it: "Model" (model_name or the file name without extension), or a second model's
+ * short title ("Hires checkpoint", "Refiner": name [hash]).
+ */
+function checkpointByName(name: string, catalog: Catalog): SdModel | undefined {
   const bare = name.replace(/ \[\w+\]$/, '')
-  return catalog.checkpoints.find((c) => c.title === name || c.title.replace(/\.[^.]+( \[\w+\])?$/, '') === bare)?.title
+  return catalog.checkpoints.find((c) => c.model_name === name || c.title === name || c.title.replace(/\.[^.]+( \[\w+\])?$/, '') === bare)
 }
 
 function refinerOf(fields: Readonly<Record<string, string>>, catalog: Catalog, notRestored: string[]): RefinerParams {
   const name = fields.Refiner
   if (name === undefined) return REFINER_DEFAULTS
-  const checkpoint = checkpointByShortTitle(name, catalog)
+  const checkpoint = checkpointByName(name, catalog)?.title
   if (checkpoint === undefined) { notRestored.push(`Refiner: ${name} (not in the library)`); return REFINER_DEFAULTS }
   return { enabled: true, checkpoint, switchAt: num(fields['Refiner switch at']) ?? REFINER_DEFAULTS.switchAt }
 }
@@ -112,7 +115,7 @@ function hiresOf(fields: Readonly<Record<string, string>>, catalog: Catalog, not
     return HIRES_DEFAULTS
   }
   const name = fields['Hires checkpoint']
-  const checkpoint = name === undefined ? '' : checkpointByShortTitle(name, catalog)
+  const checkpoint = name === undefined ? '' : checkpointByName(name, catalog)?.title
   if (name !== undefined && checkpoint === undefined) notRestored.push(`Hires checkpoint: ${name} (not in the library)`)
   // absent: A1111's default latent mode, written by no infotext
   const named = fields['Hires upscaler']
@@ -130,8 +133,7 @@ function checkpointOf(fields: Readonly<Record<string, string>>, catalog: Catalog
   const name = fields.Model
   const hash = fields['Model hash']
   if (name === undefined && hash === undefined) return undefined
-  const hit = catalog.checkpoints.find((c) => hash !== undefined && c.hash === hash)
-    ?? catalog.checkpoints.find((c) => c.model_name === name || c.title === name || c.title.replace(/\.[^.]+( \[\w+\])?$/, '') === name)
+  const hit = catalog.checkpoints.find((c) => hash !== undefined && c.hash === hash) ?? (name === undefined ? undefined : checkpointByName(name, catalog))
   if (!hit) notRestored.push(`Model: ${name ?? hash} (not in the library)`)
   return hit?.title
 }
