@@ -11,7 +11,7 @@ import { basename, extname } from 'node:path'
 import { InputError } from '../core/errors.ts'
 import { prepareAdapters, type LoraRequest } from '../pipeline/adapters.ts'
 import type { PromptEmbeddings } from '../pipeline/conditioning.ts'
-import type { LoadedModel } from '../pipeline/load-model.ts'
+import { checkpointArchOfFile, type LoadedModel } from '../pipeline/load-model.ts'
 import type { SecondModel } from '../pipeline/run-batches.ts'
 import { ensureVaeEncoder } from '../pipeline/vae-encoder-weights.ts'
 import type { ClipTokenizer } from '../prompt/index.ts'
@@ -56,12 +56,14 @@ export async function loadHiresCheckpoint(base: LoadedModel, req: HiresCheckpoin
   const file = await deps.resolver.checkpoint(req.name)
   const title = `${basename(file, extname(file))} [${(await hashFile(file, ['autov2'], { cache: deps.hashCache })).autov2}]`
   if (await realpath(file) === await realpath(base.file)) return { title }
+  // from the header, before a multi-gigabyte load
+  const arch = await checkpointArchOfFile(file)
+  if (arch !== base.arch) {
+    throw new InputError([{ code: 'mismatch', path: ['hires', 'checkpoint'],
+      message: `hires checkpoint ${basename(file)} is ${arch.toUpperCase()}, the first pass ran ${base.arch.toUpperCase()}: pick a checkpoint of the same family` }])
+  }
   const model = await deps.load(file)
   try {
-    if (model.arch !== base.arch) {
-      throw new InputError([{ code: 'mismatch', path: ['hires', 'checkpoint'],
-        message: `hires checkpoint ${basename(file)} is ${model.arch.toUpperCase()}, the first pass ran ${base.arch.toUpperCase()}: pick a checkpoint of the same family` }])
-    }
     const embeddings = await requestAdaptersOn(model, req.loras, req.strict, deps)
     if (req.needsEncoder) await ensureVaeEncoder(model)
     return { title, hires: { model, embeddings } }

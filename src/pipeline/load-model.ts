@@ -133,6 +133,16 @@ export function checkpointArch(file: string, id: Identification): Arch {
   return arch
 }
 
+/** A checkpoint's architecture from its header alone (milliseconds): to refuse a second model before loading it. */
+export async function checkpointArchOfFile(path: string): Promise<Arch> {
+  const source = await openTensorFile(path)
+  try {
+    return checkpointArch(path, identifyModel(source))
+  } finally {
+    await source.close()
+  }
+}
+
 export async function loadModel(path: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const source = await openTensorFile(path)
   try {
