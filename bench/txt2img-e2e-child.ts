@@ -1,7 +1,7 @@
 /**
  * One txt2img run in a fresh process (so its peak RSS is its own): `node --import tsx bench/txt2img-e2e-child.ts
  * FILE oneShot|kept [LORA]` prints {peakGiB, s, phases} as JSON (LORA: applied first, as `sdloom generate --lora` does).
- * Env: SDLOOM_E2E_WEIGHTS (fp32|int8), SDLOOM_E2E_STEPS (2), SDLOOM_E2E_SIDE (the model's native size),
+ * Env: SDLOOM_E2E_WEIGHTS (fp32|auto|int8; fp32 unless given), SDLOOM_E2E_STEPS (2), SDLOOM_E2E_SIDE (the model's native size),
  * SDLOOM_E2E_IMAGE (write the decoded image's float32 values there, for PSNR), SDLOOM_E2E_FAST=1 (the few-step path:
  * LCM sampler, CFG 1, a random-weight TAESD decoder instead of the VAE, 4 steps unless SDLOOM_E2E_STEPS says). `phases` gives each phase's peak RSS
  * (the peak is reset at each boundary) and CPU seconds (all threads), so what holds the memory can be named.
@@ -9,7 +9,7 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { prepareAdapters } from '../src/pipeline/adapters.ts'
-import { loadModel } from '../src/pipeline/load-model.ts'
+import { loadModel, WEIGHT_PRECISIONS } from '../src/pipeline/load-model.ts'
 import { txt2img } from '../src/pipeline/txt2img.ts'
 import { createClipTokenizer } from '../src/prompt/index.ts'
 import { TOKENIZER_DIR } from '../test/golden.ts'
@@ -19,7 +19,7 @@ import { TaesdDecoder } from '../src/models/taesd/index.ts'
 import { peakRssMb } from './section.ts'
 
 const [file, mode, lora] = process.argv.slice(2)
-const weights = process.env.SDLOOM_E2E_WEIGHTS === 'int8' ? 'int8' : 'fp32'
+const weights = WEIGHT_PRECISIONS.find((w) => w === process.env.SDLOOM_E2E_WEIGHTS) ?? 'fp32'
 const fast = process.env.SDLOOM_E2E_FAST === '1'
 const steps = Number(process.env.SDLOOM_E2E_STEPS ?? (fast ? 4 : 2))
 const side = process.env.SDLOOM_E2E_SIDE ? Number(process.env.SDLOOM_E2E_SIDE) : undefined
@@ -38,7 +38,9 @@ async function endPhase(next: string): Promise<void> {
   cpu0 = process.cpuUsage()
 }
 
+const tLoad = performance.now()
 const model = await loadModel(file, { weights })
+const loadS = (performance.now() - tLoad) / 1000
 const taesd = fast ? await TaesdDecoder.create(taesdStore('decoder')) : undefined
 await endPhase(lora ? 'lora' : 'setup')
 const t0 = performance.now()
@@ -51,5 +53,5 @@ const runCpu = process.cpuUsage(cpuRun)
 await endPhase('done')
 const s = (performance.now() - t0) / 1000
 if (process.env.SDLOOM_E2E_IMAGE) await writeFile(process.env.SDLOOM_E2E_IMAGE, new Uint8Array(img.image.data.buffer, img.image.data.byteOffset, img.image.data.byteLength))
-console.log(JSON.stringify({ peakGiB: overallPeak / 1024, s, cpuS: (runCpu.user + runCpu.system) / 1e6, steps, weights, fast, phases }))
+console.log(JSON.stringify({ peakGiB: overallPeak / 1024, loadS, s, cpuS: (runCpu.user + runCpu.system) / 1e6, steps, weights, fast, phases }))
 await model.release()

@@ -3,7 +3,11 @@
  * run (weights as initializers in every variant, so the int8 kernels can prepack them):
  *   linear  float32 MatMul | DynamicQuantizeMatMul (com.microsoft; = the MatMulInteger fusion ORT makes of
  *           DynamicQuantizeLinear + MatMulInteger + Cast + Mul) | MatMulNBits bits 8 and 4, block 32, accuracy_level 4
- *   conv    float32 Conv 3×3 | DynamicQuantizeLinear + ConvInteger (u8 × u8, zero point 128) + Cast + Mul
+ *   conv    float32 Conv 3×3 | DynamicQuantizeLinear + ConvInteger (u8 × u8, zero point 128) + Cast + Mul |
+ *           DynamicQuantizeLinear + QLinearConv (u8 × s8 per-channel symmetric, the VNNI kernels) + DequantizeLinear.
+ *           QLinearConv requantizes its output to 8 bits with a scale fixed in the graph: a speed probe only (an
+ *           output range known before the run is a calibration sdloom does not have), so it bounds what any
+ *           integer conv could gain here.
  * Rounds are interleaved (each variant once per round) and the best of each is kept, so load from other jobs
  * affects all variants alike. Env: SDLOOM_BENCH_INT8_ROUNDS (default 4); SDLOOM_BENCH_INT8_RUN=1 adds what one int8 UNet
  * run adds over its session at a small latent (bench/int8-e2e.ts int8UnetRunRows); SDLOOM_BENCH_INT8_E2E=1 adds the end-to-end
@@ -85,6 +89,7 @@ function convVariants(c: number): Variant[] {
   const k = c * 9
   const w = xorshiftFill(c * k, 6, 1 / Math.sqrt(k))                     // [O, I, 3, 3]
   const { q, scale } = quantizeRows(w, c, k)
+  const s8 = Int8Array.from(q, (v) => v - 128)
   return [
     { name: 'float32 Conv 3×3', build: (g, x) => op.conv(g, x, g.constant('float32', [c, c, 3, 3], f32(w)), undefined, { pads: [1, 1, 1, 1] }) },
     {
@@ -94,6 +99,17 @@ function convVariants(c: number): Variant[] {
         const y = node(g, 'ConvInteger', [xq, g.constant('uint8', [c, c, 3, 3], q), xz, g.constant('uint8', [], Uint8Array.of(128))], 'int32', x.shape, { pads: [1, 1, 1, 1] } as never)[0]
         const perChannel = op.mul(g, g.constant('float32', [1, c, 1, 1], f32(scale)), xs)
         return op.mul(g, op.cast(g, y, 'float32'), perChannel)
+      },
+    },
+    {
+      name: 'QLinearConv 3×3 (u8 × s8, output requantized: speed probe)',
+      build: (g, x) => {
+        const [xq, xs, xz] = node(g, 'DynamicQuantizeLinear', [x], 'uint8', x.shape, {}, undefined, 3)
+        const yScale = g.constant('float32', [], f32(Float32Array.of(0.05)))
+        const yZero = g.constant('uint8', [], Uint8Array.of(128))
+        const y = node(g, 'QLinearConv', [xq, xs, xz, g.constant('int8', [c, c, 3, 3], new Uint8Array(s8.buffer)), g.constant('float32', [c], f32(scale)),
+          g.constant('int8', [c], new Uint8Array(c)), yScale, yZero], 'uint8', x.shape, { pads: [1, 1, 1, 1] } as never)[0]
+        return node(g, 'DequantizeLinear', [y, yScale, yZero], 'float32', x.shape)[0]
       },
     },
   ]

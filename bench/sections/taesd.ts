@@ -2,6 +2,8 @@
  * TAESD vs the full VAE decoder at SD1.5 512² (latent 64²), random weights in memory, same process, interleaved
  * after warm-ups. TAESD: 64 channels, ~1.2 M parameters per half (madebyollin/taesd); full VAE: ch 128, mult 1,2,4,4.
  * Env: SDLOOM_BENCH_TAESD_VAE=0 skips the full VAE (it takes 10-30 s per decode here).
+ * The conv ceiling row runs TAESD's commonest layer alone (Conv 64→64 3×3 on 512², + ReLU as TAESD fuses it): its
+ * GFLOP/s bounds what the ≈127 GFLOP decode can reach here.
  */
 import { loadavg } from 'node:os'
 import { numel } from '../../src/core/host-tensor.ts'
@@ -9,6 +11,9 @@ import { paramKeys, type Tree } from '../../src/nn/module.ts'
 import { WeightStore } from '../../src/models/weights.ts'
 import { measureTaesd, taesdTree, TaesdDecoder, TaesdEncoder, DECODER_LAYOUT, ENCODER_LAYOUT } from '../../src/models/taesd/index.ts'
 import { conv2d } from '../../src/nn/layers.ts'
+import { Graph } from '../../src/graph/builder.ts'
+import * as op from '../../src/graph/ops.ts'
+import { GraphSession } from '../../src/graph/session.ts'
 import { decoderTree } from '../../src/models/vae/decoder.ts'
 import { VAE_PREFIX, VaeDecoderSession } from '../../src/models/vae/vae.ts'
 import { coresNote, timed, type Timed } from '../machine.ts'
@@ -36,6 +41,27 @@ export function taesdStore(part: 'decoder' | 'encoder'): WeightStore {
   return randomStore([{ tree: taesdTree(cfg) as unknown as Tree, prefix: '' }])
 }
 
+/** TAESD's decode in multiply-adds ×2: per conv, 2·cin·cout·k² per output pixel (the ×2 upsample convs as 2×2 phases). */
+export const TAESD_DECODE_GFLOP = 127
+
+/** One Conv 64→64 3×3 + ReLU at 512² (TAESD's 512² stage): seconds and GFLOP/s, best of 5. */
+async function convCeiling(): Promise<{ s: number; gflops: number }> {
+  const g = new Graph('conv-ceiling')
+  const x = g.input('x', 'float32', [1, 64, 512, 512])
+  const w = g.input('w', 'float32', [64, 64, 3, 3])
+  const b = g.input('b', 'float32', [64])
+  g.output('y', op.relu(g, op.conv(g, x, w, b, { pads: [1, 1, 1, 1] })))
+  const store = new WeightStore('random')
+  store.set('w', [64, 64, 3, 3], xorshiftFill(64 * 64 * 9, 5, 1 / 24))
+  store.set('b', [64], xorshiftFill(64, 6, 0.1))
+  const session = await GraphSession.create(g, { weightKeys: ['w', 'b'] })
+  const feed = { x: { shape: [1, 64, 512, 512], data: xorshiftFill(64 * 512 * 512, 7, 1) } }
+  await session.run(feed, store); await session.run(feed, store)
+  const r = await best(5, () => session.run(feed, store))
+  await session.release()
+  return { s: r.s, gflops: (2 * 64 * 64 * 9 * 512 * 512) / 1e9 / r.s }
+}
+
 async function best(runs: number, f: () => Promise<unknown>): Promise<Timed<unknown>> {
   let b: Timed<unknown> | undefined
   for (let i = 0; i < runs; i++) { const r = await timed(f); if (!b || r.s < b.s) b = r }
@@ -60,6 +86,11 @@ export const section: BenchSection = {
       { measure: 'TAESD decode 64² → 512²', value: `${d.s.toFixed(3)} s`, note: `best of 5 after 2 warm-ups; ${coresNote(d)}` },
       { measure: 'TAESD encode 512² → 64²', value: `${e.s.toFixed(3)} s`, note: `best of 5 after 2 warm-ups; ${coresNote(e)}` },
     ]
+    const ceiling = await convCeiling()
+    taesdRows.push(
+      { measure: 'conv ceiling: Conv 64→64 3×3 + ReLU at 512² alone', value: `${ceiling.gflops.toFixed(0)} GFLOP/s`, note: `${(ceiling.s * 1000).toFixed(1)} ms per conv (19.3 GFLOP), best of 5` },
+      { measure: `TAESD decode at that rate (≈${TAESD_DECODE_GFLOP} GFLOP)`, value: `${(TAESD_DECODE_GFLOP / ceiling.gflops).toFixed(3)} s`, note: `measured decode runs at ${(TAESD_DECODE_GFLOP / d.s).toFixed(0)} GFLOP/s` },
+    )
     rows.push(...taesdRows)
     console.error(taesdRows.map((r) => `${r.measure}: ${r.value} (${r.note ?? ''})`).join('\n'))   // shown before the slow full VAE
     await dec.release(); await enc.release()

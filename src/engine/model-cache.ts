@@ -56,7 +56,7 @@ export class ModelCache {
   /** The cache key of a model: its content and the load-time choices that change its weights or sessions. */
   async key(spec: ModelSpec, opts: AcquireOptions = {}): Promise<{ key: string; sha256: string }> {
     const sha256 = await this.ids.sha256(spec.file, 'model', opts.knownSha256, opts.onHash)
-    return { key: [sha256, spec.prediction ?? '', spec.weights ?? 'fp32'].join('\t'), sha256 }
+    return { key: [sha256, spec.prediction ?? '', spec.weights ?? 'auto'].join('\t'), sha256 }
   }
 
   /** `spec` loaded with this cache's loader but not kept (the caller releases it). */

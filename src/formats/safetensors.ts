@@ -14,6 +14,7 @@ import { DTYPE_BYTES, isDType, type DType } from '../core/dtype.ts'
 import type { TensorInfo, TensorSource } from './tensor-source.ts'
 import { bytesToF32, isNarrowFloat, widenInPlace } from './to-f32.ts'
 import { openForRead, readExactly, readInto } from './file-io.ts'
+import { mapFile } from './file-map.ts'
 import { clip, jsonPreview } from './json-preview.ts'
 
 /** Headers above this size are refused before any allocation (the reference implementation's limit). */
@@ -139,7 +140,7 @@ export async function readSafetensorsHeader(file: string, fh: FileHandle, size: 
 export async function openSafetensors(file: string): Promise<SafetensorsSource> {
   const { fh, size } = await openForRead(file)
   try {
-    return new SafetensorsSource(file, fh, await readSafetensorsHeader(file, fh, size))
+    return new SafetensorsSource(file, fh, await readSafetensorsHeader(file, fh, size), size)
   } catch (e) {
     await fh.close()
     throw e
@@ -148,7 +149,11 @@ export async function openSafetensors(file: string): Promise<SafetensorsSource> 
 
 export class SafetensorsSource implements TensorSource {
   readonly format = 'safetensors' as const
-  constructor(readonly file: string, private readonly fh: FileHandle, readonly header: SafetensorsHeader) {}
+  /** The file mapped read-only (file-map.ts): undefined until asked for, null where mapping is unavailable. */
+  private mapped: Uint8Array | null | undefined
+
+  /** `size`: the file size the header was validated against (a mapping is only made while the file still has it). */
+  constructor(readonly file: string, private readonly fh: FileHandle, readonly header: SafetensorsHeader, private readonly size?: number) {}
   get metadata(): Readonly<Record<string, string>> { return this.header.metadata }
   keys(): readonly string[] { return [...this.header.entries.keys()] }
   has(key: string): boolean { return this.header.entries.has(key) }
@@ -176,6 +181,15 @@ export class SafetensorsSource implements TensorSource {
     await readInto(this.fh, this.file, new Uint8Array(out.buffer, out.byteLength - e.byteLength, e.byteLength), e.start)
     if (isNarrowFloat(e.dtype)) widenInPlace(e.dtype, out, e.count)
     return out
+  }
+  /**
+   * The stored bytes as a view of the mapped file (no copy; the page cache's pages), or undefined where the file
+   * cannot be mapped. The view stays valid after close().
+   */
+  storedView(key: string): Uint8Array | undefined {
+    const e = this.info(key)
+    if (this.mapped === undefined) this.mapped = (this.size !== undefined ? mapFile(this.file, this.size) : undefined) ?? null
+    return this.mapped?.subarray(e.start, e.start + e.byteLength)
   }
   async close(): Promise<void> { await this.fh.close() }
 }

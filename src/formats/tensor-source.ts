@@ -40,5 +40,10 @@ export interface TensorSource {
    * Only where the stored bytes are read as they are (safetensors).
    */
   readRawInto?(key: string, dst: Uint8Array): Promise<Uint8Array>
+  /**
+   * The stored bytes as a read-only view of the memory-mapped file (no copy, valid after close), or undefined where
+   * the file cannot be mapped. Only where the stored bytes are the tensor as it is (safetensors).
+   */
+  storedView?(key: string): Uint8Array | undefined
   close(): Promise<void>
 }

@@ -108,11 +108,14 @@ export class Graph {
   /** Whether any graph input has this element type (e.g. int8 weights). */
   hasInputOf(dtype: ElemType): boolean { return this.inputs.some((i) => i.dtype === dtype) }
 
+  /** Names of the graph inputs of this element type (e.g. the float16 weights). */
+  inputsOf(dtype: ElemType): string[] { return this.inputs.filter((i) => i.dtype === dtype).map((i) => i.name) }
+
   toModelProto(): Uint8Array {
     return encodeModel({
       name: this.name,
       opsets: Object.fromEntries(this.domains),
-      nodes: serializedNodeOrder(this.nodes, this.outputs), inputs: this.inputs, outputs: this.outputs, initializers: this.initializers,
+      nodes: serializedNodeOrder(this.nodes, this.outputs, this.inputs), inputs: this.inputs, outputs: this.outputs, initializers: this.initializers,
     })
   }
 }

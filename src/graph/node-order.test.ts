@@ -50,3 +50,21 @@ test('a transposed int8 weight computes x · Wᵀ from the reordered graph, the 
   // relu(x) = [1, 0, 2]; rows 0.5·[1, -2, 3] and 0.25·[4, 0, -1].
   assert.deepEqual([...r.y.data], [0.5 * (1 + 6), 0.25 * (4 - 2)])
 })
+
+test('float16 weights: the Cast of a half input (with its half Transpose) goes first; a transposed half weight computes x · Wᵀ', async () => {
+  const g = new Graph('linear-f16')
+  const x = g.input('x', 'float32', [1, 3])
+  const w = op.widenWeight(g, g.input('l.weight', 'float16', [2, 3]))
+  g.output('y', op.matmul(g, op.relu(g, x), op.transpose(g, w, [1, 0])))
+  const s = await GraphSession.create(g, { weightKeys: ['l.weight'] })
+  // half bits of [1, -2, 3] and [0.5, 0, -1]
+  const half = new Uint16Array([0x3c00, 0xc000, 0x4200, 0x3800, 0x0000, 0xbc00])
+  const weights = { get: (): Float32Array => { throw new Error('float32 read of a float16 weight') }, shape: () => [2, 3], float16: () => half }
+  const r = await s.run({ x: { shape: [1, 3], data: new Float32Array([1, -1, 2]) } }, weights)
+  await s.release()
+  assert.deepEqual([...r.y.data], [1 + 6, 0.5 - 2])
+  const order = serializedNodeOrder(
+    [node('Relu', 'relu', ['x'], ['h']), node('Transpose', 'th', ['w16'], ['wT16']), node('Cast', 'cast', ['wT16'], ['wT']), node('MatMul', 'mm', ['h', 'wT'], ['y'])],
+    [out('y')], [{ name: 'w16', dtype: 'float16', shape: [2, 3] }])
+  assert.deepEqual(order.map((n) => n.name), ['th', 'cast', 'relu', 'mm'])
+})

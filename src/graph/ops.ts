@@ -69,6 +69,16 @@ export function dequantizeLinear(g: Graph, q: Value, scale: Value, axis = 0): Va
   return out
 }
 
+/** A float16 weight input cast to float32 where it is used (exact); a Transpose of it moves the half values. */
+export function widenWeight(g: Graph, half: Value): Value {
+  if (half.dtype !== 'float16') g.fail('Cast', `a widened weight must be float16, got ${half.dtype}`)
+  const out = cast(g, half, 'float32')
+  widened.set(out, half)
+  return out
+}
+
+const widened = new WeakMap<Value, Value>()
+
 /**
  * Outputs of dequantizeLinear and their operands. A Transpose of one is built as a DequantizeLinear of the
  * transposed codes: onnxruntime 1.23's transpose optimizer, given DequantizeLinear → Transpose on int8, inserts a
@@ -77,7 +87,7 @@ export function dequantizeLinear(g: Graph, q: Value, scale: Value, axis = 0): Va
 const dequantized = new WeakMap<Value, { q: Value; scale: Value; axis: number }>()
 
 /** The graph input name (checkpoint key) of a weight value, also when it is the dequantized form of int8 codes. */
-export const weightKey = (w: Value): string => dequantized.get(w)?.q.name ?? w.name
+export const weightKey = (w: Value): string => dequantized.get(w)?.q.name ?? widened.get(w)?.name ?? w.name
 
 // ---- linear algebra ----
 export function matmul(g: Graph, a: Value, b: Value): Value {
@@ -154,6 +164,8 @@ export function transpose(g: Graph, x: Value, perm: readonly number[]): Value {
   if (perm.length !== x.shape.length) g.fail('Transpose', `perm ${fmtShape(perm)} for rank ${x.shape.length}`)
   const dq = dequantized.get(x)
   if (dq) return dequantizeLinear(g, transpose(g, dq.q, perm), dq.scale, perm.indexOf(dq.axis))
+  const half = widened.get(x)
+  if (half) return widenWeight(g, transpose(g, half, perm))
   return one(g, 'Transpose', [x], x.dtype, perm.map((p) => x.shape[p]), { perm: [...perm] })
 }
 

@@ -14,6 +14,8 @@ export interface WeightSource {
   shape(key: string): readonly number[]
   /** The int8 form of a weight held quantized (the graph was bound with `isInt8` true for it), else undefined. */
   int8?(key: string): Int8Weight | undefined
+  /** The half bits of a weight the graph takes as float16 (bound with `isF16` true), else undefined. */
+  float16?(key: string): Uint16Array | undefined
 }
 
 export type Feed = HostTensor | { readonly shape: readonly number[]; readonly data: BigInt64Array }
@@ -28,7 +30,7 @@ export interface SessionOptions {
    */
   readonly memArena?: boolean
   /**
-   * Memory-pattern planning (default: as memArena, and off for graphs with int8 weights). With symbolic spatial dims it
+   * Memory-pattern planning (default: as memArena, and off for graphs with int8 or float16 weights). With symbolic spatial dims it
    * over-reserves: off (arena kept), the 64×64-latent VAE decode peaked 0.7 GB lower at the same speed, and the
    * SD1.5 UNet with int8 weights lower too (0.95 GB before graph/node-order.ts, 0.5 GB after it: BENCHMARKS.md "SDXL
    * int8 memory (session 6)"; its dequantized weights are planned as if all were live at once).
@@ -39,9 +41,10 @@ export interface SessionOptions {
 }
 
 export class GraphSession {
-  private readonly cache = new Map<string, { data: Float32Array | Int8Array; tensor: ort.Tensor }>()
+  private readonly cache = new Map<string, { data: Float32Array | Int8Array | Uint16Array; tensor: ort.Tensor }>()
 
-  private constructor(private readonly session: ort.InferenceSession, private readonly weightKeys: readonly string[]) {}
+  private constructor(private readonly session: ort.InferenceSession, private readonly weightKeys: readonly string[],
+    private readonly halfKeys: ReadonlySet<string>) {}
 
   static async create(graph: Graph, opts: SessionOptions): Promise<GraphSession> {
     const session = await ort.InferenceSession.create(graph.toModelProto(), {
@@ -53,23 +56,31 @@ export class GraphSession {
       // into activation-quantized integer kernels (a different, lossier computation) and fail to type-check.
       extra: { session: { disable_quant_qdq: '1' } },
       enableCpuMemArena: opts.memArena ?? true,
-      enableMemPattern: opts.memPattern ?? (graph.hasInputOf('int8') ? false : opts.memArena ?? true),
+      enableMemPattern: opts.memPattern ?? (graph.hasInputOf('int8') || graph.hasInputOf('float16') ? false : opts.memArena ?? true),
       ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     })
-    return new GraphSession(session, opts.weightKeys)
+    return new GraphSession(session, opts.weightKeys, new Set(graph.inputsOf('float16')))
   }
 
-  private cached(name: string, data: Float32Array | Int8Array, shape: readonly number[]): ort.Tensor {
+  private cached(name: string, data: Float32Array | Int8Array | Uint16Array, shape: readonly number[]): ort.Tensor {
     const hit = this.cache.get(name)
     if (hit && hit.data === data) return hit.tensor
-    const tensor = data instanceof Int8Array ? new ort.Tensor('int8', data, [...shape]) : new ort.Tensor('float32', data, [...shape])
+    const tensor = data instanceof Int8Array ? new ort.Tensor('int8', data, [...shape])
+      : data instanceof Uint16Array ? new ort.Tensor('float16', data, [...shape]) : new ort.Tensor('float32', data, [...shape])
     this.cache.set(name, { data, tensor })
     return tensor
   }
 
-  /** Feeds one weight: its float32 array, or its int8 codes and scales (two graph inputs). */
+  /** Feeds one weight: its float32 array, its half bits, or its int8 codes and scales (two graph inputs). */
   private feedWeight(feeds: Record<string, ort.Tensor>, key: string, weights: WeightSource): void {
     const shape = weights.shape(key)
+    if (this.halfKeys.has(key)) {
+      const half = weights.float16?.(key)
+      // the session cache rebuilds a graph whose weights changed width (WeightStore.widthSignature) before it runs
+      if (!half) throw new Error(`internal: ${key} was bound as float16 but is now float32 (patched); the session must be rebuilt`)
+      feeds[key] = this.cached(key, half, shape)
+      return
+    }
     const q = weights.int8?.(key)
     if (!q) { feeds[key] = this.cached(key, weights.get(key), shape); return }
     feeds[key] = this.cached(key, q.q, shape)

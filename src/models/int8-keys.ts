@@ -10,7 +10,13 @@ const TEXT_ENCODER_PREFIXES = ['cond_stage_model.', 'conditioner.embedders.']
 /** Below this many values a weight is not worth its DequantizeLinear node (4 KB of float32 at most). */
 const MIN_VALUES = 1024
 
-export type WeightPrecision = 'fp32' | 'int8'
+/**
+ * How weights are held: 'auto' keeps F16 tensors at their stored width (mapped from the file where it can be; the
+ * graph casts them to float32 where they are used: the same values as 'fp32'), 'fp32' widens everything at load,
+ * 'int8' quantizes the Linear/Conv weights below.
+ */
+export type WeightPrecision = 'auto' | 'fp32' | 'int8'
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['auto', 'fp32', 'int8']
 
 export function isInt8Weight(key: string, shape: readonly number[]): boolean {
   if (!key.endsWith('.weight') || (shape.length !== 2 && shape.length !== 4)) return false

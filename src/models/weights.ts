@@ -2,6 +2,8 @@
  * The state dict sdloom owns: float32 arrays by checkpoint key, read once from a TensorSource.
  * Adapters never mutate base arrays; they install patched copies of the tensors they touch (copy-on-write),
  * and clearing the patches gives back the base arrays bit for bit.
+ * Two compact forms: weight-only int8 (`--weights int8`) and fp16 kept at its stored width (`--weights auto`, mapped
+ * from the file where it can be): the graph widens either where the weight is used.
  */
 import type { TensorSource } from '../formats/tensor-source.ts'
 import type { WeightSource } from '../graph/session.ts'
@@ -12,6 +14,7 @@ import type { HostTensor } from '../core/host-tensor.ts'
 import type { LowRankLayout } from '../nn/low-rank.ts'
 import { dequantizeRows, quantizeRows, type Int8Weight } from '../graph/int8-weights.ts'
 import { isRowQuantizable, quantizeStored } from './int8-load.ts'
+import { bytesToF32 } from '../formats/to-f32.ts'
 
 interface LowRankState { readonly layout: LowRankLayout; readonly feeds: ReadonlyMap<string, HostTensor> }
 
@@ -23,6 +26,11 @@ export interface LoadOptions {
   readonly onProgress?: (done: number, total: number) => void
   /** Keys to hold as weight-only int8 (graph/int8-weights.ts): each is quantized as it is read; no float32 copy stays. */
   readonly int8?: (key: string, shape: readonly number[]) => boolean
+  /**
+   * Hold F16 tensors at their stored width (a view of the mapped file where the source can map it, else read as
+   * stored): the graph casts them to float32 as it uses them, exactly. Default: as the store was loaded.
+   */
+  readonly keepF16?: boolean
 }
 
 /**
@@ -40,12 +48,17 @@ export class WeightStore implements WeightSource, ShapeSource {
   private readonly quantized = new Map<string, Int8Weight>()
   /** Patched copies of int8 weights, quantized as the graph takes them (the float32 patch stays in `patches`). */
   private quantizedPatches = new Map<string, Int8Weight>()
+  /** F16 weights at their stored width (often views of the mapped file); the graph is fed them until patched. */
+  private readonly f16 = new Map<string, Uint16Array>()
+  /** Whether merges keep F16 tensors at stored width (set by load). */
+  private keepF16 = false
   private lowRank: LowRankState = { layout: new Map(), feeds: new Map() }
 
   constructor(readonly file: string) {}
 
   static async load(source: TensorSource, opts: LoadOptions = {}): Promise<WeightStore> {
     const store = new WeightStore(source.file)
+    store.keepF16 = opts.keepF16 ?? false
     await store.merge(source, opts)
     return store
   }
@@ -60,10 +73,13 @@ export class WeightStore implements WeightSource, ShapeSource {
     // read the next ones (the kernel faults their pages on the other core).
     const name = (key: string) => opts.rename ? opts.rename(key) as string : key
     const asInt8 = wanted.map((k) => opts.int8?.(name(k), source.info(k).shape) === true)
+    const keepF16 = opts.keepF16 ?? this.keepF16
+    const asF16 = wanted.map((k, i) => keepF16 && !asInt8[i] && source.info(k).dtype === 'F16')
     const reader = new StoredReader(source, wanted.filter((k, i) => asInt8[i]))
-    const pending = new Map<number, Promise<Float32Array | Int8Weight>>()
+    const pending = new Map<number, Promise<Float32Array | Int8Weight | Uint16Array>>()
     const start = (i: number) => {
-      if (i < wanted.length) pending.set(i, asInt8[i] ? reader.quantized(wanted[i], i % (READ_AHEAD + 1)) : source.readF32(wanted[i]))
+      if (i >= wanted.length) return
+      pending.set(i, asInt8[i] ? reader.quantized(wanted[i], i % (READ_AHEAD + 1)) : asF16[i] ? storedF16(source, wanted[i]) : source.readF32(wanted[i]))
     }
     for (let i = 0; i < READ_AHEAD; i++) start(i)
     try {
@@ -74,6 +90,7 @@ export class WeightStore implements WeightSource, ShapeSource {
         start(i + READ_AHEAD)
         const shape = source.info(key).shape
         if (data instanceof Float32Array) this.set(name(key), shape, data)
+        else if (data instanceof Uint16Array) this.setF16(name(key), shape, data)
         else this.setInt8(name(key), shape, data)
         opts.onProgress?.(i + 1, wanted.length)
       }
@@ -85,19 +102,50 @@ export class WeightStore implements WeightSource, ShapeSource {
   set(key: string, shape: readonly number[], data: Float32Array): void {
     this.base.set(key, data)
     this.quantized.delete(key)
+    this.f16.delete(key)
     this.shapes.set(key, shape)
   }
 
   setInt8(key: string, shape: readonly number[], w: Int8Weight): void {
     this.quantized.set(key, w)
     this.base.delete(key)
+    this.f16.delete(key)
     this.shapes.set(key, shape)
   }
 
-  has(key: string): boolean { return this.base.has(key) || this.quantized.has(key) }
-  keys(): IterableIterator<string> { return [...this.base.keys(), ...this.quantized.keys()][Symbol.iterator]() }
+  /** Holds `key` as IEEE half bits (e.g. a view of the mapped file); nothing is copied. */
+  setF16(key: string, shape: readonly number[], bits: Uint16Array): void {
+    this.f16.set(key, bits)
+    this.base.delete(key)
+    this.quantized.delete(key)
+    this.shapes.set(key, shape)
+  }
+
+  has(key: string): boolean { return this.base.has(key) || this.quantized.has(key) || this.f16.has(key) }
+  keys(): IterableIterator<string> { return [...this.base.keys(), ...this.quantized.keys(), ...this.f16.keys()][Symbol.iterator]() }
 
   isInt8(key: string): boolean { return this.quantized.has(key) }
+
+  /** Whether the graph takes `key` as float16 (held at stored width and not patched: a patch is float32). */
+  isF16(key: string): boolean { return this.f16.has(key) && !this.patches.has(key) }
+
+  /** The half bits the graph is fed for a weight bound as float16, else undefined. */
+  float16(key: string): Uint16Array | undefined { return this.isF16(key) ? this.f16.get(key) : undefined }
+
+  /**
+   * Which weights under `prefix` a graph takes as float32 although they are held as float16 (patched), and how many
+   * it takes as float16: a session bound for another answer must be rebuilt (its inputs' element types differ).
+   */
+  widthSignature(prefix = ''): string {
+    let held = 0
+    const widened: string[] = []
+    for (const key of this.f16.keys()) {
+      if (!key.startsWith(prefix)) continue
+      held++
+      if (this.patches.has(key)) widened.push(key)
+    }
+    return `${held}:${widened.join(',')}`
+  }
 
   /** The int8 form the graph is fed for a quantized weight (its patched form while an adapter patches it). */
   int8(key: string): Int8Weight | undefined { return this.quantizedPatches.get(key) ?? this.quantized.get(key) }
@@ -107,6 +155,7 @@ export class WeightStore implements WeightSource, ShapeSource {
     let n = 0
     for (const a of this.base.values()) n += a.byteLength
     for (const q of this.quantized.values()) n += q.q.byteLength + q.scale.byteLength
+    for (const h of this.f16.values()) n += h.byteLength
     return n
   }
 
@@ -130,10 +179,12 @@ export class WeightStore implements WeightSource, ShapeSource {
     return v
   }
 
-  /** A fresh float32 copy of an int8 weight (what the graph's DequantizeLinear computes), or undefined. */
+  /** A fresh float32 copy of an int8 or F16 weight (what the graph's DequantizeLinear or Cast computes), or undefined. */
   private dequantized(key: string): Float32Array | undefined {
     const q = this.quantized.get(key)
-    return q && dequantizeRows(q)
+    if (q) return dequantizeRows(q)
+    const h = this.f16.get(key)
+    return h && bytesToF32('F16', new Uint8Array(h.buffer, h.byteOffset, h.byteLength), h.length)
   }
 
   /**
@@ -143,6 +194,8 @@ export class WeightStore implements WeightSource, ShapeSource {
   commit(key: string, data: Float32Array): void {
     const q = this.quantized.get(key)
     if (q) this.quantized.set(key, quantizeRows(data, q.scale.length))
+    // an F16 weight becomes that float32 array (rounding it back to half would change the merge)
+    if (this.f16.has(key)) this.set(key, this.shape(key), data)
   }
 
   /**
@@ -155,6 +208,7 @@ export class WeightStore implements WeightSource, ShapeSource {
       if (!prefixes.some((p) => key.startsWith(p))) continue
       this.base.delete(key)
       this.quantized.delete(key)
+      this.f16.delete(key)
       this.patches.delete(key)
       this.quantizedPatches.delete(key)
       n++
@@ -213,13 +267,22 @@ class StoredReader {
   private readonly slots: Uint8Array[]
   constructor(private readonly source: TensorSource, keys: readonly string[]) {
     const largest = Math.max(0, ...keys.map((k) => source.info(k).byteLength))
-    this.slots = source.readRawInto && largest > 0 ? Array.from({ length: READ_AHEAD + 1 }, () => new Uint8Array(largest)) : []
+    const mapped = keys.length > 0 && source.storedView?.(keys[0]) !== undefined
+    this.slots = source.readRawInto && largest > 0 && !mapped ? Array.from({ length: READ_AHEAD + 1 }, () => new Uint8Array(largest)) : []
   }
 
   async quantized(key: string, slot: number): Promise<Int8Weight> {
     const { dtype, shape } = this.source.info(key)
     if (!isRowQuantizable(dtype)) return quantizeRows(await this.source.readF32(key), shape[0])
-    const bytes = this.slots.length > 0 ? await this.source.readRawInto!(key, this.slots[slot]) : await this.source.readRaw(key)
+    const bytes = this.source.storedView?.(key)
+      ?? (this.slots.length > 0 ? await this.source.readRawInto!(key, this.slots[slot]) : await this.source.readRaw(key))
     return quantizeStored(dtype, bytes, shape)
   }
+}
+
+/** An F16 tensor's half bits: a view of the mapped file when it is 2-byte aligned there, else read as stored. */
+async function storedF16(source: TensorSource, key: string): Promise<Uint16Array> {
+  const view = source.storedView?.(key)
+  const bytes = view && view.byteOffset % 2 === 0 ? view : await source.readRaw(key)
+  return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2)
 }

@@ -43,6 +43,8 @@ export interface ShapeSource {
   shape(key: string): readonly number[]
   /** True where the weight is held as int8 codes + per-channel scales (graph/int8-weights.ts). */
   isInt8?(key: string): boolean
+  /** True where the weight is fed as float16 (kept at its stored width), cast to float32 where it is used. */
+  isF16?(key: string): boolean
 }
 
 /**
@@ -68,10 +70,11 @@ export function bind<T extends Tree>(g: Graph, tree: T, source: ShapeSource, pre
   return build(tree, prefix.replace(/\.$/, '')) as Bound<T>
 }
 
-/** A weight's graph input: float32 as stored, or int8 codes + scales dequantized where the weight is used. */
+/** A weight's graph input: float32 as stored, or int8 codes + scales / float16 widened where the weight is used. */
 function weightInput(g: Graph, source: ShapeSource, key: string, shape: readonly number[]): Value {
-  if (!source.isInt8?.(key)) return g.input(key, 'float32', shape)
-  return op.dequantizeLinear(g, g.input(key, 'int8', shape), g.input(scaleInputName(key), 'float32', [shape[0]]), 0)
+  if (source.isInt8?.(key)) return op.dequantizeLinear(g, g.input(key, 'int8', shape), g.input(scaleInputName(key), 'float32', [shape[0]]), 0)
+  if (source.isF16?.(key)) return op.widenWeight(g, g.input(key, 'float16', shape))
+  return g.input(key, 'float32', shape)
 }
 
 /** `bind` that also records the keys it bound, for networks made of several separately bound parts. */

@@ -14,8 +14,8 @@ import { TEXT_ENCODER_PRESETS, TextEncoderSession, type TextEncoderSpec } from '
 import { VAE_PREFIX, VaeDecoderSession, VaeEncoderSession, vaeKeyMap } from '../models/vae/index.ts'
 import { layoutSignature, type LowRankLayout } from '../nn/low-rank.ts'
 import { AdapterState } from './adapters.ts'
-import { isInt8Weight, type WeightPrecision } from '../models/int8-keys.ts'
-export type { WeightPrecision }
+import { isInt8Weight, WEIGHT_PRECISIONS, type WeightPrecision } from '../models/int8-keys.ts'
+export { WEIGHT_PRECISIONS, type WeightPrecision }
 
 export type Arch = 'sd1' | 'sd2' | 'sdxl'
 export type Prediction = 'eps' | 'v'
@@ -40,6 +40,8 @@ export interface LoadModelOptions {
    */
   readonly vaeEncoder?: boolean
   /**
+   * 'auto' (default): F16 tensors held at their stored width, mapped from the file where it can be (no load-time
+   * copy; each run casts them to float32 where they are used, exactly). 'fp32': every tensor widened at load.
    * 'int8': UNet and text-encoder Linear/Conv weights held as weight-only int8 (models/int8-keys.ts), quantized as
    * they are read: a quarter of their float32 memory, each run dequantizing them where they are used.
    */
@@ -149,7 +151,10 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const identification = identifyModel(source)
     const arch = checkpointArch(path, identification)
     const prefixes = prefixesFor(arch, (opts.vaeEncoder ?? false) || unetInChannels(source) === INPAINT_CHANNELS)
-    const weights = await WeightStore.load(source, { prefixes, onProgress: opts.onProgress, ...(opts.weights === 'int8' ? { int8: isInt8Weight } : {}) })
+    const precision = opts.weights ?? 'auto'
+    const weights = await WeightStore.load(source, {
+      prefixes, onProgress: opts.onProgress, keepF16: precision !== 'fp32', ...(precision === 'int8' ? { int8: isInt8Weight } : {}),
+    })
     const alphasCumprod = source.has('alphas_cumprod') ? await source.readF32('alphas_cumprod') : undefined
     if (opts.vae) await mergeVae(weights, opts.vae, prefixes)
     const unetConfig = detectUnetConfig(weights)
@@ -201,8 +206,9 @@ export async function mergeVae(weights: WeightStore, file: string, prefixes: rea
 
 /**
  * Lazily built sessions, each created once (concurrent callers share the same promise). A session is rebuilt when the
- * low-rank layout of its network (bypassed adapter layers, nn/low-rank.ts) changed since it was built; a switch
- * between adapters with the same layout keeps it (the new branch weights are feeds).
+ * low-rank layout of its network (bypassed adapter layers, nn/low-rank.ts) changed since it was built, or which of its
+ * float16 weights are patched (a patched weight is fed as float32); a switch between adapters with the same layout
+ * and the same patched keys keeps it (the new weights are feeds).
  */
 class SessionCache {
   private readonly cache = new Map<string, Promise<{ release(): Promise<void> }>>()
@@ -212,7 +218,7 @@ class SessionCache {
 
   private async once<T extends { release(): Promise<void> }>(key: string, prefix: string, make: (lowRank: LowRankLayout) => Promise<T>): Promise<T> {
     const layout = this.weights.lowRankLayout(prefix)
-    const signature = layoutSignature(layout)
+    const signature = `${layoutSignature(layout)}|${this.weights.widthSignature(prefix)}`
     const built = this.cache.get(key)
     if (built && this.layouts.get(key) !== signature) {
       this.cache.delete(key)

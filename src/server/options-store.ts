@@ -41,8 +41,11 @@ export const DEFAULT_OPTIONS = {
   rho: 0,
   skip_early_cond: 0,
   latent_upscale_default_mode: 'Latent',
-  /** sdloom's own: weight precision of the UNet and text encoders, fp32 or int8 (weight-only; a quarter of the memory). */
-  sdloom_weights: 'fp32',
+  /**
+   * sdloom's own: how weights are held. auto: fp16 files' weights stay 16-bit, mapped from the file (fast load, the
+   * fp32 images); fp32: widened at load; int8: UNet and text-encoder weights weight-only int8 (a quarter of the memory).
+   */
+  sdloom_weights: 'auto',
   sd_lora: 'None',
   lora_preferred_name: 'Alias from file',
   face_restoration: false,
@@ -62,7 +65,7 @@ export type Options = Record<string, unknown> & { [K in OptionKey]: (typeof DEFA
 const RESTRICTED = new Set(['api_enable_requests', 'api_forbid_local_requests', 'api_useragent'])
 const OUTDIRS = new Set(['outdir_samples', 'outdir_txt2img_samples', 'outdir_img2img_samples'])
 const RANDN = ['GPU', 'CPU', 'NV']
-const WEIGHTS = ['fp32', 'int8']
+const WEIGHTS = ['auto', 'fp32', 'int8']
 
 function checkValue(key: string, value: unknown): unknown {
   if (!(key in DEFAULT_OPTIONS)) return value

@@ -11,7 +11,7 @@ import { writePng } from '../../image/png.ts'
 import { resolveTokenizerDir } from '../../prompt/index.ts'
 import { RANDN_SOURCES, type RandnSource } from '../../sampling/index.ts'
 import { DEFAULT_MODEL, ensureHubModel } from '../../pipeline/default-model.ts'
-import type { LoadedModel, Prediction, WeightPrecision } from '../../pipeline/load-model.ts'
+import { WEIGHT_PRECISIONS, type LoadedModel, type Prediction, type WeightPrecision } from '../../pipeline/load-model.ts'
 import { DEFAULT_OUTPUT_DIR, outputPaths } from '../../pipeline/output-paths.ts'
 import { resolveRequest, type ResolvedRequest } from '../../pipeline/request.ts'
 import type { Txt2ImgRequest, Txt2ImgOptions } from '../../pipeline/txt2img.ts'
@@ -92,7 +92,7 @@ function baseRequest(ctx: CommandContext, request: Omit<Txt2ImgRequest, 'tokeniz
   return defined({
     ...rest, model, seed: r.seeds[0], ...(r.variation ? { subseed: r.variation.subseeds[0] } : {}),
     samplerParams: defined(samplerParams ?? {}),
-    vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), weights: oneOf<WeightPrecision>(ctx, 'weights', ['fp32', 'int8']),
+    vae: str(ctx, 'vae'), prediction: oneOf<Prediction>(ctx, 'prediction', ['eps', 'v']), weights: oneOf<WeightPrecision>(ctx, 'weights', WEIGHT_PRECISIONS),
     vaeTiling: vaeTilingOf(ctx), loraMode: loraModeOf(ctx), strict: ctx.values.strict === true || undefined,
     loras: loraFlagsOf(ctx).map(parseLoraFlag).map((l) => ({ name: l.file!, weight: l.te, unetWeight: l.unet })),
     ...refinerOf(ctx),
@@ -195,8 +195,10 @@ export const generate: Command = {
     '  --taesd FILE         TAESD decoder file (default: taesd_decoder / taesdxl_decoder in models/VAE-approx or models/vae_approx)',
     '  --preview FILE.png   live preview of the denoised image, rewritten atomically every --preview-every N steps (5);',
     '                       TAESD when a decoder file is found, else A1111\'s cheap latent projection (1/8 size)',
-    '  --weights fp32|int8  int8: UNet and text-encoder Linear/Conv weights held as int8 (a quarter of their memory,',
-    '                       about float32 speed; images within ~45-57 dB PSNR of float32, BENCHMARKS.md "int8 weights")',
+    '  --weights auto|fp32|int8  auto (default): fp16 weights stay 16-bit, mapped from the file (loads in about a second',
+    '                       from the page cache; the same image as fp32); fp32: all widened at load; int8: UNet and',
+    '                       text-encoder Linear/Conv weights held as int8 (a quarter of their memory, about float32 speed;',
+    '                       images within ~45-57 dB PSNR of float32, BENCHMARKS.md "int8 weights")',
     '  --prediction eps|v   SD2: override eps/v detection (else file metadata, else A1111\'s probe)',
     '  --lora FILE[:W[:W_UNET]]  apply a LoRA/LyCORIS file (repeatable)',
     '  --loras DIR          folder searched for <lora:NAME:…> in the prompt',
