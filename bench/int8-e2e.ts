@@ -75,3 +75,42 @@ export async function int8EndToEndRows(): Promise<BenchRow[]> {
   }
   return rows
 }
+
+/**
+ * The issue's step target: one SD1.5 UNet call at 512² (batch 2, as a CFG step) per precision, the full-size random
+ * checkpoint written as fp16, models loaded side by side, 3 interleaved rounds after a warm-up, best wall and its CPU.
+ * w8a8 runs the Linear/Conv layers on integer kernels; int8 is weight-only (float32 kernels).
+ */
+export async function int8StepRows(): Promise<BenchRow[]> {
+  const { loadModel } = await import('../src/pipeline/load-model.ts')
+  const { xorshiftFill } = await import('./section.ts')
+  const dir = await mkdtemp(join(tmpdir(), 'sdloom-bench-step-'))
+  const rows: BenchRow[] = []
+  try {
+    const file = join(dir, 'sd15-f16.safetensors')
+    await SD15_CASE.write(file, 'F16')
+    const precisions = ['fp32', 'int8', 'w8a8'] as const
+    const models = await Promise.all(precisions.map((weights) => loadModel(file, { weights })))
+    const unets = await Promise.all(models.map((m) => m.unet()))
+    const feeds = { x: { shape: [2, 4, 64, 64], data: xorshiftFill(2 * 4 * 64 * 64, 3, 1) }, t: { shape: [2], data: Float32Array.of(500, 500) }, context: { shape: [2, 77, 768], data: xorshiftFill(2 * 77 * 768, 4, 1) } }
+    const best = precisions.map(() => ({ s: Infinity, cpu: 0 }))
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < precisions.length; i++) {
+        const c = process.cpuUsage()
+        const t = performance.now()
+        await unets[i].run(feeds, models[i].weights)
+        const s = (performance.now() - t) / 1000
+        const u = process.cpuUsage(c)
+        if (round > 0 && s < best[i].s) best[i] = { s, cpu: (u.user + u.system) / 1e6 }
+      }
+    }
+    for (let i = 0; i < precisions.length; i++) {
+      rows.push({ measure: `SD1.5 UNet call at 512² (batch 2), ${precisions[i]} weights`, value: `${best[i].s.toFixed(2)} s`,
+        note: `${(best[i].s / best[0].s).toFixed(3)}× fp32 wall, ${(best[i].cpu / best[0].cpu).toFixed(3)}× CPU; best of 3 interleaved rounds after a warm-up; load avg ${load()}` })
+    }
+    await Promise.all(models.map((m) => m.release()))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+  return rows
+}

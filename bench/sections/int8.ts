@@ -9,7 +9,10 @@
  *           output range known before the run is a calibration sdloom does not have), so it bounds what any
  *           integer conv could gain here.
  * Rounds are interleaved (each variant once per round) and the best of each is kept, so load from other jobs
- * affects all variants alike. Env: SDLOOM_BENCH_INT8_ROUNDS (default 4); SDLOOM_BENCH_INT8_RUN=1 adds what one int8 UNet
+ * affects all variants alike. Then (SDLOOM_BENCH_INT8_STEP=0 skips it) the full SD1.5 UNet call per precision: fp32,
+ * int8 (weight-only) and w8a8 (integer kernels: DynamicQuantizeMatMul, DynamicQuantizeLinear + ConvInteger). Each graph outputs one column of its result: the whole result stays in onnxruntime's
+ * arena (reused between runs), where an 84 MB output copied into fresh memory each run cost more page faults on
+ * this VM than the product itself (session 7's first quiet run). Env: SDLOOM_BENCH_INT8_ROUNDS (default 4); SDLOOM_BENCH_INT8_RUN=1 adds what one int8 UNet
  * run adds over its session at a small latent (bench/int8-e2e.ts int8UnetRunRows); SDLOOM_BENCH_INT8_E2E=1 adds the end-to-end
  * --weights int8 runs of bench/int8-e2e.ts (peak RSS, CPU per step, 20-step image PSNR vs fp32).
  */
@@ -19,7 +22,7 @@ import { Graph, type Value } from '../../src/graph/builder.ts'
 import * as op from '../../src/graph/ops.ts'
 import { THREADS } from '../machine.ts'
 import { xorshiftFill, type BenchRow, type BenchSection } from '../section.ts'
-import { int8EndToEndRows, int8UnetRunRows } from '../int8-e2e.ts'
+import { int8EndToEndRows, int8StepRows, int8UnetRunRows } from '../int8-e2e.ts'
 
 interface Variant { readonly name: string; readonly build: (g: Graph, x: Value) => Value }
 
@@ -117,7 +120,8 @@ function convVariants(c: number): Variant[] {
 
 async function session(v: Variant, shape: number[]): Promise<ort.InferenceSession> {
   const g = new Graph(v.name)
-  g.output('y', v.build(g, g.input('x', 'float32', shape)))
+  const y = v.build(g, g.input('x', 'float32', shape))
+  g.output('y', op.slice(g, y, -1, 0, 1))
   return ort.InferenceSession.create(g.toModelProto(), { executionProviders: ['cpu'], intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all' })
 }
 
@@ -153,6 +157,8 @@ export const section: BenchSection = {
     await compare('Linear [512, 5120] → 1280', [512, 5120], 2 * 512 * 5120 * 1280 / 1e9, linearVariants(5120, 1280), rows)
     // level 0 ResBlock conv (batch 2, 320 ch, 64×64)
     await compare('Conv 320→320 3×3 on [2, 320, 64, 64]', [2, 320, 64, 64], 2 * 320 * 320 * 9 * 2 * 4096 / 1e9, convVariants(320), rows)
+    // The step target (≤ 0.6× fp32): one SD1.5 UNet call per precision (SDLOOM_BENCH_INT8_STEP=0 skips it).
+    if (process.env.SDLOOM_BENCH_INT8_STEP !== '0') rows.push(...await int8StepRows())
     // End to end at full size (bench/int8-e2e.ts): tens of minutes on this machine, so asked for explicitly.
     if (process.env.SDLOOM_BENCH_INT8_RUN === '1') rows.push(...await int8UnetRunRows())
     if (process.env.SDLOOM_BENCH_INT8_E2E === '1') rows.push(...await int8EndToEndRows())

@@ -57,7 +57,7 @@ export interface GenerationBase {
   /** SD2: eps/v override. */
   readonly prediction?: 'eps' | 'v'
   /** Weight precision of the UNet and text encoders: 'fp32' (default) or 'int8' (weight-only, a quarter of the memory). */
-  readonly weights?: 'auto' | 'fp32' | 'int8'
+  readonly weights?: 'auto' | 'fp32' | 'int8' | 'w8a8'
   readonly vaeTiling?: 'auto' | 'on' | 'off'
   /** A preview image every N sampling steps (0 or absent: none). */
   readonly previewEvery?: number

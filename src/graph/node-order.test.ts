@@ -9,6 +9,7 @@ import { scaleInputName } from './int8-weights.ts'
 
 const node = (opType: string, name: string, inputs: string[], outputs: string[]): NodeData => ({ opType, domain: '', name, inputs, outputs, attrs: {} })
 const out = (name: string): ValueInfo => ({ name, dtype: 'float32', shape: [1] })
+const codes: ValueInfo[] = [{ name: 'w', dtype: 'int8', shape: [2, 3] }]
 
 // A Linear with an int8 weight as ops.transpose leaves it: the DequantizeLinear `bind` made (now unused), the
 // activation's producer, then the transposed codes' DequantizeLinear and its consumer.
@@ -20,14 +21,14 @@ const mm = node('MatMul', 'mm', ['h', 'wT_f32'], ['y0'])
 const id = node('Identity', 'id', ['y0'], ['y'])
 
 test('int8 graphs: unused nodes dropped, weight dequantization (with its int8 Transpose) first, the rest as built', () => {
-  const order = serializedNodeOrder([unusedDq, norm, tq, dq, mm, id], [out('y')])
+  const order = serializedNodeOrder([unusedDq, norm, tq, dq, mm, id], [out('y')], codes)
   assert.deepEqual(order.map((n) => n.name), ['tq', 'dq_t', 'norm', 'mm', 'id'])
 })
 
 test('a DequantizeLinear of an activation stays where it was built', () => {
   const act = node('DequantizeLinear', 'dq_act', ['h8', 's'], ['h'])
   const cast = node('Cast', 'cast', ['x'], ['h8'])
-  const order = serializedNodeOrder([cast, act, tq, dq, node('MatMul', 'mm', ['h', 'wT_f32'], ['y'])], [out('y')])
+  const order = serializedNodeOrder([cast, act, tq, dq, node('MatMul', 'mm', ['h', 'wT_f32'], ['y'])], [out('y')], codes)
   assert.deepEqual(order.map((n) => n.name), ['tq', 'dq_t', 'cast', 'dq_act', 'mm'])
 })
 
@@ -67,4 +68,16 @@ test('float16 weights: the Cast of a half input (with its half Transpose) goes f
     [node('Relu', 'relu', ['x'], ['h']), node('Transpose', 'th', ['w16'], ['wT16']), node('Cast', 'cast', ['wT16'], ['wT']), node('MatMul', 'mm', ['h', 'wT'], ['y'])],
     [out('y')], [{ name: 'w16', dtype: 'float16', shape: [2, 3] }])
   assert.deepEqual(order.map((n) => n.name), ['th', 'cast', 'relu', 'mm'])
+})
+
+test('w8a8: the sign flip and uint8 Cast of a conv weight\'s codes go first; the activation quantization stays in place', () => {
+  const nodes = [
+    node('Relu', 'relu', ['x'], ['h']),
+    node('DynamicQuantizeLinear', 'dql', ['h'], ['hq', 'hs', 'hz']),
+    node('BitwiseXor', 'flip', ['w', 'c128'], ['wf']),
+    node('Cast', 'u8', ['wf'], ['wu']),
+    node('ConvInteger', 'conv', ['hq', 'wu', 'hz', 'z128'], ['y']),
+  ]
+  const order = serializedNodeOrder(nodes, [out('y')], codes)
+  assert.deepEqual(order.map((n) => n.name), ['flip', 'u8', 'relu', 'dql', 'conv'])
 })

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os'
 import * as ort from 'onnxruntime-node'
 import type { Graph } from './builder.ts'
 import type { HostTensor } from '../core/host-tensor.ts'
-import { scaleInputName, type Int8Weight } from './int8-weights.ts'
+import { excess128, excessInputName, scaleInputName, type Int8Weight } from './int8-weights.ts'
 
 /** Float32 weights by checkpoint key; the array identity changes when a tensor is patched. */
 export interface WeightSource {
@@ -44,7 +44,7 @@ export class GraphSession {
   private readonly cache = new Map<string, { data: Float32Array | Int8Array | Uint16Array; tensor: ort.Tensor }>()
 
   private constructor(private readonly session: ort.InferenceSession, private readonly weightKeys: readonly string[],
-    private readonly halfKeys: ReadonlySet<string>) {}
+    private readonly halfKeys: ReadonlySet<string>, private readonly excessInputs: ReadonlySet<string>) {}
 
   static async create(graph: Graph, opts: SessionOptions): Promise<GraphSession> {
     const session = await ort.InferenceSession.create(graph.toModelProto(), {
@@ -59,7 +59,7 @@ export class GraphSession {
       enableMemPattern: opts.memPattern ?? (graph.hasInputOf('int8') || graph.hasInputOf('float16') ? false : opts.memArena ?? true),
       ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     })
-    return new GraphSession(session, opts.weightKeys, new Set(graph.inputsOf('float16')))
+    return new GraphSession(session, opts.weightKeys, new Set(graph.inputsOf('float16')), new Set(graph.inputsOf('uint8')))
   }
 
   private cached(name: string, data: Float32Array | Int8Array | Uint16Array, shape: readonly number[]): ort.Tensor {
@@ -85,7 +85,20 @@ export class GraphSession {
     if (!q) { feeds[key] = this.cached(key, weights.get(key), shape); return }
     feeds[key] = this.cached(key, q.q, shape)
     feeds[scaleInputName(key)] = this.cached(scaleInputName(key), q.scale, [shape[0]])
+    const excess = excessInputName(key)
+    if (this.excessInputs.has(excess)) feeds[excess] = this.excessTensor(excess, q.q, shape)
   }
+
+  /** code + 128 of int8 codes, flipped once per codes array (a patch's new codes are flipped again). */
+  private excessTensor(name: string, codes: Int8Array, shape: readonly number[]): ort.Tensor {
+    const hit = this.excessCache.get(name)
+    if (hit && hit.codes === codes) return hit.tensor
+    const tensor = new ort.Tensor('uint8', excess128(codes), [...shape])
+    this.excessCache.set(name, { codes, tensor })
+    return tensor
+  }
+
+  private readonly excessCache = new Map<string, { codes: Int8Array; tensor: ort.Tensor }>()
 
   async run(inputs: Readonly<Record<string, Feed>>, weights: WeightSource): Promise<Record<string, HostTensor>> {
     const feeds: Record<string, ort.Tensor> = {}
@@ -108,6 +121,7 @@ export class GraphSession {
 
   async release(): Promise<void> {
     this.cache.clear()
+    this.excessCache.clear()
     await this.session.release()
   }
 }

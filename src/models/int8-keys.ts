@@ -13,10 +13,11 @@ const MIN_VALUES = 1024
 /**
  * How weights are held: 'auto' keeps F16 tensors at their stored width (mapped from the file where it can be; the
  * graph casts them to float32 where they are used: the same values as 'fp32'), 'fp32' widens everything at load,
- * 'int8' quantizes the Linear/Conv weights below.
+ * 'int8' quantizes the Linear/Conv weights below (weight-only: float32 kernels), 'w8a8' holds the same int8 weights
+ * and runs the UNet's Linear/Conv layers on integer kernels with each activation quantized as it is used.
  */
-export type WeightPrecision = 'auto' | 'fp32' | 'int8'
-export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['auto', 'fp32', 'int8']
+export type WeightPrecision = 'auto' | 'fp32' | 'int8' | 'w8a8'
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['auto', 'fp32', 'int8', 'w8a8']
 
 export function isInt8Weight(key: string, shape: readonly number[]): boolean {
   if (!key.endsWith('.weight') || (shape.length !== 2 && shape.length !== 4)) return false

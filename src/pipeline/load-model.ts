@@ -44,6 +44,8 @@ export interface LoadModelOptions {
    * copy; each run casts them to float32 where they are used, exactly). 'fp32': every tensor widened at load.
    * 'int8': UNet and text-encoder Linear/Conv weights held as weight-only int8 (models/int8-keys.ts), quantized as
    * they are read: a quarter of their float32 memory, each run dequantizing them where they are used.
+   * 'w8a8': the same int8 weights; the UNet's Linear/Conv layers run integer kernels on activations quantized per
+   * tensor as they are used (graph/ops.ts useIntegerKernels): faster steps, less accurate images.
    */
   readonly weights?: WeightPrecision
 }
@@ -153,7 +155,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const prefixes = prefixesFor(arch, (opts.vaeEncoder ?? false) || unetInChannels(source) === INPAINT_CHANNELS)
     const precision = opts.weights ?? 'auto'
     const weights = await WeightStore.load(source, {
-      prefixes, onProgress: opts.onProgress, keepF16: precision !== 'fp32', ...(precision === 'int8' ? { int8: isInt8Weight } : {}),
+      prefixes, onProgress: opts.onProgress, keepF16: precision !== 'fp32', ...(precision === 'int8' || precision === 'w8a8' ? { int8: isInt8Weight } : {}),
     })
     const alphasCumprod = source.has('alphas_cumprod') ? await source.readF32('alphas_cumprod') : undefined
     if (opts.vae) await mergeVae(weights, opts.vae, prefixes)
@@ -163,7 +165,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
         + `(tensor "${unetConfig.sources.inChannels}"); sdloom runs 4-channel UNets and 9-channel inpainting UNets.`)
     }
     const refiner = identification.architecture.id === 'sdxl-refiner'
-    const sessions = new SessionCache(weights, unetConfig, opts.threads, refiner)
+    const sessions = new SessionCache(weights, unetConfig, opts.threads, refiner, precision === 'w8a8')
     const prediction = await decidePrediction(arch, source, opts.prediction, sessions, refiner)
     return {
       file: path, arch, identification, weights, unetConfig, prediction,
@@ -214,7 +216,7 @@ class SessionCache {
   private readonly cache = new Map<string, Promise<{ release(): Promise<void> }>>()
   private readonly layouts = new Map<string, string>()
   constructor(readonly weights: WeightStore, private readonly config: UnetConfig, private readonly threads: number | undefined,
-    private readonly sdxlRefiner: boolean) {}
+    private readonly sdxlRefiner: boolean, private readonly integerKernels: boolean) {}
 
   private async once<T extends { release(): Promise<void> }>(key: string, prefix: string, make: (lowRank: LowRankLayout) => Promise<T>): Promise<T> {
     const layout = this.weights.lowRankLayout(prefix)
@@ -246,7 +248,7 @@ class SessionCache {
   }
 
   unet(): Promise<UnetSession> {
-    return this.once('unet', UNET_PREFIX, (lowRank) => UnetSession.create(this.config, this.weights, { threads: this.threads, lowRank }))
+    return this.once('unet', UNET_PREFIX, (lowRank) => UnetSession.create(this.config, this.weights, { threads: this.threads, lowRank, integerKernels: this.integerKernels }))
   }
 
   vaeDecoder(): Promise<VaeDecoderSession> {

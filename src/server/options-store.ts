@@ -43,7 +43,8 @@ export const DEFAULT_OPTIONS = {
   latent_upscale_default_mode: 'Latent',
   /**
    * sdloom's own: how weights are held. auto: fp16 files' weights stay 16-bit, mapped from the file (fast load, the
-   * fp32 images); fp32: widened at load; int8: UNet and text-encoder weights weight-only int8 (a quarter of the memory).
+   * fp32 images); fp32: widened at load; int8: UNet and text-encoder weights weight-only int8 (a quarter of the memory);
+   * w8a8: the same int8 weights with the UNet on integer kernels (faster steps, less accurate).
    */
   sdloom_weights: 'auto',
   sd_lora: 'None',
@@ -65,7 +66,7 @@ export type Options = Record<string, unknown> & { [K in OptionKey]: (typeof DEFA
 const RESTRICTED = new Set(['api_enable_requests', 'api_forbid_local_requests', 'api_useragent'])
 const OUTDIRS = new Set(['outdir_samples', 'outdir_txt2img_samples', 'outdir_img2img_samples'])
 const RANDN = ['GPU', 'CPU', 'NV']
-const WEIGHTS = ['auto', 'fp32', 'int8']
+const WEIGHTS = ['auto', 'fp32', 'int8', 'w8a8']
 
 function checkValue(key: string, value: unknown): unknown {
   if (!(key in DEFAULT_OPTIONS)) return value

@@ -183,7 +183,7 @@ export function baseRequest(b: Txt2ImgBody, ctx: MapContext, size?: { width: num
     // A1111's "Full" and "Approx NN" previews are not offered: they fall back to the cheap projection.
     ...(o.show_progress_type === 'TAESD' ? { previewMethod: 'taesd' as const } : {}),
     ...aestheticScoresOf(o),
-    ...(o.sdloom_weights === 'int8' || o.sdloom_weights === 'fp32' ? { weights: o.sdloom_weights } : {}),   // else auto
+    ...(['fp32', 'int8', 'w8a8'].includes(o.sdloom_weights) ? { weights: o.sdloom_weights as 'fp32' | 'int8' | 'w8a8' } : {}),   // else auto
     ...(samplerParams ? { samplerParams } : {}), ...variation.fields, ...refinerOf(b, ctx),
   }
   const parameters = { ...b, seed, subseed: variation.subseed, sampler_name: samplerName }

@@ -103,7 +103,7 @@ test('refiner_checkpoint resolves through the library; subseed -1 is random; sam
   const missing = await s.fetchJson('/sdapi/v1/txt2img', { json: { ...base, refiner_checkpoint: 'nope' } })
   assert.equal(missing.status, 400)
   const weights = await s.fetchJson('/sdapi/v1/options', { json: { sdloom_weights: 'fp16' } })
-  assert.match(weights.body.detail, /^option sdloom_weights: expected one of auto, fp32, int8/)
+  assert.match(weights.body.detail, /^option sdloom_weights: expected one of auto, fp32, int8, w8a8/)
 })
 
 test('img2img fields map to the engine\'s img2img request with A1111\'s API defaults (fill, only masked, padding 0)', async () => {

@@ -25,6 +25,8 @@ export interface UnetGraphOptions {
   readonly prefix?: string
   /** Unmerged low-rank adapter branches (nn/low-rank.ts); their slot inputs join `weightKeys`. */
   readonly lowRank?: LowRankLayout
+  /** Run Conv/MatMul on int8 weights with integer kernels (graph/ops.ts useIntegerKernels; `--weights w8a8`). */
+  readonly integerKernels?: boolean
 }
 
 /** Shapes of the checkpoint; `keys` (when present) lets the build report tensors the network does not use. */
@@ -45,6 +47,7 @@ export function buildUnetGraph(config: UnetConfig, shapes: UnetShapeSource, opts
   const prefix = opts.prefix ?? UNET_PREFIX
   const g = new Graph(`unet-${config.family}`)
   useLowRank(g, opts.lowRank)
+  if (opts.integerKernels) op.useIntegerKernels(g)
   const plan = unetPlan(config)
   const tree = unetTree(config, plan)
   checkInputConv(config, shapes, prefix)
