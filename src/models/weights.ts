@@ -267,15 +267,14 @@ class StoredReader {
   private readonly slots: Uint8Array[]
   constructor(private readonly source: TensorSource, keys: readonly string[]) {
     const largest = Math.max(0, ...keys.map((k) => source.info(k).byteLength))
-    const mapped = keys.length > 0 && source.storedView?.(keys[0]) !== undefined
-    this.slots = source.readRawInto && largest > 0 && !mapped ? Array.from({ length: READ_AHEAD + 1 }, () => new Uint8Array(largest)) : []
+    this.slots = source.readRawInto && largest > 0 ? Array.from({ length: READ_AHEAD + 1 }, () => new Uint8Array(largest)) : []
   }
 
   async quantized(key: string, slot: number): Promise<Int8Weight> {
     const { dtype, shape } = this.source.info(key)
     if (!isRowQuantizable(dtype)) return quantizeRows(await this.source.readF32(key), shape[0])
-    const bytes = this.source.storedView?.(key)
-      ?? (this.slots.length > 0 ? await this.source.readRawInto!(key, this.slots[slot]) : await this.source.readRaw(key))
+    // read, not mapped: the mapped file's pages would count in the process's memory while the int8 codes are what it keeps
+    const bytes = this.slots.length > 0 ? await this.source.readRawInto!(key, this.slots[slot]) : await this.source.readRaw(key)
     return quantizeStored(dtype, bytes, shape)
   }
 }
