@@ -48,3 +48,17 @@ test('shape errors are raised while building, naming the scope', () => {
   assert.throws(() => g.scope('input_blocks.0.0', () => op.conv(g, x, w, undefined, { pads: [1, 1, 1, 1] })),
     new GraphBuildError('bad: input_blocks.0.0/Conv: input has 4 channels but the weight [8, 3, 3, 3] expects 3'))
 })
+
+test('freezeInputs makes named float32 inputs constants: the session runs without feeding them', async () => {
+  const g = new Graph('frozen')
+  const x = g.input('x', 'float32', [1, 2])
+  const w = g.input('w', 'float32', [2, 2])
+  g.output('y', op.matmul(g, x, w))
+  g.freezeInputs(new Map([['w', new Float32Array([1, 2, 3, 4])]]))
+  assert.deepEqual(g.inputNames(), ['x'])
+  assert.throws(() => g.freezeInputs(new Map([['w', new Float32Array(4)]])), /no float32 input "w"/)
+  const s = await GraphSession.create(g, { weightKeys: [] })
+  const r = await s.run({ x: { shape: [1, 2], data: new Float32Array([1, 1]) } }, { get: () => { throw new Error('no weights fed') }, shape: () => [] })
+  await s.release()
+  assert.deepEqual([...r.y.data], [4, 6])
+})

@@ -108,6 +108,19 @@ export class Graph {
   /** Whether any graph input has this element type (e.g. int8 weights). */
   hasInputOf(dtype: ElemType): boolean { return this.inputs.some((i) => i.dtype === dtype) }
 
+  /**
+   * Makes the float32 graph inputs named in `values` constants (initializers) with those values: onnxruntime can then
+   * prepack them and use its blocked (NCHWc) convolutions. For small weight sets that never change (TAESD).
+   */
+  freezeInputs(values: ReadonlyMap<string, Float32Array>): void {
+    for (const [name, data] of values) {
+      const i = this.inputs.findIndex((v) => v.name === name)
+      if (i < 0 || this.inputs[i].dtype !== 'float32') throw new GraphBuildError(`${this.name}: no float32 input "${name}" to freeze`)
+      const [input] = this.inputs.splice(i, 1)
+      this.initializers.push({ name, dtype: 'float32', dims: input.shape as number[], raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) })
+    }
+  }
+
   /** Names of the graph inputs of this element type (e.g. the float16 weights). */
   inputsOf(dtype: ElemType): string[] { return this.inputs.filter((i) => i.dtype === dtype).map((i) => i.name) }
 

@@ -42,8 +42,11 @@ class TaesdNet {
   static async build(weights: WeightStore, part: TaesdConfig['part'], opts: TaesdOptions): Promise<TaesdNet> {
     const config = measureTaesd(weights, part)
     const built = buildTaesdGraph(weights, config)
+    // TAESD's ~5 MB of weights never change (no adapter patches them), so they are baked in as constants: onnxruntime
+    // then runs its blocked (NCHWc) convolutions on prepacked weights, 0.77× the time of weights fed per run.
+    built.graph.freezeInputs(new Map(built.weightKeys.map((k) => [k, weights.get(k)])))
     // memPattern off: with symbolic H and W it over-reserves (as for the full VAE, vae.ts).
-    const session = await GraphSession.create(built.graph, { threads: opts.threads, weightKeys: built.weightKeys, memPattern: false })
+    const session = await GraphSession.create(built.graph, { threads: opts.threads, weightKeys: [], memPattern: false })
     return new TaesdNet(config, session, weights)
   }
 
