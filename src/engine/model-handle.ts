@@ -43,7 +43,7 @@ export class ModelHandle {
    */
   constructor(readonly key: string, public model: LoadedModel, readonly sha256: string) {}
 
-  /** Bytes the weights hold now: base arrays (float32, or int8 codes + scales) and patched copies, each buffer once. */
+  /** Bytes the weights hold now: stored arrays (float32, half bits of a mapped file, int8 codes + scales) and patched copies, each buffer once. */
   get bytes(): number { return heldBytes(this.model.weights) }
 
   conditioning(key: string): CachedConditioning | undefined {
@@ -65,11 +65,7 @@ export function heldBytes(weights: WeightStore): number {
   const buffers = new Set<ArrayBufferLike>()
   let bytes = 0
   const count = (a: ArrayBufferView | undefined): void => { if (a && !buffers.has(a.buffer)) { buffers.add(a.buffer); bytes += a.buffer.byteLength } }
-  for (const k of weights.keys()) {
-    const q = weights.int8(k)
-    // int8 weights: their codes and scales, and a float32 patch if an adapter holds one (get would dequantize a copy)
-    if (q) { count(q.q); count(q.scale); count(weights.patch(k)); continue }
-    count(weights.getBase(k)); count(weights.get(k))
-  }
+  // the arrays as held (get/getBase would widen a copy of every int8 or half weight just to count it)
+  for (const k of weights.keys()) for (const a of weights.heldArrays(k)) count(a)
   return bytes
 }

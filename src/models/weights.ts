@@ -238,6 +238,20 @@ export class WeightStore implements WeightSource, ShapeSource {
   /** The float32 patch each quantized patch was made from (an unchanged patch is not quantized again). */
   private readonly patchSource = new Map<string, Float32Array>()
 
+  /**
+   * The arrays that hold `key` now, as they are (float32, half bits, or int8 codes and scales, plus the patch and its
+   * codes while an adapter patches it): for memory accounting, which must not widen a copy of each weight to count it.
+   */
+  heldArrays(key: string): ArrayBufferView[] {
+    const out: ArrayBufferView[] = []
+    const stored = this.base.get(key) ?? this.f16.get(key)
+    if (stored) out.push(stored)
+    for (const q of [this.quantized.get(key), this.quantizedPatches.get(key)]) if (q) out.push(q.q, q.scale)
+    const patch = this.patches.get(key)
+    if (patch) out.push(patch)
+    return out
+  }
+
   /** The patched float32 copy of `key` an adapter installed, if any. */
   patch(key: string): Float32Array | undefined { return this.patches.get(key) }
 

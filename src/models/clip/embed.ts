@@ -9,6 +9,7 @@ import { InputError, ModelMismatchError } from '../../core/errors.ts'
 import type { HostTensor } from '../../core/host-tensor.ts'
 import type { WeightSource } from '../../graph/session.ts'
 import type { ShapeSource } from '../../nn/module.ts'
+import { decodeInto } from '../../formats/to-f32.ts'
 
 /** Textual-inversion vectors placed after position `offset` of a chunk (A1111's `PromptChunkFix`). */
 export interface EmbeddingFix {
@@ -23,14 +24,17 @@ export type TextWeights = WeightSource & ShapeSource
 /** ids [T] → [1, T, C] rows of `key` ([vocab, C]), with `fixes` written over their positions. */
 export function embedTokens(weights: TextWeights, key: string, ids: readonly number[], fixes: readonly EmbeddingFix[] = []): HostTensor {
   const [vocab, c] = weights.shape(key)
-  const table = weights.get(key)
+  // a table held as half bits (--weights auto) is widened a row at a time, not 49408 rows per prompt
+  const half = weights.float16?.(key)
+  const table = half ? undefined : weights.get(key)
   const t = ids.length
   const out = new Float32Array(t * c)
   ids.forEach((id, i) => {
     if (!Number.isInteger(id) || id < 0 || id >= vocab) {
       throw new InputError(`token id ${id} at position ${i} is outside the vocabulary of "${key}" in ${basename(weights.file)} (0..${vocab - 1})`)
     }
-    out.set(table.subarray(id * c, (id + 1) * c), i * c)
+    if (half) decodeInto('F16', new Uint8Array(half.buffer, half.byteOffset + id * c * 2, c * 2), out.subarray(i * c, (i + 1) * c))
+    else out.set(table!.subarray(id * c, (id + 1) * c), i * c)
   })
   for (const fix of fixes) writeFix(weights.file, key, { out, t, c }, fix)
   return { shape: [1, t, c], data: out }
