@@ -59,3 +59,8 @@ test('aestheticScore / negativeAestheticScore (an SDXL refiner\'s A1111 settings
   assert.deepEqual(validateRequest({ ...FULL, aestheticScore: 7, negativeAestheticScore: 1.5 }), { ...FULL, aestheticScore: 7, negativeAestheticScore: 1.5 })
   assert.throws(() => validateRequest({ ...FULL, aestheticScore: 'high' }), { name: 'InputError', message: 'aestheticScore must be a finite number, got "high"' })
 })
+
+test('weights: every precision the loader knows is accepted (auto, fp32, int8, w8a8); others are refused naming them', () => {
+  for (const weights of ['auto', 'fp32', 'int8', 'w8a8'] as const) assert.equal(validateRequest({ ...FULL, weights }).weights, weights)
+  assert.throws(() => validateRequest({ ...FULL, weights: 'fp16' as never }), { message: /weights must be one of auto, fp32, int8, w8a8, got "fp16"/ })
+})

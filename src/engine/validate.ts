@@ -4,6 +4,7 @@
  * name their field too. A request that passes is plain data: it survives JSON.stringify → JSON.parse unchanged.
  */
 import { InputError, type InputIssue } from '../core/errors.ts'
+import { WEIGHT_PRECISIONS } from '../pipeline/load-model.ts'
 import { checkSwitchAt } from '../pipeline/refiner.ts'
 import { resolveRequest } from '../pipeline/request.ts'
 import type { AdapterRef, GenerationRequest } from './contract.ts'
@@ -34,7 +35,7 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   loraMode: { kind: 'string', oneOf: ['merge', 'bypass', 'auto'] },
   strict: { kind: 'boolean' },
   prediction: { kind: 'string', oneOf: ['eps', 'v'] },
-  weights: { kind: 'string', oneOf: ['fp32', 'int8'] },
+  weights: { kind: 'string', oneOf: WEIGHT_PRECISIONS },
   vaeTiling: { kind: 'string', oneOf: ['auto', 'on', 'off'] },
   previewEvery: { kind: 'number', integer: true },
   previewMethod: { kind: 'string', oneOf: ['cheap', 'taesd'] },
